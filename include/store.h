@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store: the compressed page store below the FUSE layer.
+ *
+ * A struct store owns the allocator (zspool), the codec and the
+ * deferred-free reclaim thread, and is shared by every file.  A struct
+ * store_file is one file's contents: a sparse table of 4 KiB slots.  The
+ * store knows nothing of file sizes or names; the caller (fs.c) keeps
+ * those and clamps offsets.  Every function returns 0 / a byte count or
+ * -errno, and is safe to call from many threads at once on the same file.
+ */
+#ifndef ZRAMFUSE_STORE_H
+#define ZRAMFUSE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_PAGE_SIZE 4096u
+#define STORE_PAGE_SHIFT 12
+
+struct store;
+struct store_file;
+
+struct store_config {
+	const char *comp;		/* codec name; NULL = "lz4" */
+	int comp_level;			/* 0 = the codec's default */
+	uint64_t mem_limit;		/* bytes; 0 = no limit */
+	bool deferred_free;		/* false: discard/destroy free in place */
+	unsigned reclaim_threads;	/* 0 = 1 */
+	size_t reclaim_queue_max;	/* handles; 0 = a sensible default */
+	uint64_t reserve_pages;		/* allocator reserve; 0 = none */
+	/*
+	 * Writes never wait for the kernel for memory: a write that needs a
+	 * page the reserve cannot give fails at once with -ENOMEM.
+	 */
+	bool nowait_writes;
+	unsigned max_zspage_pages;	/* 0 = 8 */
+};
+
+/* zram's figures, with zram's meaning, plus what zram lacks. */
+struct store_stats {
+	/* mm_stat, in zram's order */
+	uint64_t orig_data_size;	/* bytes of pages stored, same-filled included */
+	uint64_t compr_data_size;	/* bytes of compressed objects */
+	uint64_t mem_used_total;	/* bytes of allocator pages */
+	uint64_t mem_limit;		/* bytes; 0 = none */
+	uint64_t mem_used_max;		/* bytes */
+	uint64_t same_pages;
+	uint64_t pages_compacted;
+	uint64_t huge_pages;
+	uint64_t huge_pages_since;
+	/* io_stat */
+	uint64_t failed_reads;
+	uint64_t failed_writes;
+	uint64_t invalid_io;
+	uint64_t notify_free;		/* pages freed by discard */
+	/* deferred free */
+	uint64_t reclaim_queued_pages;	/* waiting to be freed now */
+	uint64_t reclaim_queued_bytes;
+	uint64_t reclaim_batches;	/* batches run */
+	uint64_t reclaim_sync_frees;	/* queue full: freed by the caller */
+	uint64_t reclaim_freed_pages;	/* freed by the reclaim thread */
+	/* allocator reserve */
+	uint64_t reserve_pages;
+	uint64_t reserve_target;
+	uint64_t nowait_failed;		/* writes refused for want of a page */
+	/* counters */
+	uint64_t reads;
+	uint64_t writes;
+};
+
+int store_create(const struct store_config *cfg, struct store **out);
+/* Destroys all remaining files, drains and stops reclaim, frees the pool. */
+void store_destroy(struct store *st);
+
+/*
+ * Create this thread's scratch state (codec context, bounce buffers) now,
+ * so that the I/O path never allocates it.  Optional: the I/O calls do it
+ * on first use otherwise.  State is freed when the thread exits.
+ */
+int store_thread_init(struct store *st);
+
+int store_file_create(struct store *st, struct store_file **out);
+/*
+ * The file is gone (unlinked and closed): hand its whole table to
+ * reclaim and return at once.  No call on @f may be running or follow.
+ */
+void store_file_destroy(struct store_file *f);
+
+/* Read @len bytes at @off; holes read as zeros.  Returns @len or -errno. */
+ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off);
+/*
+ * Write @len bytes at @off.  Returns @len or -errno: -ENOSPC at the memory
+ * limit (then nothing already stored has changed), -ENOMEM when
+ * nowait_writes is set and no page could be had at once.
+ */
+ssize_t store_write(struct store_file *f, const void *buf, size_t len,
+		    uint64_t off);
+/*
+ * Punch a hole: whole pages are detached and queued for reclaim, partial
+ * pages at the ends are zeroed in place.  Returns 0 or -errno.
+ */
+int store_discard(struct store_file *f, uint64_t off, uint64_t len);
+
+/*
+ * SEEK_DATA / SEEK_HOLE at page granularity from @off, within [0, @size).
+ * Returns 0 and the offset in *@out, or -ENXIO as lseek(2) does.
+ */
+int store_seek(struct store_file *f, uint64_t off, int whence, uint64_t size,
+	       uint64_t *out);
+
+/* Per-file figures: pages stored (same-filled included), compressed bytes. */
+void store_file_usage(struct store_file *f, uint64_t *pages,
+		      uint64_t *compr_bytes);
+
+void store_stats(struct store *st, struct store_stats *out);
+const char *store_comp_name(struct store *st);
+/* Compact the allocator; returns pages freed. */
+uint64_t store_compact(struct store *st);
+/* Wait until everything queued for reclaim so far has been freed. */
+void store_drain(struct store *st);
+void store_set_mem_limit(struct store *st, uint64_t bytes);
+/* Reset mem_used_max to the current mem_used_total. */
+void store_reset_mem_used_max(struct store *st);
+void store_set_reserve(struct store *st, uint64_t pages);
+
+#endif

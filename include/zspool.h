@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * zspool: a zsmalloc-style allocator for compressed pages.
+ *
+ * Objects of 1..ZSPOOL_MAX_OBJ bytes are packed into size classes 16 bytes
+ * apart; a class's objects live in "zspages" of 1..max_zspage_pages pages
+ * and may straddle page boundaries inside a zspage.  Callers hold opaque,
+ * indirect handles, so compaction can move an object without telling its
+ * owner.  Pages come from large mmap'ed chunks; pages of empty zspages go
+ * first to a reserve of resident pages, and the rest back to the kernel.
+ *
+ * All functions are thread-safe.  A handle must not be freed while another
+ * thread still reads or writes it (the owner - the store's slot lock -
+ * guarantees that); any other mix of calls may run concurrently.
+ */
+#ifndef ZRAMFUSE_ZSPOOL_H
+#define ZRAMFUSE_ZSPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZSPOOL_PAGE_SIZE 4096u
+#define ZSPOOL_MAX_OBJ ZSPOOL_PAGE_SIZE
+
+/* A handle; 0 is never a valid handle. */
+typedef uintptr_t zspool_handle_t;
+
+struct zspool;
+
+struct zspool_config {
+	unsigned max_zspage_pages;	/* chain limit, 1..8; 0 = 8 */
+	uint64_t mem_limit_pages;	/* 0 = no limit */
+	uint64_t reserve_pages;		/* resident free pages to keep; 0 = none */
+};
+
+/* Flags for zspool_alloc(). */
+enum {
+	/*
+	 * Never wait for the kernel to find a page: a new zspage may only be
+	 * built from reserve pages.  Fails with -ENOMEM when the reserve
+	 * cannot supply it.
+	 */
+	ZSPOOL_NOWAIT = 1u << 0,
+};
+
+struct zspool_class_stats {
+	unsigned size;			/* largest object size of this class */
+	unsigned pages_per_zspage;
+	unsigned objs_per_zspage;
+	uint64_t zspages;
+	uint64_t objs_allocated;	/* live objects */
+	uint64_t bytes_allocated;	/* sum of their requested sizes */
+};
+
+struct zspool_stats {
+	uint64_t pages_used;		/* pages in zspages (zram mem_used_total/4096) */
+	uint64_t pages_used_max;	/* high-water mark of pages_used */
+	uint64_t mem_limit_pages;	/* 0 = none */
+	uint64_t objs_allocated;
+	uint64_t bytes_allocated;	/* sum of live objects' requested sizes */
+	uint64_t pages_compacted;	/* pages freed by compaction, cumulative */
+	uint64_t reserve_pages;		/* resident free pages held now */
+	uint64_t reserve_target;
+	uint64_t chunks_mapped;		/* mmap'ed chunks */
+	uint64_t alloc_nowait_failed;	/* ZSPOOL_NOWAIT allocations refused */
+};
+
+int zspool_create(const struct zspool_config *cfg, struct zspool **out);
+/* Frees everything; outstanding handles become invalid. */
+void zspool_destroy(struct zspool *pool);
+
+/*
+ * Allocate an object of @size bytes (1..ZSPOOL_MAX_OBJ).  Returns 0 and a
+ * handle, -EINVAL for a bad size, -ENOSPC when a new zspage would exceed
+ * the memory limit, -ENOMEM when no page can be had (see ZSPOOL_NOWAIT).
+ * On failure nothing already stored changes.
+ */
+int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
+		 zspool_handle_t *out);
+void zspool_free(struct zspool *pool, zspool_handle_t h);
+/*
+ * Free @n handles at once, grouped so that each size class's lock is taken
+ * once per batch.  The array is reordered.
+ */
+void zspool_free_batch(struct zspool *pool, zspool_handle_t *h, size_t n);
+
+/* The requested size of the object (what zspool_alloc() was given). */
+size_t zspool_obj_size(struct zspool *pool, zspool_handle_t h);
+
+/* Copy @len bytes (<= the object's size) into / out of an object. */
+void zspool_write(struct zspool *pool, zspool_handle_t h,
+		  const void *src, size_t len);
+void zspool_read(struct zspool *pool, zspool_handle_t h,
+		 void *dst, size_t len);
+
+/*
+ * Map an object for reading: returns a pointer to its bytes, either in
+ * place or copied into @bounce (ZSPOOL_MAX_OBJ bytes, the caller's) when it
+ * straddles two pages.  The object cannot move until zspool_unmap(); keep
+ * the mapping short and take no other zspool call meanwhile.
+ */
+const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce);
+void zspool_unmap(struct zspool *pool, zspool_handle_t h);
+
+/* Move objects out of sparse zspages; returns the number of pages freed. */
+uint64_t zspool_compact(struct zspool *pool);
+
+/*
+ * Give free pages beyond the reserve target back to the kernel
+ * (madvise); returns the number of pages released.
+ */
+uint64_t zspool_trim(struct zspool *pool);
+/*
+ * Top the reserve up to its target by faulting in fresh pages; may wait
+ * for the kernel.  Returns the number of pages added.  Call from a
+ * background thread, never on the I/O path.
+ */
+uint64_t zspool_refill(struct zspool *pool);
+
+void zspool_set_mem_limit(struct zspool *pool, uint64_t pages);
+void zspool_set_reserve(struct zspool *pool, uint64_t pages);
+/* Reset pages_used_max to the current pages_used (zram's mem_used_max). */
+void zspool_reset_max(struct zspool *pool);
+
+void zspool_stats(struct zspool *pool, struct zspool_stats *st);
+/* Number of distinct (merged) size classes, and per-class figures. */
+unsigned zspool_nr_classes(struct zspool *pool);
+void zspool_class_stats(struct zspool *pool, unsigned idx,
+			struct zspool_class_stats *st);
+
+/*
+ * Expensive consistency check of every class (debug builds and tests).
+ * Returns 0 or -EUCLEAN with a message on stderr.
+ */
+int zspool_check(struct zspool *pool);
+
+#endif

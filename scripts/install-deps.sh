@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Install what zramfuse needs to build, test and run on Debian 12 (as root).
+# Idempotent and non-interactive.
+set -eu
+pkgs="build-essential autoconf automake libtool pkg-config
+      libfuse3-dev fuse3 liblz4-dev libzstd-dev
+      mandoc util-linux kmod procps"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi
