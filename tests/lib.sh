@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shell helpers for zramfuse's system tests.  Source it, then call zf_init.
+#
+# Everything a test sets up (mount, loop device, swap, cgroup, daemon) is
+# registered here and torn down by an EXIT trap in reverse order, pass or
+# fail.  Every step that can block on the FUSE daemon runs under a timeout;
+# when one hangs, the FUSE connection is aborted so the machine recovers.
+# Processes are stopped only by the PID this file started.
+
+: "${ZRAMFUSE:=${top_builddir:-.}/zramfuse}"
+: "${top_srcdir:=.}"
+: "${top_builddir:=.}"
+
+ZF_MOUNTS=""	# mount points, newest first
+ZF_LOOPS=""	# loop devices
+ZF_SWAPS=""	# swap devices enabled
+ZF_CGROUPS=""	# cgroup directories
+ZF_PIDS=""	# daemons and workloads we started
+ZF_TMP=""
+
+zf_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+zf_fail() {
+	zf_log "FAIL: $*"
+	exit 1
+}
+
+zf_skip() {
+	zf_log "SKIP: $*"
+	exit 77
+}
+
+# The fusectl connection number of a FUSE mount = its st_dev minor number.
+zf_fuse_conn() {
+	_d=$(mountpoint -d "$1" 2>/dev/null) || return 1
+	echo "${_d#*:}"
+}
+
+# Abort the FUSE connection of mount point $1: every request in flight fails
+# and nothing waits on the daemon any more.
+zf_fuse_abort() {
+	_n=$(zf_fuse_conn "$1") || return 0
+	[ -d /sys/fs/fuse/connections ] || return 0
+	[ -e /sys/fs/fuse/connections/"$_n" ] ||
+		mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+	if [ -e /sys/fs/fuse/connections/"$_n"/abort ]; then
+		zf_log "aborting FUSE connection $_n of $1"
+		echo 1 >/sys/fs/fuse/connections/"$_n"/abort
+	fi
+}
+
+# Describe a process without touching its cmdline (reading the cmdline of a
+# process stuck on the FUSE device blocks too).
+zf_pstate() {
+	for _p in "$@"; do
+		[ -r /proc/"$_p"/stat ] || continue
+		zf_log "pid $_p: state $(cut -d' ' -f3 /proc/"$_p"/stat)" \
+			"wchan $(cat /proc/"$_p"/wchan 2>/dev/null)"
+	done
+}
+
+# zf_timeout SECS CMD...: run CMD, killing it after SECS seconds.
+# Returns CMD's status, or 124 on a timeout.
+zf_timeout() {
+	_t=$1
+	shift
+	timeout -k 5 "$_t" "$@"
+}
+
+# Run a teardown step that may block on FUSE; on a hang abort every mount
+# we made, then try once more.
+zf_unhang() {
+	zf_timeout 30 "$@" && return 0
+	zf_log "teardown step hung or failed: $*"
+	zf_pstate $ZF_PIDS
+	for _m in $ZF_MOUNTS; do zf_fuse_abort "$_m"; done
+	zf_timeout 30 "$@"
+}
+
+zf_teardown() {
+	_rc=$?
+	set +e
+	trap - EXIT INT TERM HUP
+	for _s in $ZF_SWAPS; do
+		grep -q "^$_s " /proc/swaps && zf_unhang swapoff "$_s"
+	done
+	for _c in $ZF_CGROUPS; do
+		# workloads still in the cgroup (ours: we put them there), but
+		# not a daemon: that one goes after its mount
+		for _p in $(cat "$_c"/cgroup.procs 2>/dev/null); do
+			case " $ZF_PIDS " in *" $_p "*) continue ;; esac
+			kill -KILL "$_p" 2>/dev/null
+		done
+	done
+	for _l in $ZF_LOOPS; do
+		losetup "$_l" >/dev/null 2>&1 && zf_unhang losetup -d "$_l"
+	done
+	for _m in $ZF_MOUNTS; do
+		if mountpoint -q "$_m"; then
+			zf_unhang umount "$_m" || {
+				zf_fuse_abort "$_m"
+				umount -l "$_m"
+			}
+		fi
+	done
+	for _p in $ZF_PIDS; do
+		kill -0 "$_p" 2>/dev/null || continue
+		kill -TERM "$_p" 2>/dev/null
+		_i=0
+		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+		kill -0 "$_p" 2>/dev/null && kill -KILL "$_p"
+	done
+	for _c in $ZF_CGROUPS; do
+		_i=0
+		while ! rmdir "$_c" 2>/dev/null && [ $_i -lt 50 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+	done
+	[ -n "$ZF_TMP" ] && rm -rf "$ZF_TMP"
+	exit $_rc
+}
+
+# Check the facilities, make a scratch directory and install the trap.
+zf_init() {
+	[ "$(id -u)" = 0 ] || zf_skip "needs root"
+	[ -c /dev/fuse ] || zf_skip "no /dev/fuse"
+	[ -x "$ZRAMFUSE" ] || zf_fail "daemon not built: $ZRAMFUSE"
+	ZF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/zramfuse-test.XXXXXX")
+	trap zf_teardown EXIT
+	trap 'exit 130' INT TERM HUP
+}
+
+# Wait up to $1 tenths of a second for the command in the rest to succeed.
+zf_wait() {
+	_n=$1
+	shift
+	while ! "$@"; do
+		_n=$((_n - 1))
+		[ $_n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# zf_mount MNT [ARGS...]: start the daemon in the foreground, in the
+# background of this shell, and wait for the mount.  Sets ZF_PID.
+zf_mount() {
+	_mnt=$1
+	shift
+	mkdir -p "$_mnt"
+	"$ZRAMFUSE" -f "$@" "$_mnt" >"$ZF_TMP/daemon.$$.log" 2>&1 &
+	ZF_PID=$!
+	ZF_PIDS="$ZF_PID $ZF_PIDS"
+	ZF_MOUNTS="$_mnt $ZF_MOUNTS"
+	if ! zf_wait 100 mountpoint -q "$_mnt"; then
+		cat "$ZF_TMP/daemon.$$.log" >&2
+		zf_fail "mount of $_mnt did not appear"
+	fi
+}
+
+# zf_umount MNT: unmount now (as a test step) and wait for the daemon.
+zf_umount() {
+	zf_unhang umount "$1" || zf_fail "umount $1"
+	zf_wait 100 sh -c "! kill -0 $ZF_PID 2>/dev/null" ||
+		zf_fail "daemon $ZF_PID still running after umount"
+}
+
+# zf_loop FILE: attach FILE as swap does it; sets ZF_LOOP to the device.
+# (Not "$(zf_loop ...)": registration must happen in this shell.)
+zf_loop() {
+	ZF_LOOP=$(losetup --direct-io=on --sector-size 4096 -f --show "$1") ||
+		zf_fail "losetup $1"
+	ZF_LOOPS="$ZF_LOOP $ZF_LOOPS"
+}
+
+zf_swapon() {
+	mkswap "$1" >/dev/null || zf_fail "mkswap $1"
+	ZF_SWAPS="$1 $ZF_SWAPS"
+	swapon --discard "$1" || zf_fail "swapon $1"
+}
+
+# zf_cgroup NAME LIMIT_BYTES: make a cgroup v1 memory cgroup; sets ZF_CG
+# to its path.  (Not "$(zf_cgroup ...)", for the same reason as zf_loop.)
+zf_cgroup() {
+	ZF_CG=/sys/fs/cgroup/memory/zramfuse-test-$1-$$
+	[ -d /sys/fs/cgroup/memory ] || zf_skip "no cgroup v1 memory controller"
+	mkdir "$ZF_CG" || zf_fail "mkdir $ZF_CG"
+	ZF_CGROUPS="$ZF_CG $ZF_CGROUPS"
+	echo "$2" >"$ZF_CG"/memory.limit_in_bytes || zf_fail "limit $ZF_CG"
+}
+
+# The value of one /proc/vmstat counter.
+zf_vmstat() {
+	awk -v k="$1" '$1 == k {print $2}' /proc/vmstat
+}
