@@ -38,6 +38,10 @@ struct codec {
 	int level;
 };
 
+/* The backends (codec_lz4.c, codec_zstd.c); defined only when built. */
+extern const struct codec_ops codec_lz4_ops;
+extern const struct codec_ops codec_zstd_ops;
+
 /*
  * Look a backend up by name; level 0 means its default.  Returns 0,
  * -ENOENT for an unknown or not-built name, -ERANGE for a bad level.
