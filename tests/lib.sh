@@ -196,3 +196,48 @@ zf_cgroup() {
 zf_vmstat() {
 	awk -v k="$1" '$1 == k {print $2}' /proc/vmstat
 }
+
+# zf_watch CG STALL_SECS MAX_SECS MNT -- CMD...: run CMD inside cgroup CG
+# with a progress file ($ZF_PROGRESS, which CMD must update), in the
+# background, and watch it.  Sets ZF_RC to CMD's exit status, 124 when it
+# made no progress for STALL_SECS or ran past MAX_SECS (the FUSE connection
+# of MNT is then aborted so the machine recovers), and ZF_SECS to the run
+# time.  While it runs, ZF_PEAK_ORIG keeps the largest orig_data_size seen
+# in MNT/.zram/mm_stat.
+zf_watch() {
+	_cg=$1 _stall=$2 _max=$3 _wmnt=$4
+	shift 5
+	ZF_PROGRESS=$ZF_TMP/progress
+	: >"$ZF_PROGRESS"
+	sh -c 'echo $$ >"$1"/cgroup.procs && shift && exec "$@"' sh "$_cg" "$@" &
+	_wpid=$!
+	ZF_PIDS="$ZF_PIDS $_wpid"
+	_start=$(date +%s) _last=$_start _seen= ZF_PEAK_ORIG=0 ZF_RC=
+	while kill -0 $_wpid 2>/dev/null; do
+		sleep 1
+		_now=$(date +%s)
+		_p=$(cat "$ZF_PROGRESS" 2>/dev/null)
+		if [ "$_p" != "$_seen" ]; then
+			_seen=$_p _last=$_now
+		fi
+		_o=$(zf_timeout 5 cut -d' ' -f1 "$_wmnt/.zram/mm_stat" 2>/dev/null |
+			tr -dc 0-9)
+		[ -n "$_o" ] && [ "$_o" -gt "$ZF_PEAK_ORIG" ] && ZF_PEAK_ORIG=$_o
+		if [ $((_now - _last)) -ge "$_stall" ] ||
+		   [ $((_now - _start)) -ge "$_max" ]; then
+			zf_log "no progress for $((_now - _last)) s after" \
+				"$((_now - _start)) s (progress: $_seen): hung"
+			zf_pstate $_wpid $ZF_PIDS
+			zf_fuse_abort "$_wmnt"
+			kill -KILL $_wpid 2>/dev/null
+			wait $_wpid 2>/dev/null
+			ZF_RC=124
+			break
+		fi
+	done
+	if [ -z "$ZF_RC" ]; then
+		wait $_wpid
+		ZF_RC=$?
+	fi
+	ZF_SECS=$(($(date +%s) - _start))
+}

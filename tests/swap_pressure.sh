@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Forward progress under memory pressure (a small machine, emulated): one
+# cgroup v1 memory cgroup holds both the zramfuse daemon and a program that
+# swaps through a loop device on the daemon's file.  Each run must end by
+# itself: either the program verifies every page, or the kernel's OOM
+# killer ends the program.  A hang (no progress for 60 s) fails; the FUSE
+# connection is then aborted so the machine recovers.
+#
+# Runs: "LIMIT_MIB:WORKING_SET_MIB:CODEC", from $ZF_PRESSURE_RUNS or below.
+. "$top_srcdir/tests/lib.sh"
+zf_init
+
+runs=${ZF_PRESSURE_RUNS:-"192:512:lz4 128:512:zstd 96:384:lz4"}
+n=0 bad=0
+for r in $runs; do
+	lim=${r%%:*} rest=${r#*:}
+	wss=${rest%%:*} comp=${rest#*:}
+	n=$((n + 1))
+	mnt=$ZF_TMP/mnt$n
+	zf_mount "$mnt" -o "size=1G,comp=$comp"
+	zf_cgroup "p$n" $((lim * 1024 * 1024))
+	echo "$ZF_PID" >"$ZF_CG/cgroup.procs" || zf_fail "moving the daemon"
+	zf_loop "$mnt/swap"
+	zf_swapon "$ZF_LOOP"
+	zf_watch "$ZF_CG" 60 900 "$mnt" -- \
+		"$top_builddir/tests/swapload" -s "$wss" -p 1 -P "$ZF_TMP/progress"
+	case $ZF_RC in
+	0) outcome=verified ;;
+	137) outcome=oom-killed
+	     grep -q '^oom_kill [1-9]' "$ZF_CG/memory.oom_control" ||
+		     outcome="killed (not by the OOM killer)" ;;
+	124) outcome=hung ;;
+	*) outcome="failed ($ZF_RC)" ;;
+	esac
+	kill -0 "$ZF_PID" 2>/dev/null || outcome="$outcome, daemon died"
+	echo "run $n: limit ${lim} MiB, working set ${wss} MiB, $comp:" \
+		"$outcome in $ZF_SECS s; reserve $(cat "$mnt/.zram/reserve_stat" 2>/dev/null | tr '\n' ' ')"
+	case $outcome in verified|oom-killed) ;; *) bad=$((bad + 1)) ;; esac
+	# This run's swap, loop and mount go now; the trap covers failures.
+	zf_unhang swapoff "$ZF_LOOP" || zf_fail "swapoff $ZF_LOOP"
+	zf_unhang losetup -d "$ZF_LOOP" || zf_fail "losetup -d $ZF_LOOP"
+	zf_umount "$mnt"
+done
+[ $bad = 0 ] || zf_fail "$bad of $n runs neither finished nor were OOM-killed"
