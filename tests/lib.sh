@@ -15,7 +15,8 @@ ZF_MOUNTS=""	# mount points, newest first
 ZF_LOOPS=""	# loop devices
 ZF_SWAPS=""	# swap devices enabled
 ZF_CGROUPS=""	# cgroup directories
-ZF_PIDS=""	# daemons and workloads we started
+ZF_PIDS=""	# daemons we started
+ZF_WORK=""	# workloads we started
 ZF_TMP=""
 
 zf_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
@@ -81,16 +82,20 @@ zf_teardown() {
 	_rc=$?
 	set +e
 	trap - EXIT INT TERM HUP
-	for _s in $ZF_SWAPS; do
-		grep -q "^$_s " /proc/swaps && zf_unhang swapoff "$_s"
-	done
+	# Workloads first, so that swapoff has nothing of theirs to read back.
+	for _p in $ZF_WORK; do kill -KILL "$_p" 2>/dev/null; done
 	for _c in $ZF_CGROUPS; do
-		# workloads still in the cgroup (ours: we put them there), but
-		# not a daemon: that one goes after its mount
 		for _p in $(cat "$_c"/cgroup.procs 2>/dev/null); do
 			case " $ZF_PIDS " in *" $_p "*) continue ;; esac
 			kill -KILL "$_p" 2>/dev/null
 		done
+	done
+	for _p in $ZF_WORK; do
+		zf_wait 100 sh -c "! kill -0 $_p 2>/dev/null" ||
+			zf_pstate "$_p"
+	done
+	for _s in $ZF_SWAPS; do
+		grep -q "^$_s " /proc/swaps && zf_unhang swapoff "$_s"
 	done
 	for _l in $ZF_LOOPS; do
 		losetup "$_l" >/dev/null 2>&1 && zf_unhang losetup -d "$_l"
@@ -211,7 +216,7 @@ zf_watch() {
 	: >"$ZF_PROGRESS"
 	sh -c 'echo $$ >"$1"/cgroup.procs && shift && exec "$@"' sh "$_cg" "$@" &
 	_wpid=$!
-	ZF_PIDS="$ZF_PIDS $_wpid"
+	ZF_WORK="$ZF_WORK $_wpid"
 	_start=$(date +%s) _last=$_start _seen= ZF_PEAK_ORIG=0 ZF_RC=
 	while kill -0 $_wpid 2>/dev/null; do
 		sleep 1
@@ -227,7 +232,7 @@ zf_watch() {
 		   [ $((_now - _start)) -ge "$_max" ]; then
 			zf_log "no progress for $((_now - _last)) s after" \
 				"$((_now - _start)) s (progress: $_seen): hung"
-			zf_pstate $_wpid $ZF_PIDS
+			zf_pstate $_wpid $ZF_PIDS $(cat "$_cg"/tasks 2>/dev/null)
 			zf_fuse_abort "$_wmnt"
 			kill -KILL $_wpid 2>/dev/null
 			wait $_wpid 2>/dev/null
