@@ -50,6 +50,12 @@ zf_fuse_abort() {
 	fi
 }
 
+# Is process $1 alive (a zombie, exited but not yet reaped, is not)?
+zf_alive() {
+	[ -r /proc/"$1"/stat ] &&
+		[ "$(cut -d' ' -f3 /proc/"$1"/stat 2>/dev/null)" != Z ]
+}
+
 # Describe a process without touching its cmdline (reading the cmdline of a
 # process stuck on the FUSE device blocks too).
 zf_pstate() {
@@ -91,7 +97,7 @@ zf_teardown() {
 		done
 	done
 	for _p in $ZF_WORK; do
-		zf_wait 100 sh -c "! kill -0 $_p 2>/dev/null" ||
+		zf_wait 100 eval '! zf_alive $_p' ||
 			zf_pstate "$_p"
 	done
 	for _s in $ZF_SWAPS; do
@@ -109,14 +115,9 @@ zf_teardown() {
 		fi
 	done
 	for _p in $ZF_PIDS; do
-		kill -0 "$_p" 2>/dev/null || continue
+		zf_alive "$_p" || continue
 		kill -TERM "$_p" 2>/dev/null
-		_i=0
-		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do
-			sleep 0.1
-			_i=$((_i + 1))
-		done
-		kill -0 "$_p" 2>/dev/null && kill -KILL "$_p"
+		zf_wait 100 eval '! zf_alive $_p' || kill -KILL "$_p"
 	done
 	for _c in $ZF_CGROUPS; do
 		_i=0
@@ -169,7 +170,7 @@ zf_mount() {
 # zf_umount MNT: unmount now (as a test step) and wait for the daemon.
 zf_umount() {
 	zf_unhang umount "$1" || zf_fail "umount $1"
-	zf_wait 100 sh -c "! kill -0 $ZF_PID 2>/dev/null" ||
+	zf_wait 100 eval '! zf_alive $ZF_PID' ||
 		zf_fail "daemon $ZF_PID still running after umount"
 }
 
@@ -218,7 +219,7 @@ zf_watch() {
 	_wpid=$!
 	ZF_WORK="$ZF_WORK $_wpid"
 	_start=$(date +%s) _last=$_start _seen= ZF_PEAK_ORIG=0 ZF_RC=
-	while kill -0 $_wpid 2>/dev/null; do
+	while zf_alive $_wpid; do
 		sleep 1
 		_now=$(date +%s)
 		_p=$(cat "$ZF_PROGRESS" 2>/dev/null)

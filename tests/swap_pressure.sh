@@ -33,7 +33,7 @@ for r in $runs; do
 	124) outcome=hung ;;
 	*) outcome="failed ($ZF_RC)" ;;
 	esac
-	kill -0 "$ZF_PID" 2>/dev/null || outcome="$outcome, daemon died"
+	zf_alive "$ZF_PID" || outcome="$outcome, daemon died"
 	echo "run $n: limit ${lim} MiB, working set ${wss} MiB, $comp:" \
 		"$outcome in $ZF_SECS s; reserve $(cat "$mnt/.zram/reserve_stat" 2>/dev/null | tr '\n' ' ')"
 	case $outcome in verified|oom-killed) ;; *) bad=$((bad + 1)) ;; esac
