@@ -126,6 +126,8 @@ zf_teardown() {
 			_i=$((_i + 1))
 		done
 	done
+	# a caller's own last step (e.g. resetting kernel zram)
+	[ -n "${ZF_ATEXIT:-}" ] && eval "$ZF_ATEXIT"
 	[ -n "$ZF_TMP" ] && rm -rf "$ZF_TMP"
 	exit $_rc
 }
