@@ -63,6 +63,7 @@ struct zspool_stats {
 	uint64_t reserve_target;
 	uint64_t chunks_mapped;		/* mmap'ed chunks */
 	uint64_t alloc_nowait_failed;	/* ZSPOOL_NOWAIT allocations refused */
+	uint64_t meta_bytes;		/* handle table + zspage descriptors */
 };
 
 int zspool_create(const struct zspool_config *cfg, struct zspool **out);

@@ -1,3 +1,1465 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * zspool: a zsmalloc-style allocator for compressed pages.
+ *
+ * Data structure
+ * --------------
+ * Size classes are 16 bytes apart from 32 to 4096.  Each class packs its
+ * objects back to back into "zspages" of 1..max_zspage_pages pages, the
+ * count chosen for the least tail waste; adjacent sizes that end up with
+ * the same pages-per-zspage and objects-per-zspage share one class (which
+ * serves the largest of them).  Objects straddle page boundaries freely.
+ *
+ * Pages of a zspage are NOT contiguous: a zspage holds an array of up to 8
+ * page pointers, like zsmalloc's chain of struct pages.  The price is that
+ * an object straddling two pages is copied in two pieces (and zspool_map()
+ * copies it into the caller's bounce buffer); the gain is that every free
+ * page is as good as any other, so the reserve of resident pages can feed
+ * any class, a 1-page hole never blocks an 8-page zspage, and the page
+ * allocator is a plain stack.  Contiguous zspages would need a buddy-like
+ * allocator over the chunks, and a reserve split by run length.
+ *
+ * Pages come from 32 MiB chunks mmap'ed with MAP_NORESERVE (never one
+ * mapping per zspage: the kernel allows 65,530 mappings).  A page is in one
+ * of three states: in a zspage or a descriptor slab; resident and free (on
+ * the "resident" stack, linked through its first word; these are the
+ * reserve); or released to the kernel (a set bit in its chunk's bitmap;
+ * never-touched pages are in this state too).  Chunks are unmapped only by
+ * zspool_destroy().  zspool_trim() releases resident pages beyond the
+ * reserve target with MADV_DONTNEED_LOCKED (MADV_DONTNEED when the kernel
+ * refuses it), sorted and coalesced into runs, one madvise per run; frees
+ * and compaction trim by themselves once the excess passes AUTO_TRIM pages.
+ *
+ * Each zspage has a descriptor (struct zspage): its page pointers and, per
+ * object, an owner word: the index of the handle that owns the object, or a
+ * free-list link.  Objects carry no in-band header (a 4096-byte object fits
+ * a page; compaction finds an object's handle in the owner array).
+ * Descriptors are carved from pool pages, per class (their size depends on
+ * the class), 64-byte aligned; a descriptor slab page is returned to the
+ * pool when its last descriptor goes.
+ *
+ * Handles are indices into a handle table of 8-byte slots, allocated in
+ * blocks of 2^14 slots (128 KiB, mmap'ed NORESERVE, faulted in as used).  A
+ * live slot holds the object's location: descriptor pointer, object index,
+ * requested size, plus a lock bit.  Per object, zspool therefore spends 8
+ * bytes of handle slot and 4 bytes of owner word, plus its share of the
+ * descriptor; zspool_stats() reports it as meta_bytes.  Free slots are kept
+ * on per-class lists (refilled from / drained to a global list in batches
+ * of HANDLE_BATCH), so the hot path takes no pool-wide lock.
+ *
+ * Fullness groups: a class's zspages sit on NR_GROUPS - 1 lists by in-use
+ * fraction plus one list of full zspages.  Allocation takes the fullest
+ * non-full zspage; compaction moves objects from the emptiest zspage into
+ * the fullest ones while the class has at least a zspage's worth of free
+ * object slots, and frees the emptied zspages.
+ *
+ * Locking
+ * -------
+ * Lock order (take left before right; never the reverse):
+ *
+ *   class->lock  ->  slot lock bit (trylock only)
+ *   class->lock  ->  pool->page_lock
+ *   class->lock  ->  pool->handle_lock
+ *   class locks among themselves: ascending index (only zspool_check()
+ *   holds more than one)
+ *
+ * - class->lock (a mutex per merged class) protects the class's fullness
+ *   lists, its descriptors (inuse, free list, owner words), its descriptor
+ *   slabs, its cached free handles and its counters.  Alloc and free take
+ *   only this lock, plus page_lock once per zspage built or freed.
+ * - pool->page_lock protects the resident stack and the chunks (bitmaps,
+ *   mapping new chunks).
+ * - pool->handle_lock protects the global free-handle list and the growth
+ *   of the handle table.
+ * - The slot lock bit (bit 0 of a live handle slot) pins an object in
+ *   place: zspool_read/write/map take it (spinning), compaction try-locks
+ *   it before moving an object and gives up on that zspage if it is busy.
+ *   While the bit is set nobody but its holder writes the slot.  Free needs
+ *   no bit: the caller guarantees no access to a handle being freed, and
+ *   compaction is excluded by the class lock.
+ *
+ * Readers touch a descriptor without the class lock: its cls and pages[]
+ * are written before the descriptor's first handle is published and never
+ * change while an object lives in it.  Counters read without a lock are
+ * __atomic with relaxed order (statistics, no ordering implied).
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
 #include "zspool.h"
-int zspool_check(struct zspool *pool) { (void)pool; return 0; }
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE ZSPOOL_PAGE_SIZE
+#define MAX_ZSPAGE_PAGES 8u
+#define MIN_SIZE 32u
+#define SIZE_STEP 16u
+#define NR_SIZES ((PAGE_SIZE - MIN_SIZE) / SIZE_STEP + 1)	/* 255 */
+#define MAX_OBJS 512u		/* object index fits 9 bits */
+
+#define CHUNK_PAGES 8192u	/* 32 MiB */
+#define CHUNK_WORDS (CHUNK_PAGES / 64)
+#define AUTO_TRIM 1024u		/* excess resident pages that trigger a trim */
+#define TRIM_BATCH 512u
+
+#define NR_GROUPS 10u		/* 0..8 by in-use fraction, 9 = full */
+#define GROUP_FULL (NR_GROUPS - 1)
+
+#define HBLOCK_SHIFT 14u
+#define HBLOCK_SLOTS (1u << HBLOCK_SHIFT)
+#define HBLOCK_BYTES (HBLOCK_SLOTS * sizeof(uint64_t))
+#define MAX_HBLOCKS (1u << 16)	/* 2^30 handles */
+#define HANDLE_BATCH 64u
+#define HANDLE_PREFAULT_PAGES 16u
+#define HSLOTS_PER_PAGE (PAGE_SIZE / sizeof(uint64_t))
+
+/*
+ * A live handle slot: | desc >> 6 (41) | obj index (9) | size - 1 (12) |
+ * LIVE | LOCK |.  A free slot has LIVE clear and the next free index in
+ * its upper 32 bits (0 ends the list; index 0 is never handed out).
+ */
+#define SLOT_LOCK 1ull
+#define SLOT_LIVE 2ull
+#define SLOT_SIZE_SHIFT 2
+#define SLOT_IDX_SHIFT 14
+#define SLOT_DESC_SHIFT 23
+#define DESC_ALIGN 64u
+#define VA_LIMIT (1ull << 47)	/* 41 + 6 bits of descriptor address */
+
+#define OWNER_FREE 0x80000000u	/* owner word of a free object | next */
+#define OBJ_NONE 0xffffu
+
+struct zs_class;
+
+struct zspage {
+	struct zspage *next, *prev;	/* fullness list; protected by class->lock */
+	struct zs_class *cls;		/* immutable */
+	uint16_t inuse;			/* protected by class->lock */
+	uint16_t free_head;		/* protected by class->lock */
+	uint8_t group;			/* protected by class->lock */
+	uint8_t pad[3];
+	void *pages[];			/* [ppz], immutable; then uint32_t owner[objs] */
+};
+_Static_assert(sizeof(struct zspage) == 32, "zspage header layout");
+
+/* Header of a page carved into descriptors. */
+struct desc_slab {
+	struct desc_slab *next, *prev;	/* class->slabs; protected by class->lock */
+	void *free;			/* free descriptors, linked in place */
+	uint32_t inuse;
+};
+#define SLAB_HDR 64u
+_Static_assert(sizeof(struct desc_slab) <= SLAB_HDR, "slab header fits");
+
+struct zs_class {
+	pthread_mutex_t lock;
+	/* immutable after create */
+	unsigned index, size, min_size, ppz, objs, desc_size, descs_per_slab;
+	unsigned group_mul;		/* group = inuse * group_mul >> 16 */
+	/* protected by lock */
+	struct zspage *groups[NR_GROUPS];
+	unsigned group_mask;		/* bit g set when groups[g] non-empty */
+	struct desc_slab *slabs;	/* slab pages with free descriptors */
+	uint32_t hfree;			/* cached free handles */
+	unsigned nr_hfree;
+	/* protected by lock; read with relaxed loads */
+	uint64_t zspages, objs_allocated, bytes_allocated;
+} __attribute__((aligned(64)));
+
+struct chunk {
+	char *base;
+	unsigned nr_free;		/* released pages; protected by page_lock */
+	uint64_t bitmap[CHUNK_WORDS];	/* 1 = released; protected by page_lock */
+};
+
+struct zspool {
+	struct zs_class *classes;	/* [nr_classes], ascending size */
+	struct zs_class *size_map[NR_SIZES];
+	unsigned nr_classes, max_ppz;
+
+	pthread_mutex_t page_lock;
+	void *resident;			/* free resident pages; protected by page_lock */
+	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
+	struct chunk **chunks;		/* sorted by base; protected by page_lock */
+	unsigned nr_chunks, max_chunks;	/* protected by page_lock; relaxed reads */
+	unsigned chunk_hint;		/* no released page below; page_lock */
+	int madv_advice;		/* relaxed; drops to MADV_DONTNEED on EINVAL */
+
+	pthread_mutex_t handle_lock;
+	uint64_t **hblocks;		/* [MAX_HBLOCKS]; entries set under handle_lock, release */
+	uint32_t hnext;			/* never-used index; protected by handle_lock */
+	uint32_t hfree;			/* free list; protected by handle_lock */
+	uint32_t hprefault;		/* slots below are faulted in; handle_lock */
+
+	/* atomics, relaxed unless noted */
+	uint64_t pages_used, pages_used_max, mem_limit, reserve_target;
+	uint64_t pages_compacted, nowait_failed, meta_pages;
+};
+
+/* Pages freed under a class lock, handed back to the pool after it. */
+struct page_batch {
+	unsigned n;
+	void *pg[32];
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+
+#ifdef ZRAMFUSE_DEBUG
+#define DEBUG_CHECK(pool) assert(zspool_check(pool) == 0)
+#else
+#define DEBUG_CHECK(pool) do { } while (0)
+#endif
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* ---- descriptors and slots ------------------------------------------- */
+
+static inline void **zs_pages(struct zspage *zs)
+{
+	return zs->pages;
+}
+
+static inline uint32_t *zs_owner(struct zspage *zs)
+{
+	return (uint32_t *)(zs->pages + zs->cls->ppz);
+}
+
+static inline uint64_t slot_make(struct zspage *zs, unsigned idx, size_t size)
+{
+	return ((uint64_t)(uintptr_t)zs >> 6 << SLOT_DESC_SHIFT) |
+	       ((uint64_t)idx << SLOT_IDX_SHIFT) |
+	       ((uint64_t)(size - 1) << SLOT_SIZE_SHIFT) | SLOT_LIVE;
+}
+
+static inline struct zspage *slot_desc(uint64_t v)
+{
+	return (struct zspage *)(uintptr_t)(v >> SLOT_DESC_SHIFT << 6);
+}
+
+static inline unsigned slot_idx(uint64_t v)
+{
+	return (v >> SLOT_IDX_SHIFT) & (MAX_OBJS - 1);
+}
+
+static inline size_t slot_size(uint64_t v)
+{
+	return ((v >> SLOT_SIZE_SHIFT) & 0xfff) + 1;
+}
+
+/*
+ * The slot of handle @h.  The block pointer is published (release) before
+ * any of its handles is handed out, and the handle reaches its user through
+ * the user's own synchronization, so a relaxed load sees it.
+ */
+static inline uint64_t *hslot(struct zspool *pool, uint32_t h)
+{
+	uint64_t *blk = LOAD(&pool->hblocks[h >> HBLOCK_SHIFT]);
+
+	return &blk[h & (HBLOCK_SLOTS - 1)];
+}
+
+/* Lock a live slot's bit (spinning); returns the slot value, unlocked. */
+static uint64_t slot_lock(uint64_t *s)
+{
+	unsigned spins = 0;
+
+	for (;;) {
+		uint64_t v = __atomic_fetch_or(s, SLOT_LOCK, __ATOMIC_ACQUIRE);
+
+		if (!(v & SLOT_LOCK))
+			return v;
+		while (LOAD(s) & SLOT_LOCK) {
+			if (++spins > 256)
+				sched_yield();
+			else
+				cpu_relax();
+		}
+	}
+}
+
+static inline void slot_unlock(uint64_t *s, uint64_t v)
+{
+	__atomic_store_n(s, v & ~SLOT_LOCK, __ATOMIC_RELEASE);
+}
+
+/* Copy between an object and a flat buffer, in at most two pieces. */
+static void obj_copy(struct zspage *zs, unsigned idx, void *buf, size_t len,
+		     bool out)
+{
+	size_t off = (size_t)idx * zs->cls->size;
+	char *pg = zs_pages(zs)[off >> PAGE_SHIFT];
+	size_t in = off & (PAGE_SIZE - 1), first = PAGE_SIZE - in;
+
+	if (first > len)
+		first = len;
+	if (out)
+		memcpy(buf, pg + in, first);
+	else
+		memcpy(pg + in, buf, first);
+	if (first < len) {
+		pg = zs_pages(zs)[(off >> PAGE_SHIFT) + 1];
+		if (out)
+			memcpy((char *)buf + first, pg, len - first);
+		else
+			memcpy(pg, (const char *)buf + first, len - first);
+	}
+}
+
+/* ---- pages ----------------------------------------------------------- */
+
+static int chunk_map(struct zspool *pool)
+{
+	struct chunk *c;
+	unsigned i;
+	void *base;
+
+	if (pool->nr_chunks == pool->max_chunks) {
+		unsigned n = pool->max_chunks ? pool->max_chunks * 2 : 16;
+		struct chunk **a = realloc(pool->chunks, n * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		pool->chunks = a;
+		pool->max_chunks = n;
+	}
+	c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	base = mmap(NULL, (size_t)CHUNK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		free(c);
+		return -ENOMEM;
+	}
+	if ((uintptr_t)base + (size_t)CHUNK_PAGES * PAGE_SIZE > VA_LIMIT) {
+		/* descriptors must fit the slot's 41 address bits */
+		munmap(base, (size_t)CHUNK_PAGES * PAGE_SIZE);
+		free(c);
+		return -ENOMEM;
+	}
+	c->base = base;
+	c->nr_free = CHUNK_PAGES;
+	memset(c->bitmap, 0xff, sizeof(c->bitmap));
+	for (i = pool->nr_chunks; i > 0 && pool->chunks[i - 1]->base > c->base; i--)
+		pool->chunks[i] = pool->chunks[i - 1];
+	pool->chunks[i] = c;
+	STORE(&pool->nr_chunks, pool->nr_chunks + 1);
+	if (i < pool->chunk_hint || pool->nr_chunks == 1)
+		pool->chunk_hint = i;
+	return 0;
+}
+
+/* Take one released page from the chunks; page_lock held. */
+static void *chunk_take(struct zspool *pool)
+{
+	for (unsigned ci = pool->chunk_hint; ci < pool->nr_chunks; ci++) {
+		struct chunk *c = pool->chunks[ci];
+
+		if (!c->nr_free)
+			continue;
+		pool->chunk_hint = ci;
+		for (unsigned w = 0; w < CHUNK_WORDS; w++) {
+			if (c->bitmap[w]) {
+				unsigned b = __builtin_ctzll(c->bitmap[w]);
+
+				c->bitmap[w] &= c->bitmap[w] - 1;
+				c->nr_free--;
+				return c->base + ((size_t)w * 64 + b) * PAGE_SIZE;
+			}
+		}
+	}
+	pool->chunk_hint = pool->nr_chunks;
+	return NULL;
+}
+
+/* Mark a page released; page_lock held. */
+static void chunk_give(struct zspool *pool, char *page)
+{
+	unsigned lo = 0, hi = pool->nr_chunks;
+
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (pool->chunks[mid]->base <= page)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	struct chunk *c = pool->chunks[lo];
+	size_t pn = (size_t)(page - c->base) >> PAGE_SHIFT;
+
+	assert(page >= c->base && pn < CHUNK_PAGES);
+	assert(!(c->bitmap[pn / 64] & (1ull << (pn % 64))));
+	c->bitmap[pn / 64] |= 1ull << (pn % 64);
+	c->nr_free++;
+	if (lo < pool->chunk_hint)
+		pool->chunk_hint = lo;
+}
+
+/*
+ * Get @n pages: resident ones first, then (unless ZSPOOL_NOWAIT) released
+ * ones, mapping a new chunk when needed.  All or nothing.
+ */
+static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out)
+{
+	unsigned got = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&pool->page_lock);
+	if ((flags & ZSPOOL_NOWAIT) && pool->nr_resident < n) {
+		pthread_mutex_unlock(&pool->page_lock);
+		return -ENOMEM;
+	}
+	while (got < n && pool->resident) {
+		out[got++] = pool->resident;
+		pool->resident = *(void **)pool->resident;
+		STORE(&pool->nr_resident, pool->nr_resident - 1);
+	}
+	while (got < n) {
+		void *pg = chunk_take(pool);
+
+		if (!pg) {
+			err = chunk_map(pool);
+			if (err)
+				break;
+			continue;
+		}
+		out[got++] = pg;
+	}
+	if (err) {
+		while (got)
+			chunk_give(pool, out[--got]);
+	}
+	pthread_mutex_unlock(&pool->page_lock);
+	return err;
+}
+
+/* Return pages to the resident stack; true when a trim is due. */
+static bool pages_put(struct zspool *pool, void **pg, unsigned n)
+{
+	bool trim;
+
+	if (!n)
+		return false;
+	pthread_mutex_lock(&pool->page_lock);
+	for (unsigned i = 0; i < n; i++) {
+		*(void **)pg[i] = pool->resident;
+		pool->resident = pg[i];
+	}
+	STORE(&pool->nr_resident, pool->nr_resident + n);
+	trim = pool->nr_resident > LOAD(&pool->reserve_target) + AUTO_TRIM;
+	pthread_mutex_unlock(&pool->page_lock);
+	return trim;
+}
+
+static bool batch_flush(struct zspool *pool, struct page_batch *pb)
+{
+	bool trim = pages_put(pool, pb->pg, pb->n);
+
+	pb->n = 0;
+	return trim;
+}
+
+/* Queue a freed page; flushes (page_lock under class lock) when full. */
+static bool batch_add(struct zspool *pool, struct page_batch *pb, void *pg)
+{
+	bool trim = false;
+
+	if (pb->n == sizeof(pb->pg) / sizeof(pb->pg[0]))
+		trim = batch_flush(pool, pb);
+	pb->pg[pb->n++] = pg;
+	return trim;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void release_run(struct zspool *pool, char *start, size_t npages)
+{
+	size_t len = npages * PAGE_SIZE;
+	int adv = LOAD(&pool->madv_advice);
+
+	if (madvise(start, len, adv) == 0)
+		return;
+	if (errno == EINVAL && adv != MADV_DONTNEED) {
+		STORE(&pool->madv_advice, MADV_DONTNEED);
+		if (madvise(start, len, MADV_DONTNEED) == 0)
+			return;
+	}
+	/* Cannot release (locked and too old a kernel): zero keeps it correct. */
+	memset(start, 0, len);
+}
+
+/* Release resident pages beyond @keep; returns pages released. */
+static uint64_t trim_to(struct zspool *pool, uint64_t keep)
+{
+	void *pg[TRIM_BATCH];
+	uint64_t total = 0;
+
+	for (;;) {
+		unsigned n = 0;
+
+		pthread_mutex_lock(&pool->page_lock);
+		while (n < TRIM_BATCH && pool->nr_resident > keep) {
+			pg[n++] = pool->resident;
+			pool->resident = *(void **)pool->resident;
+			STORE(&pool->nr_resident, pool->nr_resident - 1);
+		}
+		pthread_mutex_unlock(&pool->page_lock);
+		if (!n)
+			break;
+		/* These pages are ours alone until chunk_give(). */
+		qsort(pg, n, sizeof(pg[0]), cmp_ptr);
+		for (unsigned i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && (char *)pg[j] ==
+			     (char *)pg[j - 1] + PAGE_SIZE; j++)
+				;
+			release_run(pool, pg[i], j - i);
+		}
+		pthread_mutex_lock(&pool->page_lock);
+		for (unsigned i = 0; i < n; i++)
+			chunk_give(pool, pg[i]);
+		pthread_mutex_unlock(&pool->page_lock);
+		total += n;
+	}
+	return total;
+}
+
+static void auto_trim(struct zspool *pool, bool due)
+{
+	if (due)
+		trim_to(pool, LOAD(&pool->reserve_target));
+}
+
+/* ---- handles --------------------------------------------------------- */
+
+/* Make sure the block holding handle @h exists; handle_lock held. */
+static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
+{
+	uint32_t b = h >> HBLOCK_SHIFT;
+	void *blk;
+
+	if (b >= MAX_HBLOCKS)
+		return -ENOMEM;
+	if (pool->hblocks[b])
+		return 0;
+	if (flags & ZSPOOL_NOWAIT)
+		return -ENOMEM;
+	blk = mmap(NULL, HBLOCK_BYTES, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (blk == MAP_FAILED)
+		return -ENOMEM;
+	__atomic_store_n(&pool->hblocks[b], blk, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Move up to HANDLE_BATCH free handles from the pool to @cls; class lock held. */
+static int handle_refill(struct zspool *pool, struct zs_class *cls,
+			 unsigned flags)
+{
+	unsigned n = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&pool->handle_lock);
+	while (n < HANDLE_BATCH) {
+		uint32_t h;
+
+		if (pool->hfree) {
+			h = pool->hfree;
+			pool->hfree = *hslot(pool, h) >> 32;
+		} else {
+			err = hblock_ensure(pool, pool->hnext, flags);
+			if (err)
+				break;
+			h = pool->hnext++;
+		}
+		*hslot(pool, h) = (uint64_t)cls->hfree << 32;
+		cls->hfree = h;
+		n++;
+	}
+	pthread_mutex_unlock(&pool->handle_lock);
+	cls->nr_hfree += n;
+	return n ? 0 : err;
+}
+
+static int handle_get(struct zspool *pool, struct zs_class *cls,
+		      unsigned flags, uint32_t *out)
+{
+	if (!cls->hfree) {
+		int err = handle_refill(pool, cls, flags);
+
+		if (err)
+			return err;
+	}
+	*out = cls->hfree;
+	cls->hfree = *hslot(pool, *out) >> 32;
+	cls->nr_hfree--;
+	return 0;
+}
+
+/* Give a handle back to the class cache; spill a batch when it grows. */
+static void handle_put(struct zspool *pool, struct zs_class *cls, uint32_t h)
+{
+	*hslot(pool, h) = (uint64_t)cls->hfree << 32;
+	cls->hfree = h;
+	if (++cls->nr_hfree < 4 * HANDLE_BATCH)
+		return;
+
+	uint32_t first = cls->hfree, last = first;
+
+	for (unsigned i = 1; i < HANDLE_BATCH; i++)
+		last = *hslot(pool, last) >> 32;
+	cls->hfree = *hslot(pool, last) >> 32;
+	cls->nr_hfree -= HANDLE_BATCH;
+	pthread_mutex_lock(&pool->handle_lock);
+	*hslot(pool, last) = (uint64_t)pool->hfree << 32;
+	pool->hfree = first;
+	pthread_mutex_unlock(&pool->handle_lock);
+}
+
+/* ---- fullness groups ------------------------------------------------- */
+
+static inline unsigned group_of(const struct zs_class *cls, unsigned inuse)
+{
+	if (inuse >= cls->objs)
+		return GROUP_FULL;
+	return (inuse * cls->group_mul) >> 16;
+}
+
+static void group_insert(struct zs_class *cls, struct zspage *zs)
+{
+	unsigned g = group_of(cls, zs->inuse);
+
+	zs->group = g;
+	zs->prev = NULL;
+	zs->next = cls->groups[g];
+	if (zs->next)
+		zs->next->prev = zs;
+	cls->groups[g] = zs;
+	cls->group_mask |= 1u << g;
+}
+
+static void group_remove(struct zs_class *cls, struct zspage *zs)
+{
+	unsigned g = zs->group;
+
+	if (zs->prev)
+		zs->prev->next = zs->next;
+	else
+		cls->groups[g] = zs->next;
+	if (zs->next)
+		zs->next->prev = zs->prev;
+	if (!cls->groups[g])
+		cls->group_mask &= ~(1u << g);
+}
+
+static inline void group_update(struct zs_class *cls, struct zspage *zs)
+{
+	if (group_of(cls, zs->inuse) != zs->group) {
+		group_remove(cls, zs);
+		group_insert(cls, zs);
+	}
+}
+
+/* The fullest (or, with @emptiest, the emptiest) non-full zspage. */
+static struct zspage *group_pick(struct zs_class *cls, bool emptiest)
+{
+	unsigned m = cls->group_mask & ((1u << GROUP_FULL) - 1);
+
+	if (!m)
+		return NULL;
+	return cls->groups[emptiest ? __builtin_ctz(m) : 31 - __builtin_clz(m)];
+}
+
+/* ---- zspages --------------------------------------------------------- */
+
+static struct zspage *desc_alloc(struct zs_class *cls)
+{
+	struct desc_slab *s = cls->slabs;
+	struct zspage *zs = s->free;
+
+	s->free = *(void **)zs;
+	if (++s->inuse == cls->descs_per_slab) {
+		cls->slabs = s->next;
+		if (s->next)
+			s->next->prev = NULL;
+	}
+	return zs;
+}
+
+/* Adds the slab page to @pb when it empties (keeping the class's last one). */
+static bool desc_free(struct zspool *pool, struct zs_class *cls,
+		      struct zspage *zs, struct page_batch *pb)
+{
+	struct desc_slab *s = (void *)((uintptr_t)zs & ~(uintptr_t)(PAGE_SIZE - 1));
+
+	*(void **)zs = s->free;
+	s->free = zs;
+	if (s->inuse-- == cls->descs_per_slab) {
+		s->prev = NULL;
+		s->next = cls->slabs;
+		if (s->next)
+			s->next->prev = s;
+		cls->slabs = s;
+	}
+	if (s->inuse || (cls->slabs == s && !s->next))
+		return false;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		cls->slabs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	SUB(&pool->meta_pages, 1);
+	return batch_add(pool, pb, s);
+}
+
+static void slab_init(struct zspool *pool, struct zs_class *cls, void *page)
+{
+	struct desc_slab *s = page;
+	char *d = (char *)page + SLAB_HDR;
+
+	s->free = NULL;
+	for (unsigned i = cls->descs_per_slab; i-- > 0;) {
+		void *p = d + (size_t)i * cls->desc_size;
+
+		*(void **)p = s->free;
+		s->free = p;
+	}
+	s->inuse = 0;
+	s->prev = NULL;
+	s->next = cls->slabs;
+	if (s->next)
+		s->next->prev = s;
+	cls->slabs = s;
+	ADD(&pool->meta_pages, 1);
+}
+
+static void max_update(uint64_t *max, uint64_t v)
+{
+	uint64_t cur = LOAD(max);
+
+	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, true,
+			__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* Build a zspage for @cls and put it on its lists; class lock held. */
+static int zspage_create(struct zspool *pool, struct zs_class *cls,
+			 unsigned flags)
+{
+	void *pg[MAX_ZSPAGE_PAGES + 1];
+	unsigned need = cls->ppz + (cls->slabs ? 0 : 1);
+	uint64_t limit = LOAD(&pool->mem_limit);
+	uint64_t used = ADD(&pool->pages_used, cls->ppz);
+	struct zspage *zs;
+	uint32_t *owner;
+	int err;
+
+	if (limit && used > limit) {
+		SUB(&pool->pages_used, cls->ppz);
+		return -ENOSPC;
+	}
+	err = pages_get(pool, need, flags, pg);
+	if (err) {
+		SUB(&pool->pages_used, cls->ppz);
+		if (flags & ZSPOOL_NOWAIT)
+			ADD(&pool->nowait_failed, 1);
+		return err;
+	}
+	max_update(&pool->pages_used_max, used);
+	if (need > cls->ppz)
+		slab_init(pool, cls, pg[cls->ppz]);
+	zs = desc_alloc(cls);
+	zs->cls = cls;
+	memcpy(zs->pages, pg, cls->ppz * sizeof(void *));
+	owner = zs_owner(zs);
+	for (unsigned i = 0; i < cls->objs; i++)
+		owner[i] = OWNER_FREE | (i + 1 < cls->objs ? i + 1 : OBJ_NONE);
+	zs->free_head = 0;
+	zs->inuse = 0;
+	group_insert(cls, zs);
+	STORE(&cls->zspages, cls->zspages + 1);
+	return 0;
+}
+
+/* Unlink an empty zspage and queue its pages; class lock held. */
+static bool zspage_destroy(struct zspool *pool, struct zs_class *cls,
+			   struct zspage *zs, struct page_batch *pb)
+{
+	bool trim = false;
+
+	assert(zs->inuse == 0);
+	group_remove(cls, zs);
+	for (unsigned i = 0; i < cls->ppz; i++)
+		trim |= batch_add(pool, pb, zs->pages[i]);
+	trim |= desc_free(pool, cls, zs, pb);
+	STORE(&cls->zspages, cls->zspages - 1);
+	SUB(&pool->pages_used, cls->ppz);
+	return trim;
+}
+
+/* Take a free object slot of @zs for handle @h; class lock held. */
+static unsigned obj_take(struct zspage *zs, uint32_t h)
+{
+	uint32_t *owner = zs_owner(zs);
+	unsigned idx = zs->free_head;
+
+	assert(idx != OBJ_NONE && (owner[idx] & OWNER_FREE));
+	zs->free_head = owner[idx] & 0xffff;
+	owner[idx] = h;
+	zs->inuse++;
+	return idx;
+}
+
+static void obj_put(struct zspage *zs, unsigned idx)
+{
+	uint32_t *owner = zs_owner(zs);
+
+	assert(!(owner[idx] & OWNER_FREE));
+	owner[idx] = OWNER_FREE | zs->free_head;
+	zs->free_head = idx;
+	zs->inuse--;
+}
+
+/* ---- classes --------------------------------------------------------- */
+
+static inline struct zs_class *class_of_size(struct zspool *pool, size_t size)
+{
+	unsigned i = size <= MIN_SIZE ? 0 : (size - MIN_SIZE + SIZE_STEP - 1) / SIZE_STEP;
+
+	return pool->size_map[i];
+}
+
+/* Pages per zspage with the least tail waste (ties: fewer pages). */
+static void class_geometry(unsigned size, unsigned max_ppz, unsigned *ppz,
+			   unsigned *objs)
+{
+	unsigned best = 1, best_waste = PAGE_SIZE + 1;
+
+	for (unsigned p = 1; p <= max_ppz; p++) {
+		unsigned n = p * PAGE_SIZE / size;
+		/* waste per page, compared exactly as fractions of p pages */
+		unsigned waste = p * PAGE_SIZE % size;
+
+		if (n > MAX_OBJS)
+			break;
+		if ((uint64_t)waste * best < (uint64_t)best_waste * p) {
+			best = p;
+			best_waste = waste;
+		}
+	}
+	*ppz = best;
+	*objs = best * PAGE_SIZE / size;
+}
+
+static void class_init(struct zs_class *cls, unsigned size, unsigned ppz,
+		       unsigned objs)
+{
+	memset(cls, 0, sizeof(*cls));
+	pthread_mutex_init(&cls->lock, NULL);
+	cls->size = size;
+	cls->ppz = ppz;
+	cls->objs = objs;
+	cls->desc_size = (sizeof(struct zspage) + ppz * sizeof(void *) +
+			  objs * sizeof(uint32_t) + DESC_ALIGN - 1) & ~(DESC_ALIGN - 1);
+	cls->descs_per_slab = (PAGE_SIZE - SLAB_HDR) / cls->desc_size;
+	/* floor() keeps inuse < objs strictly below GROUP_FULL */
+	cls->group_mul = (GROUP_FULL << 16) / objs;
+}
+
+/* ---- public API: life cycle ------------------------------------------ */
+
+int zspool_create(const struct zspool_config *cfg, struct zspool **out)
+{
+	unsigned max_ppz = cfg && cfg->max_zspage_pages ? cfg->max_zspage_pages
+							: MAX_ZSPAGE_PAGES;
+	unsigned ppz[NR_SIZES], objs[NR_SIZES], n = 0;
+	struct zspool *pool;
+
+	if (max_ppz > MAX_ZSPAGE_PAGES)
+		return -EINVAL;
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return -ENOMEM;
+	pool->max_ppz = max_ppz;
+	/* Count merged classes, largest size first. */
+	for (int i = NR_SIZES - 1; i >= 0; i--) {
+		class_geometry(MIN_SIZE + i * SIZE_STEP, max_ppz, &ppz[i], &objs[i]);
+		if (i == NR_SIZES - 1 || ppz[i] != ppz[i + 1] || objs[i] != objs[i + 1])
+			n++;
+	}
+	pool->classes = aligned_alloc(64, n * sizeof(struct zs_class));
+	pool->hblocks = calloc(MAX_HBLOCKS, sizeof(*pool->hblocks));
+	if (!pool->classes || !pool->hblocks) {
+		free(pool->classes);
+		free(pool->hblocks);
+		free(pool);
+		return -ENOMEM;
+	}
+	pool->nr_classes = n;
+	/* Assign ascending indices: class k serves sizes up to its size. */
+	for (unsigned i = 0, k = 0; i < NR_SIZES; i++) {
+		if (i == NR_SIZES - 1 || ppz[i] != ppz[i + 1] || objs[i] != objs[i + 1]) {
+			struct zs_class *cls = &pool->classes[k];
+
+			class_init(cls, MIN_SIZE + i * SIZE_STEP, ppz[i], objs[i]);
+			cls->index = k;
+			cls->min_size = k ? pool->classes[k - 1].size + 1 : 1;
+			for (unsigned j = i + 1; j-- > 0 && !pool->size_map[j];)
+				pool->size_map[j] = cls;
+			k++;
+		}
+	}
+	pthread_mutex_init(&pool->page_lock, NULL);
+	pthread_mutex_init(&pool->handle_lock, NULL);
+	pool->hnext = 1;		/* handle 0 is never valid */
+#if HAVE_DECL_MADV_DONTNEED_LOCKED
+	pool->madv_advice = MADV_DONTNEED_LOCKED;
+#else
+	pool->madv_advice = 24;		/* MADV_DONTNEED_LOCKED, Linux 5.18 */
+#endif
+	if (cfg) {
+		pool->mem_limit = cfg->mem_limit_pages;
+		pool->reserve_target = cfg->reserve_pages;
+	}
+	*out = pool;
+	return 0;
+}
+
+void zspool_destroy(struct zspool *pool)
+{
+	if (!pool)
+		return;
+	DEBUG_CHECK(pool);
+	for (unsigned i = 0; i < pool->nr_chunks; i++) {
+		munmap(pool->chunks[i]->base, (size_t)CHUNK_PAGES * PAGE_SIZE);
+		free(pool->chunks[i]);
+	}
+	for (unsigned b = 0; b < MAX_HBLOCKS && pool->hblocks[b]; b++)
+		munmap(pool->hblocks[b], HBLOCK_BYTES);
+	for (unsigned i = 0; i < pool->nr_classes; i++)
+		pthread_mutex_destroy(&pool->classes[i].lock);
+	pthread_mutex_destroy(&pool->page_lock);
+	pthread_mutex_destroy(&pool->handle_lock);
+	free(pool->chunks);
+	free(pool->hblocks);
+	free(pool->classes);
+	free(pool);
+}
+
+/* ---- public API: objects --------------------------------------------- */
+
+int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
+		 zspool_handle_t *out)
+{
+	struct zs_class *cls;
+	struct zspage *zs;
+	uint32_t h;
+	unsigned idx;
+	int err;
+
+	if (size == 0 || size > ZSPOOL_MAX_OBJ)
+		return -EINVAL;
+	cls = class_of_size(pool, size);
+	pthread_mutex_lock(&cls->lock);
+	err = handle_get(pool, cls, flags, &h);
+	if (err)
+		goto out;
+	zs = group_pick(cls, false);
+	if (!zs) {
+		err = zspage_create(pool, cls, flags);
+		if (err) {
+			handle_put(pool, cls, h);
+			goto out;
+		}
+		zs = group_pick(cls, false);
+	}
+	idx = obj_take(zs, h);
+	group_update(cls, zs);
+	*hslot(pool, h) = slot_make(zs, idx, size);
+	STORE(&cls->objs_allocated, cls->objs_allocated + 1);
+	STORE(&cls->bytes_allocated, cls->bytes_allocated + size);
+	*out = h;
+out:
+	pthread_mutex_unlock(&cls->lock);
+	return err;
+}
+
+/* Free one handle of @cls; class lock held. */
+static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
+			struct page_batch *pb)
+{
+	uint64_t v = *hslot(pool, h);
+	struct zspage *zs = slot_desc(v);
+
+	assert((v & (SLOT_LIVE | SLOT_LOCK)) == SLOT_LIVE && zs->cls == cls);
+	obj_put(zs, slot_idx(v));
+	STORE(&cls->objs_allocated, cls->objs_allocated - 1);
+	STORE(&cls->bytes_allocated, cls->bytes_allocated - slot_size(v));
+	handle_put(pool, cls, h);
+	if (zs->inuse == 0)
+		return zspage_destroy(pool, cls, zs, pb);
+	group_update(cls, zs);
+	return false;
+}
+
+/*
+ * The class of a live handle.  The slot lock keeps compaction from moving
+ * the object (and freeing its descriptor) while we follow the pointer; the
+ * class cannot change afterwards, as objects move only within their class.
+ */
+static struct zs_class *class_of_handle(struct zspool *pool, uint32_t h)
+{
+	uint64_t *s = hslot(pool, h);
+	uint64_t v = slot_lock(s);
+	struct zs_class *cls = slot_desc(v)->cls;
+
+	slot_unlock(s, v);
+	return cls;
+}
+
+void zspool_free(struct zspool *pool, zspool_handle_t h)
+{
+	struct page_batch pb = { .n = 0 };
+	struct zs_class *cls;
+	bool trim;
+
+	if (!h)
+		return;
+	cls = class_of_handle(pool, h);
+	pthread_mutex_lock(&cls->lock);
+	trim = free_locked(pool, cls, h, &pb);
+	pthread_mutex_unlock(&cls->lock);
+	trim |= batch_flush(pool, &pb);
+	auto_trim(pool, trim);
+}
+
+void zspool_free_batch(struct zspool *pool, zspool_handle_t *hs, size_t n)
+{
+	struct page_batch pb = { .n = 0 };
+	bool trim = false;
+	size_t i = 0;
+
+	/*
+	 * Group by class: a counting pass over class indices, then free
+	 * each class's handles under one lock hold.  The array is reordered
+	 * in place (selection by class, stable enough for our purposes).
+	 */
+	while (i < n) {
+		if (!hs[i]) {
+			i++;
+			continue;
+		}
+		struct zs_class *cls = class_of_handle(pool, hs[i]);
+		size_t j = i + 1;
+
+		for (size_t k = i + 1; k < n; k++) {
+			if (hs[k] && class_of_handle(pool, hs[k]) == cls) {
+				zspool_handle_t t = hs[j];
+
+				hs[j++] = hs[k];
+				hs[k] = t;
+			}
+		}
+		pthread_mutex_lock(&cls->lock);
+		for (size_t k = i; k < j; k++)
+			trim |= free_locked(pool, cls, hs[k], &pb);
+		pthread_mutex_unlock(&cls->lock);
+		trim |= batch_flush(pool, &pb);
+		i = j;
+	}
+	auto_trim(pool, trim);
+}
+
+size_t zspool_obj_size(struct zspool *pool, zspool_handle_t h)
+{
+	return slot_size(LOAD(hslot(pool, h)));
+}
+
+void zspool_write(struct zspool *pool, zspool_handle_t h, const void *src,
+		  size_t len)
+{
+	uint64_t *s = hslot(pool, h);
+	uint64_t v = slot_lock(s);
+
+	assert(len <= slot_size(v));
+	obj_copy(slot_desc(v), slot_idx(v), (void *)src, len, false);
+	slot_unlock(s, v);
+}
+
+void zspool_read(struct zspool *pool, zspool_handle_t h, void *dst, size_t len)
+{
+	uint64_t *s = hslot(pool, h);
+	uint64_t v = slot_lock(s);
+
+	assert(len <= slot_size(v));
+	obj_copy(slot_desc(v), slot_idx(v), dst, len, true);
+	slot_unlock(s, v);
+}
+
+const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce)
+{
+	uint64_t v = slot_lock(hslot(pool, h));
+	struct zspage *zs = slot_desc(v);
+	size_t off = (size_t)slot_idx(v) * zs->cls->size;
+	size_t len = slot_size(v);
+
+	if ((off & (PAGE_SIZE - 1)) + len <= PAGE_SIZE)
+		return (char *)zs->pages[off >> PAGE_SHIFT] + (off & (PAGE_SIZE - 1));
+	obj_copy(zs, slot_idx(v), bounce, len, true);
+	return bounce;
+}
+
+void zspool_unmap(struct zspool *pool, zspool_handle_t h)
+{
+	uint64_t *s = hslot(pool, h);
+
+	slot_unlock(s, LOAD(s));
+}
+
+/* ---- compaction ------------------------------------------------------ */
+
+/* Whole zspages' worth of free object slots in @cls; class lock held. */
+static uint64_t class_spare_zspages(const struct zs_class *cls)
+{
+	return (cls->zspages * cls->objs - cls->objs_allocated) / cls->objs;
+}
+
+/*
+ * Move the objects of @src into the fullest zspages of @cls.  Returns true
+ * when @src emptied (and was destroyed); false when a busy handle or lack of
+ * room stopped it, with @src back on its list.  Class lock held.
+ */
+static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
+			   struct zspage *src, struct page_batch *pb,
+			   bool *trim, char *buf)
+{
+	uint32_t *owner = zs_owner(src);
+	struct zspage *dst = NULL;
+
+	group_remove(cls, src);
+	for (unsigned i = 0; i < cls->objs && src->inuse; i++) {
+		uint32_t h = owner[i];
+		uint64_t *s, v;
+		unsigned idx;
+
+		if (h & OWNER_FREE)
+			continue;
+		if (!dst) {
+			dst = group_pick(cls, false);
+			if (!dst)
+				break;
+			group_remove(cls, dst);
+		}
+		s = hslot(pool, h);
+		v = LOAD(s);
+		if ((v & SLOT_LOCK) || !__atomic_compare_exchange_n(s, &v,
+				v | SLOT_LOCK, false, __ATOMIC_ACQUIRE,
+				__ATOMIC_RELAXED))
+			break;		/* being read: leave this zspage */
+		idx = obj_take(dst, h);
+		obj_copy(src, i, buf, slot_size(v), true);
+		obj_copy(dst, idx, buf, slot_size(v), false);
+		obj_put(src, i);
+		slot_unlock(s, slot_make(dst, idx, slot_size(v)));
+		if (dst->inuse == cls->objs) {
+			group_insert(cls, dst);
+			dst = NULL;
+		}
+	}
+	if (dst)
+		group_insert(cls, dst);
+	if (src->inuse) {
+		group_insert(cls, src);
+		return false;
+	}
+	group_insert(cls, src);		/* zspage_destroy() unlinks it */
+	*trim |= zspage_destroy(pool, cls, src, pb);
+	return true;
+}
+
+uint64_t zspool_compact(struct zspool *pool)
+{
+	char buf[ZSPOOL_MAX_OBJ];
+	uint64_t freed = 0;
+	bool trim = false;
+
+	for (unsigned c = 0; c < pool->nr_classes; c++) {
+		struct zs_class *cls = &pool->classes[c];
+
+		for (;;) {
+			struct page_batch pb = { .n = 0 };
+			bool done = true;
+
+			pthread_mutex_lock(&cls->lock);
+			if (class_spare_zspages(cls) > 0) {
+				struct zspage *src = group_pick(cls, true);
+
+				if (src && compact_zspage(pool, cls, src, &pb,
+							  &trim, buf)) {
+					freed += cls->ppz;
+					ADD(&pool->pages_compacted, cls->ppz);
+					done = false;
+				}
+			}
+			pthread_mutex_unlock(&cls->lock);
+			trim |= batch_flush(pool, &pb);
+			if (done)
+				break;
+		}
+	}
+	auto_trim(pool, trim);
+	DEBUG_CHECK(pool);
+	return freed;
+}
+
+/* ---- reserve, limits, stats ------------------------------------------ */
+
+uint64_t zspool_trim(struct zspool *pool)
+{
+	return trim_to(pool, LOAD(&pool->reserve_target));
+}
+
+uint64_t zspool_refill(struct zspool *pool)
+{
+	uint64_t added = 0;
+	uint32_t upto;
+
+	for (;;) {
+		void *pg[64];
+		unsigned n = 0;
+		uint64_t target = LOAD(&pool->reserve_target);
+
+		pthread_mutex_lock(&pool->page_lock);
+		while (n < 64 && pool->nr_resident + n < target) {
+			void *p = chunk_take(pool);
+
+			if (!p && chunk_map(pool))
+				break;
+			if (p)
+				pg[n++] = p;
+		}
+		pthread_mutex_unlock(&pool->page_lock);
+		if (!n)
+			break;
+		/* Fault them in outside the lock: they are ours meanwhile. */
+		for (unsigned i = 0; i < n; i++)
+			*(volatile char *)pg[i] = 0;
+		pages_put(pool, pg, n);
+		added += n;
+	}
+	/*
+	 * Fault in handle slots ahead of use, so that NOWAIT allocations
+	 * do not wait for the kernel on a fresh handle-table page either.
+	 * The touch is an atomic add of 0: the slot may be live.
+	 */
+	pthread_mutex_lock(&pool->handle_lock);
+	upto = pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
+	if (pool->hprefault < (pool->hnext & ~(HSLOTS_PER_PAGE - 1)))
+		pool->hprefault = pool->hnext & ~(HSLOTS_PER_PAGE - 1);
+	while (pool->hprefault < upto && !hblock_ensure(pool, pool->hprefault, 0)) {
+		__atomic_fetch_add(hslot(pool, pool->hprefault), 0, __ATOMIC_RELAXED);
+		pool->hprefault += HSLOTS_PER_PAGE;
+	}
+	pthread_mutex_unlock(&pool->handle_lock);
+	return added;
+}
+
+void zspool_set_mem_limit(struct zspool *pool, uint64_t pages)
+{
+	STORE(&pool->mem_limit, pages);
+}
+
+void zspool_set_reserve(struct zspool *pool, uint64_t pages)
+{
+	STORE(&pool->reserve_target, pages);
+}
+
+void zspool_reset_max(struct zspool *pool)
+{
+	STORE(&pool->pages_used_max, LOAD(&pool->pages_used));
+}
+
+void zspool_stats(struct zspool *pool, struct zspool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < pool->nr_classes; i++) {
+		struct zs_class *cls = &pool->classes[i];
+
+		st->objs_allocated += LOAD(&cls->objs_allocated);
+		st->bytes_allocated += LOAD(&cls->bytes_allocated);
+	}
+	st->pages_used = LOAD(&pool->pages_used);
+	st->pages_used_max = LOAD(&pool->pages_used_max);
+	st->mem_limit_pages = LOAD(&pool->mem_limit);
+	st->pages_compacted = LOAD(&pool->pages_compacted);
+	st->reserve_pages = LOAD(&pool->nr_resident);
+	st->reserve_target = LOAD(&pool->reserve_target);
+	st->chunks_mapped = LOAD(&pool->nr_chunks);
+	st->alloc_nowait_failed = LOAD(&pool->nowait_failed);
+	st->meta_bytes = LOAD(&pool->meta_pages) * PAGE_SIZE +
+			 (uint64_t)__atomic_load_n(&pool->hnext, __ATOMIC_RELAXED) *
+			 sizeof(uint64_t);
+}
+
+unsigned zspool_nr_classes(struct zspool *pool)
+{
+	return pool->nr_classes;
+}
+
+void zspool_class_stats(struct zspool *pool, unsigned idx,
+			struct zspool_class_stats *st)
+{
+	struct zs_class *cls;
+
+	memset(st, 0, sizeof(*st));
+	if (idx >= pool->nr_classes)
+		return;
+	cls = &pool->classes[idx];
+	st->size = cls->size;
+	st->pages_per_zspage = cls->ppz;
+	st->objs_per_zspage = cls->objs;
+	st->zspages = LOAD(&cls->zspages);
+	st->objs_allocated = LOAD(&cls->objs_allocated);
+	st->bytes_allocated = LOAD(&cls->bytes_allocated);
+}
+
+/* ---- consistency check ----------------------------------------------- */
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "zspool_check: " __VA_ARGS__);		\
+		fputc('\n', stderr);					\
+		return -EUCLEAN;					\
+	}								\
+} while (0)
+
+static int check_zspage(struct zspool *pool, struct zs_class *cls,
+			struct zspage *zs, unsigned g, uint64_t *bytes)
+{
+	uint32_t *owner = zs_owner(zs);
+	unsigned nfree = 0, live = 0;
+
+	CHECK(zs->cls == cls, "class %u: zspage %p has class %p", cls->index,
+	      (void *)zs, (void *)zs->cls);
+	CHECK(zs->group == g && group_of(cls, zs->inuse) == g,
+	      "class %u: zspage %p inuse %u on group %u", cls->index,
+	      (void *)zs, zs->inuse, g);
+	CHECK(zs->inuse > 0, "class %u: empty zspage %p kept", cls->index,
+	      (void *)zs);
+	for (unsigned i = zs->free_head; i != OBJ_NONE; i = owner[i] & 0xffff) {
+		CHECK(i < cls->objs && (owner[i] & OWNER_FREE) && nfree < cls->objs,
+		      "class %u: zspage %p bad free list at %u", cls->index,
+		      (void *)zs, i);
+		nfree++;
+	}
+	for (unsigned i = 0; i < cls->objs; i++) {
+		uint64_t v;
+
+		if (owner[i] & OWNER_FREE)
+			continue;
+		live++;
+		CHECK(owner[i] && owner[i] < pool->hnext,
+		      "class %u: zspage %p object %u owner %u out of range",
+		      cls->index, (void *)zs, i, owner[i]);
+		v = LOAD(hslot(pool, owner[i]));
+		CHECK((v & SLOT_LIVE) && slot_desc(v) == zs && slot_idx(v) == i,
+		      "class %u: handle %u does not point back to %p/%u",
+		      cls->index, owner[i], (void *)zs, i);
+		CHECK(slot_size(v) >= cls->min_size && slot_size(v) <= cls->size,
+		      "class %u: handle %u size %zu outside %u..%u", cls->index,
+		      owner[i], slot_size(v), cls->min_size, cls->size);
+		*bytes += slot_size(v);
+	}
+	CHECK(live == zs->inuse && nfree + live == cls->objs,
+	      "class %u: zspage %p inuse %u, %u live, %u free", cls->index,
+	      (void *)zs, zs->inuse, live, nfree);
+	return 0;
+}
+
+static int check_class(struct zspool *pool, struct zs_class *cls,
+		       uint64_t *pages)
+{
+	uint64_t zspages = 0, objs = 0, bytes = 0;
+	unsigned nh = 0;
+
+	for (unsigned g = 0; g < NR_GROUPS; g++) {
+		CHECK(!cls->groups[g] == !(cls->group_mask & (1u << g)),
+		      "class %u: group mask %#x wrong for %u", cls->index,
+		      cls->group_mask, g);
+		for (struct zspage *zs = cls->groups[g], *prev = NULL; zs;
+		     prev = zs, zs = zs->next) {
+			int err;
+
+			CHECK(zs->prev == prev, "class %u: broken list at %p",
+			      cls->index, (void *)zs);
+			err = check_zspage(pool, cls, zs, g, &bytes);
+			if (err)
+				return err;
+			zspages++;
+			objs += zs->inuse;
+		}
+	}
+	for (uint32_t h = cls->hfree; h; h = *hslot(pool, h) >> 32) {
+		CHECK(h < pool->hnext && nh <= cls->nr_hfree &&
+		      !(*hslot(pool, h) & SLOT_LIVE),
+		      "class %u: bad free handle %u", cls->index, h);
+		nh++;
+	}
+	CHECK(nh == cls->nr_hfree, "class %u: %u cached handles, counted %u",
+	      cls->index, cls->nr_hfree, nh);
+	CHECK(zspages == cls->zspages && objs == cls->objs_allocated &&
+	      bytes == cls->bytes_allocated,
+	      "class %u: counters %" PRIu64 "/%" PRIu64 "/%" PRIu64
+	      " but found %" PRIu64 "/%" PRIu64 "/%" PRIu64, cls->index,
+	      cls->zspages, cls->objs_allocated, cls->bytes_allocated,
+	      zspages, objs, bytes);
+	*pages += zspages * cls->ppz;
+	return 0;
+}
+
+int zspool_check(struct zspool *pool)
+{
+	uint64_t pages = 0;
+	int err = 0;
+	unsigned locked = 0;
+
+	/* All class locks (ascending): no zspage is built or freed meanwhile. */
+	for (; locked < pool->nr_classes; locked++)
+		pthread_mutex_lock(&pool->classes[locked].lock);
+	pthread_mutex_lock(&pool->handle_lock);
+	for (unsigned i = 0; i < pool->nr_classes && !err; i++)
+		err = check_class(pool, &pool->classes[i], &pages);
+	pthread_mutex_unlock(&pool->handle_lock);
+	if (!err && pages != LOAD(&pool->pages_used)) {
+		fprintf(stderr, "zspool_check: pages_used %" PRIu64
+			" but zspages hold %" PRIu64 "\n",
+			LOAD(&pool->pages_used), pages);
+		err = -EUCLEAN;
+	}
+	while (locked)
+		pthread_mutex_unlock(&pool->classes[--locked].lock);
+	return err;
+}
