@@ -19,6 +19,11 @@
 
 #define STORE_PAGE_SIZE 4096u
 #define STORE_PAGE_SHIFT 12
+/*
+ * The largest offset the slot table can address (128 TiB); I/O beyond it
+ * fails with -EFBIG (counted in invalid_io), discards are clamped to it.
+ */
+#define STORE_MAX_BYTES (1ull << 47)
 
 struct store;
 struct store_file;
@@ -37,6 +42,8 @@ struct store_config {
 	 */
 	bool nowait_writes;
 	unsigned max_zspage_pages;	/* 0 = 8 */
+	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill). */
+	bool io_flusher;
 };
 
 /* zram's figures, with zram's meaning, plus what zram lacks. */
@@ -69,6 +76,8 @@ struct store_stats {
 	/* counters */
 	uint64_t reads;
 	uint64_t writes;
+	/* slot-table metadata of all files (and destroyed, not yet freed) */
+	uint64_t table_bytes;
 };
 
 int store_create(const struct store_config *cfg, struct store **out);

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * reclaim: the deferred free (the user-space form of zram's "defer
+ * zs_free() in the swap slot free notification path"), and the thread that
+ * keeps the allocator's reserve topped up.
+ *
+ * The queue.  Producers batch handles in a 2 KiB node of their own, with no
+ * lock and no shared cache line, and hand the node over with one short
+ * mutex section (reclaim_push()): the node is linked at the tail, or, when
+ * the tail has room, copied into it so that many small discards do not
+ * cost one node each.  The mutex protects only list links and counters; no
+ * allocator lock is ever taken under it, so a discard never waits for a
+ * class lock, a zspage free or a madvise.  The queue is bounded by
+ * queue_max handles, which also bounds node memory (adjacent nodes are
+ * more than half full, so at most 2 * queue_max / 252 + 1 of them); a full
+ * queue makes the producer free synchronously.
+ *
+ * Why a mutex and not a lock-free list: the producer side is already
+ * batched (one push per 252 handles, or per discard call), so the mutex is
+ * taken rarely and held for a few pointer writes (or one <= 2 KiB copy);
+ * a Treiber stack would save little and make node recycling ABA-prone.
+ *
+ * Workers take the whole queue at once, free each handle node with
+ * zspool_free_batch() (which sorts by size class and takes each class lock
+ * once per node), walk destroyed tables through the owner's callback, and
+ * after the queue runs dry return empty zspages to the kernel with
+ * zspool_trim().  A worker that finds only a few handles waits up to
+ * RECLAIM_GATHER_NS for more, so a stream of 4 KiB discards costs about one
+ * wake-up per gather period, not one per discard.
+ *
+ * Draining.  Every push gets a sequence number (enq_seq).  A worker that
+ * detaches the queue takes the contiguous range (detached_seq, enq_seq] and
+ * records its start in inflight_lo until it has freed it.  Everything
+ * pushed before a drain with target T is freed once detached_seq >= T and
+ * no worker holds a range starting at or below T.  No handle is ever
+ * buffered outside the queue between calls (a producer pushes its node
+ * before its discard returns), so a drain cannot miss one.
+ *
+ * Locks: lock (queue) and refill_lock are never held together.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "reclaim.h"
+
+#define RECLAIM_GATHER_NS (2 * 1000 * 1000)
+#define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
+#define RECLAIM_FREE_NODES_MAX 64
+
+_Static_assert(sizeof(struct reclaim_node) == 2048, "a node is 2 KiB");
+
+struct reclaim_worker {
+	struct reclaim *r;
+	pthread_t tid;
+	uint64_t inflight_lo;		/* protected by r->lock; UINT64_MAX idle */
+};
+
+struct reclaim {
+	struct zspool *pool;
+	size_t queue_max;
+	bool io_flusher;
+	uint64_t (*free_table)(void *arg, void *table);
+	void (*thread_exit)(void *arg);
+	void *arg;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv;		/* workers wait for work */
+	pthread_cond_t drain_cv;	/* drainers wait for workers */
+	struct reclaim_node *head;	/* protected by lock */
+	struct reclaim_node *tail;	/* protected by lock */
+	size_t queued_handles;		/* protected by lock; handle nodes in the list */
+	struct reclaim_node *free_nodes; /* protected by lock */
+	unsigned nr_free;		/* protected by lock */
+	uint64_t enq_seq;		/* protected by lock */
+	uint64_t detached_seq;		/* protected by lock */
+	unsigned drainers;		/* protected by lock */
+	unsigned idle_workers;		/* protected by lock; in an untimed wait */
+	bool stop;			/* protected by lock */
+	uint64_t queued_pages;		/* protected by lock; queue + in flight */
+	uint64_t queued_bytes;		/* protected by lock */
+	uint64_t batches;		/* protected by lock */
+	uint64_t freed_pages;		/* protected by lock */
+	_Atomic uint64_t pending;	/* mirror of queued_pages; relaxed peeks */
+
+	pthread_mutex_t refill_lock;
+	pthread_cond_t refill_cv;
+	_Atomic bool refill_wanted;	/* set by kickers, cleared by the refiller */
+	bool refill_stop;		/* protected by refill_lock */
+	bool refill_started;
+	pthread_t refill_tid;
+	_Atomic uint64_t refills;	/* relaxed */
+
+	unsigned nworkers;
+	struct reclaim_worker workers[];
+};
+
+static void reclaim_thread_setup(struct reclaim *r, const char *name)
+{
+	pthread_setname_np(pthread_self(), name);
+#if HAVE_DECL_PR_SET_IO_FLUSHER
+	/* Freeing memory must not recurse into our own swap.  Needs
+	 * CAP_SYS_RESOURCE; without it the daemon warns once elsewhere. */
+	if (r->io_flusher)
+		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+#endif
+}
+
+/* Called with r->lock held. */
+static bool reclaim_drained(const struct reclaim *r, uint64_t target)
+{
+	if (r->detached_seq < target)
+		return false;
+	for (unsigned i = 0; i < r->nworkers; i++)
+		if (r->workers[i].inflight_lo <= target)
+			return false;
+	return true;
+}
+
+static void reclaim_gather_wait(struct reclaim *r)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += RECLAIM_GATHER_NS;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_nsec -= 1000000000;
+		ts.tv_sec++;
+	}
+	pthread_cond_timedwait(&r->work_cv, &r->lock, &ts);
+}
+
+static void *reclaim_worker_main(void *arg)
+{
+	struct reclaim_worker *w = arg;
+	struct reclaim *r = w->r;
+
+	reclaim_thread_setup(r, "zramfuse-reclm");
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct reclaim_node *batch, *node, *next, *spill = NULL;
+		uint64_t objs = 0, bytes = 0, nodes = 0;
+		bool empty;
+
+		if (!r->head) {
+			if (r->stop)
+				break;
+			r->idle_workers++;
+			pthread_cond_wait(&r->work_cv, &r->lock);
+			r->idle_workers--;
+			continue;
+		}
+		if (r->queued_handles < RECLAIM_WAKE_HANDLES && !r->drainers &&
+		    !r->stop && !r->head->table) {
+			reclaim_gather_wait(r);
+			if (!r->head)
+				continue;
+		}
+		batch = r->head;
+		r->head = r->tail = NULL;
+		r->queued_handles = 0;
+		w->inflight_lo = r->detached_seq + 1;
+		r->detached_seq = r->enq_seq;
+		pthread_mutex_unlock(&r->lock);
+
+		for (node = batch; node; node = node->next) {
+			if (node->table)
+				r->free_table(r->arg, node->table);
+			else
+				zspool_free_batch(r->pool, node->h, node->n);
+			objs += node->n;
+			bytes += node->bytes;
+			nodes++;
+		}
+
+		pthread_mutex_lock(&r->lock);
+		for (node = batch; node; node = next) {
+			next = node->next;
+			if (r->nr_free < RECLAIM_FREE_NODES_MAX) {
+				node->next = r->free_nodes;
+				r->free_nodes = node;
+				r->nr_free++;
+			} else {
+				node->next = spill;
+				spill = node;
+			}
+		}
+		r->queued_pages -= objs;
+		r->queued_bytes -= bytes;
+		atomic_store_explicit(&r->pending, r->queued_pages, memory_order_relaxed);
+		r->freed_pages += objs;
+		r->batches += nodes;
+		w->inflight_lo = UINT64_MAX;
+		if (r->drainers)
+			pthread_cond_broadcast(&r->drain_cv);
+		empty = !r->head;
+		pthread_mutex_unlock(&r->lock);
+
+		for (node = spill; node; node = next) {
+			next = node->next;
+			free(node);
+		}
+		if (empty)
+			zspool_trim(r->pool);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (r->thread_exit)
+		r->thread_exit(r->arg);
+	return NULL;
+}
+
+static void *reclaim_refill_main(void *arg)
+{
+	struct reclaim *r = arg;
+
+	reclaim_thread_setup(r, "zramfuse-refil");
+	pthread_mutex_lock(&r->refill_lock);
+	while (!r->refill_stop) {
+		if (!atomic_exchange_explicit(&r->refill_wanted, false,
+					      memory_order_acq_rel)) {
+			pthread_cond_wait(&r->refill_cv, &r->refill_lock);
+			continue;
+		}
+		pthread_mutex_unlock(&r->refill_lock);
+		if (zspool_refill(r->pool))
+			atomic_fetch_add_explicit(&r->refills, 1, memory_order_relaxed);
+		pthread_mutex_lock(&r->refill_lock);
+	}
+	pthread_mutex_unlock(&r->refill_lock);
+	if (r->thread_exit)
+		r->thread_exit(r->arg);
+	return NULL;
+}
+
+static void reclaim_stop_threads(struct reclaim *r, unsigned started)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->work_cv);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(r->workers[i].tid, NULL);
+	if (r->refill_started) {
+		pthread_mutex_lock(&r->refill_lock);
+		r->refill_stop = true;
+		pthread_cond_signal(&r->refill_cv);
+		pthread_mutex_unlock(&r->refill_lock);
+		pthread_join(r->refill_tid, NULL);
+	}
+}
+
+static void reclaim_free(struct reclaim *r)
+{
+	struct reclaim_node *node, *next;
+
+	for (node = r->free_nodes; node; node = next) {
+		next = node->next;
+		free(node);
+	}
+	pthread_cond_destroy(&r->refill_cv);
+	pthread_mutex_destroy(&r->refill_lock);
+	pthread_cond_destroy(&r->drain_cv);
+	pthread_cond_destroy(&r->work_cv);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
+{
+	unsigned n = cfg->threads ? cfg->threads : 1;
+	struct reclaim *r;
+	unsigned started = 0;
+	int ret;
+
+	if (n > 64 || !cfg->pool || !cfg->free_table)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r) + n * sizeof(r->workers[0]));
+	if (!r)
+		return -ENOMEM;
+	r->pool = cfg->pool;
+	r->queue_max = cfg->queue_max ? cfg->queue_max : RECLAIM_QUEUE_DEFAULT;
+	r->io_flusher = cfg->io_flusher;
+	r->free_table = cfg->free_table;
+	r->thread_exit = cfg->thread_exit;
+	r->arg = cfg->arg;
+	r->nworkers = n;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->work_cv, NULL);
+	pthread_cond_init(&r->drain_cv, NULL);
+	pthread_mutex_init(&r->refill_lock, NULL);
+	pthread_cond_init(&r->refill_cv, NULL);
+	/* A few nodes up front, so the first discards need no malloc. */
+	for (unsigned i = 0; i < 16; i++) {
+		struct reclaim_node *node = calloc(1, sizeof(*node));
+
+		if (!node)
+			break;
+		node->next = r->free_nodes;
+		r->free_nodes = node;
+		r->nr_free++;
+	}
+	for (; started < n; started++) {
+		r->workers[started].r = r;
+		r->workers[started].inflight_lo = UINT64_MAX;
+		ret = -pthread_create(&r->workers[started].tid, NULL,
+				      reclaim_worker_main, &r->workers[started]);
+		if (ret)
+			goto fail;
+	}
+	ret = -pthread_create(&r->refill_tid, NULL, reclaim_refill_main, r);
+	if (ret)
+		goto fail;
+	r->refill_started = true;
+	*out = r;
+	return 0;
+fail:
+	reclaim_stop_threads(r, started);
+	reclaim_free(r);
+	return ret;
+}
+
+void reclaim_destroy(struct reclaim *r)
+{
+	if (!r)
+		return;
+	reclaim_stop_threads(r, r->nworkers);
+	reclaim_free(r);
+}
+
+struct reclaim_node *reclaim_node_get(struct reclaim *r)
+{
+	struct reclaim_node *node;
+
+	pthread_mutex_lock(&r->lock);
+	node = r->free_nodes;
+	if (node) {
+		r->free_nodes = node->next;
+		r->nr_free--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!node)
+		node = malloc(sizeof(*node));
+	if (node) {
+		node->next = NULL;
+		node->table = NULL;
+		node->bytes = 0;
+		node->n = 0;
+	}
+	return node;
+}
+
+void reclaim_node_put(struct reclaim *r, struct reclaim_node *node)
+{
+	if (!node)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->nr_free < RECLAIM_FREE_NODES_MAX) {
+		node->next = r->free_nodes;
+		r->free_nodes = node;
+		r->nr_free++;
+		node = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(node);
+}
+
+/* Called with r->lock held: account a push and wake a worker if useful. */
+static void reclaim_pushed(struct reclaim *r, uint64_t objs, uint64_t bytes)
+{
+	r->queued_pages += objs;
+	r->queued_bytes += bytes;
+	atomic_store_explicit(&r->pending, r->queued_pages, memory_order_relaxed);
+	r->enq_seq++;
+	if (r->idle_workers || r->queued_handles >= RECLAIM_WAKE_HANDLES)
+		pthread_cond_signal(&r->work_cv);
+}
+
+int reclaim_push(struct reclaim *r, struct reclaim_node **np)
+{
+	struct reclaim_node *node = *np, *tail;
+	uint32_t n = node->n;
+	uint64_t bytes = node->bytes;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->queued_handles + n > r->queue_max) {
+		pthread_mutex_unlock(&r->lock);
+		return -EAGAIN;
+	}
+	tail = r->tail;
+	if (tail && !tail->table && tail->n + n <= RECLAIM_NODE_HANDLES) {
+		memcpy(tail->h + tail->n, node->h, n * sizeof(node->h[0]));
+		tail->n += n;
+		tail->bytes += bytes;
+		node->n = 0;
+		node->bytes = 0;
+	} else {
+		node->next = NULL;
+		if (tail)
+			tail->next = node;
+		else
+			r->head = node;
+		r->tail = node;
+		node = r->free_nodes;
+		if (node) {
+			r->free_nodes = node->next;
+			r->nr_free--;
+		}
+	}
+	r->queued_handles += n;
+	reclaim_pushed(r, n, bytes);
+	pthread_mutex_unlock(&r->lock);
+
+	if (!node)
+		node = malloc(sizeof(*node));
+	if (node) {
+		node->next = NULL;
+		node->table = NULL;
+		node->n = 0;
+		node->bytes = 0;
+	}
+	*np = node;
+	return 0;
+}
+
+void reclaim_push_table(struct reclaim *r, void *table, uint64_t objs,
+			uint64_t bytes)
+{
+	struct reclaim_node *node = reclaim_node_get(r);
+
+	if (!node) {
+		r->free_table(r->arg, table);
+		return;
+	}
+	node->table = table;
+	node->n = (uint32_t)(objs > UINT32_MAX ? UINT32_MAX : objs);
+	node->bytes = bytes;
+	pthread_mutex_lock(&r->lock);
+	if (r->tail)
+		r->tail->next = node;
+	else
+		r->head = node;
+	r->tail = node;
+	reclaim_pushed(r, node->n, bytes);
+	pthread_cond_signal(&r->work_cv);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reclaim_drain(struct reclaim *r)
+{
+	uint64_t target;
+
+	pthread_mutex_lock(&r->lock);
+	target = r->enq_seq;
+	if (!reclaim_drained(r, target)) {
+		r->drainers++;
+		pthread_cond_broadcast(&r->work_cv);
+		while (!reclaim_drained(r, target))
+			pthread_cond_wait(&r->drain_cv, &r->lock);
+		r->drainers--;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool reclaim_pending(struct reclaim *r)
+{
+	return atomic_load_explicit(&r->pending, memory_order_relaxed) != 0;
+}
+
+void reclaim_kick_refill(struct reclaim *r)
+{
+	/* The common case, already asked: one load, no shared write. */
+	if (atomic_load_explicit(&r->refill_wanted, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&r->refill_wanted, true, memory_order_release);
+	pthread_mutex_lock(&r->refill_lock);
+	pthread_cond_signal(&r->refill_cv);
+	pthread_mutex_unlock(&r->refill_lock);
+}
+
+void reclaim_stats(struct reclaim *r, struct reclaim_stats *out)
+{
+	pthread_mutex_lock(&r->lock);
+	out->queued_pages = r->queued_pages;
+	out->queued_bytes = r->queued_bytes;
+	out->batches = r->batches;
+	out->freed_pages = r->freed_pages;
+	pthread_mutex_unlock(&r->lock);
+	out->refills = atomic_load_explicit(&r->refills, memory_order_relaxed);
+}

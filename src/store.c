@@ -1,0 +1,1214 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * store: a file's pages, compressed, in the zspool allocator.
+ *
+ * The table.  A file is a radix tree of fixed height: three levels of 4 KiB
+ * interior nodes (512 pointers) above 4 KiB leaves of 256 slots, so a page
+ * index has 9 + 9 + 9 + 8 = 35 bits (128 TiB).  Every node and leaf is
+ * allocated on the first write below it and published with one CAS, so a
+ * never-written 1 TiB file costs the struct alone, readers and discards
+ * never allocate, and no lock guards the tree.  Nodes are freed only when
+ * the file is destroyed.  A slot is 16 bytes, 0.39% of the 4 KiB page it
+ * describes; interior nodes add 1/512 of that, and a partly used leaf
+ * more (the worst case, one page per 1 MiB, is a 4 KiB leaf per page).
+ *
+ * The slot.  { lock word, info, val }: info holds the compressed size and
+ * the flags (stored, same-filled, huge/raw, and the idle/recompressed bits
+ * kept for later); val is the zspool handle, or the fill word of a
+ * same-filled page.  info and val change only under the slot's lock.
+ *
+ * The slot lock is the first word of the slot itself, a three-state futex
+ * lock (0 free, 1 held, 2 held with sleepers): uncontended it is one CAS
+ * on a cache line the operation touches anyway, it costs no memory (the
+ * slot is padded to 16 bytes regardless), two slots never share a lock, and
+ * a contended waiter sleeps instead of spinning on a 2-core machine where
+ * the holder may be decompressing.  Striped mutexes were the alternative:
+ * 40 bytes each, a hash, a second cache line per operation, and false
+ * conflicts between unrelated pages (see bench/store_bench.c for the
+ * uncontended cost of each).  No lock wider than a slot is taken on the
+ * read/write/discard path; the slot lock is never held while taking
+ * another slot lock.  Lock order: slot lock -> (zspool's locks, inside
+ * zspool_alloc()/map) ; tls_lock and files_lock are leaves, never held
+ * with a slot lock.
+ *
+ * Writing a whole page compresses it with this thread's codec context into
+ * this thread's buffer and allocates and fills the new object before
+ * taking the slot lock; under the lock the slot is switched, and the old
+ * object is freed after the unlock.  A partial page is read, modified and
+ * re-encoded under the slot lock.  Failure at any point leaves the old
+ * content in place.  A page whose compressed size reaches 3/4 of a page
+ * (zram's huge threshold) is stored raw; a same-filled page stores its word.
+ *
+ * Discard detaches pages under their slot locks into this thread's reclaim
+ * node and hands full nodes to reclaim (src/reclaim.c); a destroyed file's
+ * whole tree is handed over in one push.  Freeing an object replaced by an
+ * overwrite goes straight to zspool_free(): the write has already paid for
+ * a compression and an allocation, and deferring would only add queue
+ * traffic.
+ *
+ * Counters: one block of per-thread counters per (thread, store), written
+ * only by their thread with plain relaxed stores (no lock prefix, no shared
+ * cache line) and summed by store_stats().  Gauges are signed deltas, so a
+ * page written by one thread and discarded by another sums right.  The
+ * per-file usage is two relaxed atomics in the file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "reclaim.h"
+#include "store.h"
+#include "zspool.h"
+
+#define STORE_HUGE_THRESHOLD 3072u	/* compressed >= this: stored raw */
+
+#define LEAF_SHIFT 8
+#define LEAF_SLOTS (1u << LEAF_SHIFT)
+#define NODE_SHIFT 9
+#define NODE_PTRS (1u << NODE_SHIFT)
+#define TABLE_LEVELS 3			/* interior levels above the leaves */
+#define STORE_MAX_PAGES (STORE_MAX_BYTES >> STORE_PAGE_SHIFT)
+#define STORE_MAX_LEAVES (STORE_MAX_PAGES >> LEAF_SHIFT)
+
+_Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
+	       "the table addresses STORE_MAX_BYTES");
+
+/* Slot info: size in the low bits, flags above. */
+#define SLOT_SIZE_MASK 0x1fffu
+#define SLOT_STORED (1u << 16)		/* the page holds data */
+#define SLOT_SAME (1u << 17)		/* val is the fill word */
+#define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
+#define SLOT_IDLE (1u << 19)		/* reserved: idle page tracking */
+#define SLOT_RECOMP (1u << 20)		/* reserved: recompressed */
+
+struct slot {
+	_Atomic uint32_t lock;		/* 0 free, 1 held, 2 held + sleepers */
+	_Atomic uint32_t info;		/* protected by lock (relaxed peeks allowed) */
+	uint64_t val;			/* protected by lock */
+};
+
+_Static_assert(sizeof(struct slot) == 16, "a slot is 16 bytes");
+
+struct leaf {
+	struct slot s[LEAF_SLOTS];
+};
+
+struct node {
+	_Atomic(void *) p[NODE_PTRS];	/* set once by CAS, acquire loads */
+};
+
+_Static_assert(sizeof(struct leaf) == 4096 && sizeof(struct node) == 4096,
+	       "table blocks are 4 KiB");
+
+enum store_counter {
+	C_ORIG, C_COMPR, C_SAME, C_HUGE, C_HUGE_SINCE,
+	C_FAILED_READS, C_FAILED_WRITES, C_INVALID, C_NOTIFY_FREE,
+	C_SYNC_FREES, C_NOWAIT_FAILED, C_READS, C_WRITES,
+	C_NR
+};
+
+/* This thread's state for one store. */
+struct store_tls {
+	struct store *st;
+	struct store_tls *next, *prev;	/* protected by st->tls_lock */
+	_Atomic int64_t cnt[C_NR];	/* written by the owner only, relaxed */
+	struct codec_ctx *ctx;
+	struct reclaim_node *rn;	/* discard batch; owner only */
+	unsigned allocs;		/* owner only: paces refill kicks */
+	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
+	unsigned char page[STORE_PAGE_SIZE];
+	unsigned char bounce[STORE_PAGE_SIZE];
+};
+
+struct store_file {
+	struct store *st;
+	_Atomic(void *) root;		/* set once by CAS */
+	_Atomic uint64_t pages;		/* relaxed: stored pages */
+	_Atomic uint64_t compr;		/* relaxed: bytes of objects */
+	_Atomic uint64_t objs;		/* relaxed: objects */
+	_Atomic uint64_t meta;		/* relaxed: table bytes */
+	struct store_file *next, *prev;	/* protected by st->files_lock */
+};
+
+struct store {
+	struct codec codec;
+	struct zspool *pool;
+	struct reclaim *rc;
+	bool deferred;
+	bool nowait;
+	_Atomic bool reserve_on;	/* relaxed */
+	_Atomic uint64_t mem_limit;	/* relaxed; bytes */
+	_Atomic uint64_t table_bytes;	/* relaxed */
+	pthread_key_t key;
+	pthread_mutex_t tls_lock;
+	struct store_tls *tls_list;	/* protected by tls_lock */
+	int64_t dead[C_NR];		/* protected by tls_lock */
+	pthread_mutex_t files_lock;
+	struct store_file *files;	/* protected by files_lock */
+};
+
+/* --- slot lock ------------------------------------------------------- */
+
+static void slot_lock_slow(struct slot *s)
+{
+	for (int i = 0; i < 100; i++) {
+		uint32_t v = 0;
+
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (atomic_load_explicit(&s->lock, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&s->lock, &v, 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+	}
+	/* Taken with "sleepers" set, conservatively, as in Drepper's mutex. */
+	while (atomic_exchange_explicit(&s->lock, 2, memory_order_acquire) != 0)
+		syscall(SYS_futex, &s->lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+static inline void slot_lock(struct slot *s)
+{
+	uint32_t v = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&s->lock, &v, 1,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		slot_lock_slow(s);
+}
+
+static inline void slot_unlock(struct slot *s)
+{
+	if (atomic_exchange_explicit(&s->lock, 0, memory_order_release) == 2)
+		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static inline uint32_t slot_info(struct slot *s)
+{
+	return atomic_load_explicit(&s->info, memory_order_relaxed);
+}
+
+static inline void slot_set(struct slot *s, uint32_t info, uint64_t val)
+{
+	s->val = val;
+	atomic_store_explicit(&s->info, info, memory_order_relaxed);
+}
+
+static inline bool info_has_obj(uint32_t info)
+{
+	return (info & (SLOT_STORED | SLOT_SAME)) == SLOT_STORED;
+}
+
+static inline uint32_t info_obj_size(uint32_t info)
+{
+	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
+}
+
+/* --- counters -------------------------------------------------------- */
+
+static inline void cnt_add(struct store_tls *t, enum store_counter c, int64_t d)
+{
+	atomic_store_explicit(&t->cnt[c],
+			      atomic_load_explicit(&t->cnt[c], memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+/* For a thread without state (it could not be created). */
+static void cnt_add_locked(struct store *st, enum store_counter c, int64_t d)
+{
+	pthread_mutex_lock(&st->tls_lock);
+	st->dead[c] += d;
+	pthread_mutex_unlock(&st->tls_lock);
+}
+
+/* Count a slot going from @oldi to @newi (either may be empty). */
+static void store_account(struct store_tls *t, struct store_file *f,
+			  uint32_t oldi, uint32_t newi)
+{
+	int64_t dpages = !!(newi & SLOT_STORED) - !!(oldi & SLOT_STORED);
+	int64_t dcompr = (int64_t)info_obj_size(newi) - info_obj_size(oldi);
+	int64_t dobjs = info_has_obj(newi) - info_has_obj(oldi);
+	int64_t dsame = !!(newi & SLOT_SAME) - !!(oldi & SLOT_SAME);
+	int64_t dhuge = (info_has_obj(newi) && (newi & SLOT_HUGE)) -
+			(info_has_obj(oldi) && (oldi & SLOT_HUGE));
+
+	if (dpages) {
+		cnt_add(t, C_ORIG, dpages * STORE_PAGE_SIZE);
+		atomic_fetch_add_explicit(&f->pages, (uint64_t)dpages, memory_order_relaxed);
+	}
+	if (dcompr) {
+		cnt_add(t, C_COMPR, dcompr);
+		atomic_fetch_add_explicit(&f->compr, (uint64_t)dcompr, memory_order_relaxed);
+	}
+	if (dobjs)
+		atomic_fetch_add_explicit(&f->objs, (uint64_t)dobjs, memory_order_relaxed);
+	if (dsame)
+		cnt_add(t, C_SAME, dsame);
+	if (dhuge) {
+		cnt_add(t, C_HUGE, dhuge);
+		if (dhuge > 0)
+			cnt_add(t, C_HUGE_SINCE, 1);
+	}
+}
+
+/* --- per-thread state ------------------------------------------------ */
+
+static void store_tls_free(struct store_tls *t)
+{
+	codec_ctx_destroy(t->ctx);
+	reclaim_node_put(t->st->rc, t->rn);
+	free(t);
+}
+
+/* Called with st->tls_lock held. */
+static void store_tls_unlink(struct store *st, struct store_tls *t)
+{
+	for (int i = 0; i < C_NR; i++)
+		st->dead[i] += atomic_load_explicit(&t->cnt[i], memory_order_relaxed);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		st->tls_list = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void store_tls_exit(void *arg)
+{
+	struct store_tls *t = arg;
+	struct store *st = t->st;
+
+	pthread_mutex_lock(&st->tls_lock);
+	store_tls_unlink(st, t);
+	pthread_mutex_unlock(&st->tls_lock);
+	store_tls_free(t);
+}
+
+static int store_tls_create(struct store *st, struct store_tls **out)
+{
+	struct store_tls *t = aligned_alloc(64, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->st = st;
+	ret = codec_ctx_create(&st->codec, &t->ctx);
+	if (ret < 0) {
+		free(t);
+		return ret;
+	}
+	t->rn = reclaim_node_get(st->rc);
+	ret = -pthread_setspecific(st->key, t);
+	if (ret) {
+		store_tls_free(t);
+		return ret;
+	}
+	pthread_mutex_lock(&st->tls_lock);
+	t->next = st->tls_list;
+	if (t->next)
+		t->next->prev = t;
+	st->tls_list = t;
+	pthread_mutex_unlock(&st->tls_lock);
+	*out = t;
+	return 0;
+}
+
+static inline int store_tls_get(struct store *st, struct store_tls **out)
+{
+	struct store_tls *t = pthread_getspecific(st->key);
+
+	if (__builtin_expect(t != NULL, 1)) {
+		*out = t;
+		return 0;
+	}
+	return store_tls_create(st, out);
+}
+
+int store_thread_init(struct store *st)
+{
+	struct store_tls *t;
+
+	return store_tls_get(st, &t);
+}
+
+/* --- the table ------------------------------------------------------- */
+
+static void *table_get(struct store_file *f, _Atomic(void *) *pp, bool create)
+{
+	void *p = atomic_load_explicit(pp, memory_order_acquire);
+	void *expected = NULL;
+
+	if (p || !create)
+		return p;
+	p = aligned_alloc(64, 4096);
+	if (!p)
+		return NULL;
+	memset(p, 0, 4096);
+	if (!atomic_compare_exchange_strong_explicit(pp, &expected, p,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		free(p);
+		return expected;
+	}
+	atomic_fetch_add_explicit(&f->meta, 4096, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->st->table_bytes, 4096, memory_order_relaxed);
+	return p;
+}
+
+/* The leaf holding leaf index @lidx; NULL when absent (or out of memory). */
+static struct leaf *table_leaf(struct store_file *f, uint64_t lidx, bool create)
+{
+	_Atomic(void *) *pp = &f->root;
+
+	for (int lvl = 0; lvl < TABLE_LEVELS; lvl++) {
+		struct node *n = table_get(f, pp, create);
+		unsigned shift = NODE_SHIFT * (TABLE_LEVELS - 1 - lvl);
+
+		if (!n)
+			return NULL;
+		pp = &n->p[(lidx >> shift) & (NODE_PTRS - 1)];
+	}
+	return table_get(f, pp, create);
+}
+
+/*
+ * The first present leaf with an index in [*lidx, end), skipping absent
+ * subtrees whole; sets *lidx to its index.  NULL when there is none.
+ */
+static struct leaf *table_next_leaf(struct store_file *f, uint64_t *lidx,
+				    uint64_t end)
+{
+	uint64_t i = *lidx;
+
+	while (i < end) {
+		void *p = atomic_load_explicit(&f->root, memory_order_acquire);
+		int lvl;
+
+		if (!p)
+			return NULL;
+		for (lvl = 0; lvl < TABLE_LEVELS; lvl++) {
+			unsigned shift = NODE_SHIFT * (TABLE_LEVELS - 1 - lvl);
+			struct node *n = p;
+
+			p = atomic_load_explicit(&n->p[(i >> shift) & (NODE_PTRS - 1)],
+						 memory_order_acquire);
+			if (!p) {
+				uint64_t span = 1ull << shift;
+
+				i = (i & ~(span - 1)) + span;
+				break;
+			}
+		}
+		if (p) {
+			*lidx = i;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+struct table_walk {
+	struct store *st;
+	zspool_handle_t h[512];
+	size_t n;
+	int64_t d[C_NR];
+	uint64_t objs;
+};
+
+static void table_walk_flush(struct table_walk *w)
+{
+	if (w->n)
+		zspool_free_batch(w->st->pool, w->h, w->n);
+	w->n = 0;
+}
+
+static void table_walk_free(struct table_walk *w, void *p, int lvl)
+{
+	if (!p)
+		return;
+	if (lvl == TABLE_LEVELS) {
+		struct leaf *l = p;
+
+		for (unsigned i = 0; i < LEAF_SLOTS; i++) {
+			uint32_t info = slot_info(&l->s[i]);
+
+			if (!(info & SLOT_STORED))
+				continue;
+			w->d[C_ORIG] -= STORE_PAGE_SIZE;
+			if (info & SLOT_SAME) {
+				w->d[C_SAME]--;
+				continue;
+			}
+			w->d[C_COMPR] -= info & SLOT_SIZE_MASK;
+			if (info & SLOT_HUGE)
+				w->d[C_HUGE]--;
+			w->h[w->n++] = (zspool_handle_t)l->s[i].val;
+			w->objs++;
+			if (w->n == sizeof(w->h) / sizeof(w->h[0]))
+				table_walk_flush(w);
+		}
+	} else {
+		struct node *n = p;
+
+		for (unsigned i = 0; i < NODE_PTRS; i++)
+			table_walk_free(w, atomic_load_explicit(&n->p[i], memory_order_acquire),
+					lvl + 1);
+	}
+	free(p);
+}
+
+/*
+ * Free a destroyed file's whole tree and the file; runs on a reclaim
+ * worker (or in the caller when freeing synchronously).  Returns objects
+ * freed.
+ */
+static uint64_t store_table_free(void *arg, void *table)
+{
+	struct store *st = arg;
+	struct store_file *f = table;
+	struct table_walk *w = calloc(1, sizeof(*w));
+	struct table_walk fallback;
+	uint64_t objs;
+
+	if (!w) {
+		/* 4 KiB on the stack instead; reclaim threads have 8 MiB. */
+		memset(&fallback, 0, sizeof(fallback));
+		w = &fallback;
+	}
+	w->st = st;
+	table_walk_free(w, atomic_load_explicit(&f->root, memory_order_acquire), 0);
+	table_walk_flush(w);
+	pthread_mutex_lock(&st->tls_lock);
+	for (int i = 0; i < C_NR; i++)
+		st->dead[i] += w->d[i];
+	pthread_mutex_unlock(&st->tls_lock);
+	atomic_fetch_sub_explicit(&st->table_bytes,
+				  atomic_load_explicit(&f->meta, memory_order_relaxed),
+				  memory_order_relaxed);
+	objs = w->objs;
+	if (w != &fallback)
+		free(w);
+	free(f);
+	return objs;
+}
+
+/* --- pages ----------------------------------------------------------- */
+
+static bool page_same_filled(const unsigned char *p, uint64_t *fill)
+{
+	uint64_t v, last;
+
+	memcpy(&v, p, 8);
+	memcpy(&last, p + STORE_PAGE_SIZE - 8, 8);
+	if (v != last)
+		return false;
+	for (size_t i = 8; i < STORE_PAGE_SIZE - 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w != v)
+			return false;
+	}
+	*fill = v;
+	return true;
+}
+
+static void page_fill(unsigned char *p, uint64_t v)
+{
+	if (v == 0) {
+		memset(p, 0, STORE_PAGE_SIZE);
+		return;
+	}
+	for (size_t i = 0; i < STORE_PAGE_SIZE; i += 8)
+		memcpy(p + i, &v, 8);
+}
+
+static int store_alloc(struct store *st, struct store_tls *t, size_t size,
+		       zspool_handle_t *h)
+{
+	unsigned flags = st->nowait ? ZSPOOL_NOWAIT : 0;
+	int ret = zspool_alloc(st->pool, size, flags, h);
+
+	/* Memory waiting in the reclaim queue is ours: wait for it, once. */
+	if (ret == -ENOSPC && reclaim_pending(st->rc)) {
+		reclaim_drain(st->rc);
+		ret = zspool_alloc(st->pool, size, flags, h);
+	}
+	if (ret == -ENOMEM && st->nowait) {
+		cnt_add(t, C_NOWAIT_FAILED, 1);
+		reclaim_kick_refill(st->rc);
+	} else if (ret == 0 && (++t->allocs & 31) == 0 &&
+		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed)) {
+		reclaim_kick_refill(st->rc);
+	}
+	return ret;
+}
+
+/*
+ * Encode one page as a slot's new content: the fill word, or a new object
+ * holding it compressed (raw when that does not save a quarter).
+ */
+static int store_encode(struct store *st, struct store_tls *t,
+			const unsigned char *src, uint32_t *info, uint64_t *val)
+{
+	const void *data = t->cbuf;
+	uint32_t flags = SLOT_STORED;
+	zspool_handle_t h;
+	uint64_t fill;
+	long n;
+	int ret;
+
+	if (page_same_filled(src, &fill)) {
+		*info = SLOT_STORED | SLOT_SAME;
+		*val = fill;
+		return 0;
+	}
+	n = codec_compress(t->ctx, src, STORE_PAGE_SIZE, t->cbuf,
+			   STORE_HUGE_THRESHOLD - 1);
+	if (n == -E2BIG) {
+		n = STORE_PAGE_SIZE;
+		data = src;
+		flags |= SLOT_HUGE;
+	} else if (n <= 0) {
+		return n < 0 ? (int)n : -EIO;
+	}
+	ret = store_alloc(st, t, (size_t)n, &h);
+	if (ret < 0)
+		return ret;
+	zspool_write(st->pool, h, data, (size_t)n);
+	*info = flags | (uint32_t)n;
+	*val = h;
+	return 0;
+}
+
+/* Decode a locked slot's content into @dst (4 KiB). */
+static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
+			uint64_t val, unsigned char *dst)
+{
+	zspool_handle_t h = (zspool_handle_t)val;
+	const void *p;
+	int ret = 0;
+
+	if (!(info & SLOT_STORED)) {
+		memset(dst, 0, STORE_PAGE_SIZE);
+		return 0;
+	}
+	if (info & SLOT_SAME) {
+		page_fill(dst, val);
+		return 0;
+	}
+	p = zspool_map(st->pool, h, t->bounce);
+	if (info & SLOT_HUGE)
+		memcpy(dst, p, STORE_PAGE_SIZE);
+	else
+		ret = codec_decompress(t->ctx, p, info & SLOT_SIZE_MASK, dst,
+				       STORE_PAGE_SIZE);
+	zspool_unmap(st->pool, h);
+	return ret;
+}
+
+static int store_write_page(struct store_file *f, struct store_tls *t,
+			    uint64_t pg, const unsigned char *src)
+{
+	struct store *st = f->st;
+	struct leaf *l = table_leaf(f, pg >> LEAF_SHIFT, true);
+	struct slot *s;
+	uint32_t newi, oldi;
+	uint64_t newv, oldv;
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	ret = store_encode(st, t, src, &newi, &newv);
+	if (ret < 0)
+		return ret;
+	s = &l->s[pg & (LEAF_SLOTS - 1)];
+	slot_lock(s);
+	oldi = slot_info(s);
+	oldv = s->val;
+	slot_set(s, newi, newv);
+	slot_unlock(s);
+	store_account(t, f, oldi, newi);
+	if (info_has_obj(oldi))
+		zspool_free(st->pool, (zspool_handle_t)oldv);
+	return 0;
+}
+
+/*
+ * Read-modify-write part of a page under its slot lock: copy @n bytes of
+ * @src at @po, or (src NULL: discard) zero them, and then turn a page that
+ * became all zeros into a hole.
+ */
+static int store_write_partial(struct store_file *f, struct store_tls *t,
+			       uint64_t pg, size_t po, const void *src, size_t n)
+{
+	struct store *st = f->st;
+	struct leaf *l = table_leaf(f, pg >> LEAF_SHIFT, src != NULL);
+	struct slot *s;
+	uint32_t newi = 0, oldi;
+	uint64_t newv = 0, oldv, fill;
+	int ret;
+
+	if (!l)
+		return src ? -ENOMEM : 0;
+	s = &l->s[pg & (LEAF_SLOTS - 1)];
+	if (!src && !(slot_info(s) & SLOT_STORED))
+		return 0;
+	slot_lock(s);
+	oldi = slot_info(s);
+	oldv = s->val;
+	ret = store_decode(st, t, oldi, oldv, t->page);
+	if (ret < 0) {
+		slot_unlock(s);
+		cnt_add(t, C_FAILED_READS, 1);
+		return ret;
+	}
+	if (src) {
+		memcpy(t->page + po, src, n);
+		ret = store_encode(st, t, t->page, &newi, &newv);
+	} else {
+		memset(t->page + po, 0, n);
+		if (!(page_same_filled(t->page, &fill) && fill == 0))
+			ret = store_encode(st, t, t->page, &newi, &newv);
+	}
+	if (ret < 0) {
+		slot_unlock(s);
+		return ret;
+	}
+	slot_set(s, newi, newv);
+	slot_unlock(s);
+	store_account(t, f, oldi, newi);
+	if (!src && !(newi & SLOT_STORED) && (oldi & SLOT_STORED))
+		cnt_add(t, C_NOTIFY_FREE, 1);
+	if (info_has_obj(oldi))
+		zspool_free(st->pool, (zspool_handle_t)oldv);
+	return 0;
+}
+
+static int store_check_range(struct store *st, struct store_tls *t,
+			     size_t len, uint64_t off)
+{
+	if (off < STORE_MAX_BYTES && len <= STORE_MAX_BYTES - off)
+		return 0;
+	if (t)
+		cnt_add(t, C_INVALID, 1);
+	else
+		cnt_add_locked(st, C_INVALID, 1);
+	return -EFBIG;
+}
+
+ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
+{
+	struct store *st = f->st;
+	unsigned char *dst = buf;
+	struct leaf *l = NULL;
+	uint64_t lidx = UINT64_MAX;
+	struct store_tls *t;
+	size_t done = 0;
+	int ret;
+
+	ret = store_tls_get(st, &t);
+	if (ret < 0) {
+		cnt_add_locked(st, C_FAILED_READS, 1);
+		return ret;
+	}
+	if (len == 0)
+		return 0;
+	ret = store_check_range(st, t, len, off);
+	if (ret < 0)
+		return ret;
+	cnt_add(t, C_READS, 1);
+	while (done < len) {
+		uint64_t pg = off >> STORE_PAGE_SHIFT;
+		size_t po = off & (STORE_PAGE_SIZE - 1);
+		size_t n = STORE_PAGE_SIZE - po;
+		struct slot *s;
+
+		if (n > len - done)
+			n = len - done;
+		if (pg >> LEAF_SHIFT != lidx) {
+			lidx = pg >> LEAF_SHIFT;
+			l = table_leaf(f, lidx, false);
+		}
+		s = l ? &l->s[pg & (LEAF_SLOTS - 1)] : NULL;
+		/* A hole: a relaxed peek is a valid order against a writer. */
+		if (!s || !(slot_info(s) & SLOT_STORED)) {
+			memset(dst + done, 0, n);
+		} else {
+			slot_lock(s);
+			if (n == STORE_PAGE_SIZE) {
+				ret = store_decode(st, t, slot_info(s), s->val, dst + done);
+			} else {
+				ret = store_decode(st, t, slot_info(s), s->val, t->page);
+				memcpy(dst + done, t->page + po, n);
+			}
+			slot_unlock(s);
+			if (ret < 0) {
+				cnt_add(t, C_FAILED_READS, 1);
+				return ret;
+			}
+		}
+		done += n;
+		off += n;
+	}
+	return (ssize_t)len;
+}
+
+ssize_t store_write(struct store_file *f, const void *buf, size_t len,
+		    uint64_t off)
+{
+	struct store *st = f->st;
+	const unsigned char *src = buf;
+	struct store_tls *t;
+	size_t done = 0;
+	int ret;
+
+	ret = store_tls_get(st, &t);
+	if (ret < 0) {
+		cnt_add_locked(st, C_FAILED_WRITES, 1);
+		return ret;
+	}
+	if (len == 0)
+		return 0;
+	ret = store_check_range(st, t, len, off);
+	if (ret < 0)
+		return ret;
+	cnt_add(t, C_WRITES, 1);
+	while (done < len) {
+		uint64_t pg = off >> STORE_PAGE_SHIFT;
+		size_t po = off & (STORE_PAGE_SIZE - 1);
+		size_t n = STORE_PAGE_SIZE - po;
+
+		if (n > len - done)
+			n = len - done;
+		if (n == STORE_PAGE_SIZE)
+			ret = store_write_page(f, t, pg, src + done);
+		else
+			ret = store_write_partial(f, t, pg, po, src + done, n);
+		if (ret < 0) {
+			cnt_add(t, C_FAILED_WRITES, 1);
+			return ret;
+		}
+		done += n;
+		off += n;
+	}
+	return (ssize_t)len;
+}
+
+/* Hand this thread's batch of detached handles to reclaim, or free it. */
+static void store_flush(struct store *st, struct store_tls *t)
+{
+	struct reclaim_node *rn = t->rn;
+
+	if (!rn || rn->n == 0)
+		return;
+	if (st->deferred) {
+		if (reclaim_push(st->rc, &t->rn) == 0)
+			return;
+		cnt_add(t, C_SYNC_FREES, rn->n);
+	}
+	zspool_free_batch(st->pool, rn->h, rn->n);
+	rn->n = 0;
+	rn->bytes = 0;
+}
+
+static void store_batch_add(struct store *st, struct store_tls *t,
+			    zspool_handle_t h, uint32_t size)
+{
+	if (!t->rn)
+		t->rn = reclaim_node_get(st->rc);
+	if (!t->rn) {
+		if (st->deferred)
+			cnt_add(t, C_SYNC_FREES, 1);
+		zspool_free(st->pool, h);
+		return;
+	}
+	t->rn->h[t->rn->n++] = h;
+	t->rn->bytes += size;
+	if (t->rn->n == RECLAIM_NODE_HANDLES)
+		store_flush(st, t);
+}
+
+/* Detach the whole pages [pg, end) under their slot locks. */
+static void store_discard_pages(struct store_file *f, struct store_tls *t,
+				uint64_t pg, uint64_t end)
+{
+	struct store *st = f->st;
+	uint64_t lidx = pg >> LEAF_SHIFT;
+	uint64_t lend = ((end - 1) >> LEAF_SHIFT) + 1;
+	struct leaf *l;
+
+	while ((l = table_next_leaf(f, &lidx, lend)) != NULL) {
+		uint64_t base = lidx << LEAF_SHIFT;
+		uint64_t i = pg > base ? pg - base : 0;
+		uint64_t iend = end - base < LEAF_SLOTS ? end - base : LEAF_SLOTS;
+
+		for (; i < iend; i++) {
+			struct slot *s = &l->s[i];
+			uint32_t info;
+			uint64_t val;
+
+			if (!(slot_info(s) & SLOT_STORED))
+				continue;
+			slot_lock(s);
+			info = slot_info(s);
+			val = s->val;
+			slot_set(s, 0, 0);
+			slot_unlock(s);
+			if (!(info & SLOT_STORED))
+				continue;
+			store_account(t, f, info, 0);
+			cnt_add(t, C_NOTIFY_FREE, 1);
+			if (info_has_obj(info))
+				store_batch_add(st, t, (zspool_handle_t)val,
+						info & SLOT_SIZE_MASK);
+		}
+		lidx++;
+	}
+	store_flush(st, t);
+}
+
+int store_discard(struct store_file *f, uint64_t off, uint64_t len)
+{
+	struct store *st = f->st;
+	struct store_tls *t;
+	uint64_t end, first, last;
+	int ret;
+
+	ret = store_tls_get(st, &t);
+	if (ret < 0)
+		return ret;
+	if (off >= STORE_MAX_BYTES || len == 0)
+		return 0;
+	end = len > STORE_MAX_BYTES - off ? STORE_MAX_BYTES : off + len;
+	first = (off + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT;
+	last = end >> STORE_PAGE_SHIFT;
+	if (first > last) {
+		/* Inside one page. */
+		return store_write_partial(f, t, off >> STORE_PAGE_SHIFT,
+					   off & (STORE_PAGE_SIZE - 1), NULL,
+					   (size_t)(end - off));
+	}
+	if (off & (STORE_PAGE_SIZE - 1)) {
+		ret = store_write_partial(f, t, off >> STORE_PAGE_SHIFT,
+					  off & (STORE_PAGE_SIZE - 1), NULL,
+					  STORE_PAGE_SIZE - (off & (STORE_PAGE_SIZE - 1)));
+		if (ret < 0)
+			return ret;
+	}
+	if (end & (STORE_PAGE_SIZE - 1)) {
+		ret = store_write_partial(f, t, last, 0, NULL,
+					  end & (STORE_PAGE_SIZE - 1));
+		if (ret < 0)
+			return ret;
+	}
+	if (first < last)
+		store_discard_pages(f, t, first, last);
+	return 0;
+}
+
+int store_seek(struct store_file *f, uint64_t off, int whence, uint64_t size,
+	       uint64_t *out)
+{
+	uint64_t pg, end, lidx;
+	struct leaf *l;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off >= size)
+		return -ENXIO;
+	if (size > STORE_MAX_BYTES)
+		size = STORE_MAX_BYTES;
+	if (off >= size) {
+		*out = off;
+		return whence == SEEK_HOLE ? 0 : -ENXIO;
+	}
+	pg = off >> STORE_PAGE_SHIFT;
+	end = (size + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT;
+
+	if (whence == SEEK_DATA) {
+		lidx = pg >> LEAF_SHIFT;
+		while ((l = table_next_leaf(f, &lidx, ((end - 1) >> LEAF_SHIFT) + 1))) {
+			uint64_t base = lidx << LEAF_SHIFT;
+			uint64_t i = pg > base ? pg - base : 0;
+
+			for (; i < LEAF_SLOTS && base + i < end; i++) {
+				if (slot_info(&l->s[i]) & SLOT_STORED) {
+					uint64_t at = (base + i) << STORE_PAGE_SHIFT;
+
+					*out = at > off ? at : off;
+					return 0;
+				}
+			}
+			lidx++;
+		}
+		return -ENXIO;
+	}
+
+	lidx = UINT64_MAX;
+	l = NULL;
+	for (; pg < end; pg++) {
+		if (pg >> LEAF_SHIFT != lidx) {
+			lidx = pg >> LEAF_SHIFT;
+			l = table_leaf(f, lidx, false);
+		}
+		if (!l || !(slot_info(&l->s[pg & (LEAF_SLOTS - 1)]) & SLOT_STORED)) {
+			uint64_t at = pg << STORE_PAGE_SHIFT;
+
+			*out = at > off ? at : off;
+			return 0;
+		}
+	}
+	*out = size;
+	return 0;
+}
+
+void store_file_usage(struct store_file *f, uint64_t *pages,
+		      uint64_t *compr_bytes)
+{
+	if (pages)
+		*pages = atomic_load_explicit(&f->pages, memory_order_relaxed);
+	if (compr_bytes)
+		*compr_bytes = atomic_load_explicit(&f->compr, memory_order_relaxed);
+}
+
+/* --- files and the store --------------------------------------------- */
+
+int store_file_create(struct store *st, struct store_file **out)
+{
+	struct store_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->st = st;
+	pthread_mutex_lock(&st->files_lock);
+	f->next = st->files;
+	if (f->next)
+		f->next->prev = f;
+	st->files = f;
+	pthread_mutex_unlock(&st->files_lock);
+	*out = f;
+	return 0;
+}
+
+void store_file_destroy(struct store_file *f)
+{
+	struct store *st = f->st;
+
+	pthread_mutex_lock(&st->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		st->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&st->files_lock);
+
+	if (st->deferred)
+		reclaim_push_table(st->rc, f,
+				   atomic_load_explicit(&f->objs, memory_order_relaxed),
+				   atomic_load_explicit(&f->compr, memory_order_relaxed));
+	else
+		store_table_free(st, f);
+}
+
+static uint64_t store_limit_pages(uint64_t bytes)
+{
+	return bytes ? (bytes + STORE_PAGE_SIZE - 1) / STORE_PAGE_SIZE : 0;
+}
+
+int store_create(const struct store_config *cfg, struct store **out)
+{
+	struct zspool_config zc = {
+		.max_zspage_pages = cfg->max_zspage_pages,
+		.mem_limit_pages = store_limit_pages(cfg->mem_limit),
+		.reserve_pages = cfg->reserve_pages,
+	};
+	struct reclaim_config rcfg = {
+		.threads = cfg->reclaim_threads,
+		.queue_max = cfg->reclaim_queue_max,
+		.io_flusher = cfg->io_flusher,
+		.free_table = store_table_free,
+	};
+	const char *comp = cfg->comp;
+	struct store *st;
+	char first[16];
+	int ret;
+
+	if (!comp) {
+		/* lz4 by default; the first codec built if lz4 was not. */
+		const char *names = codec_names();
+		size_t n = strcspn(names, " ");
+
+		snprintf(first, sizeof(first), "%.*s", (int)n, names);
+		comp = strstr(names, "lz4") ? "lz4" : first;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	ret = codec_init(&st->codec, comp, cfg->comp_level);
+	if (ret < 0)
+		goto fail_free;
+	st->deferred = cfg->deferred_free;
+	st->nowait = cfg->nowait_writes;
+	atomic_store_explicit(&st->mem_limit, cfg->mem_limit, memory_order_relaxed);
+	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
+	pthread_mutex_init(&st->tls_lock, NULL);
+	pthread_mutex_init(&st->files_lock, NULL);
+	ret = -pthread_key_create(&st->key, store_tls_exit);
+	if (ret)
+		goto fail_mutex;
+	ret = zspool_create(&zc, &st->pool);
+	if (ret < 0)
+		goto fail_key;
+	rcfg.pool = st->pool;
+	rcfg.arg = st;
+	ret = reclaim_create(&rcfg, &st->rc);
+	if (ret < 0)
+		goto fail_pool;
+	if (cfg->reserve_pages)
+		reclaim_kick_refill(st->rc);
+	*out = st;
+	return 0;
+
+fail_pool:
+	zspool_destroy(st->pool);
+fail_key:
+	pthread_key_delete(st->key);
+fail_mutex:
+	pthread_mutex_destroy(&st->files_lock);
+	pthread_mutex_destroy(&st->tls_lock);
+fail_free:
+	free(st);
+	return ret;
+}
+
+void store_destroy(struct store *st)
+{
+	struct store_tls *t;
+
+	if (!st)
+		return;
+	for (;;) {
+		struct store_file *f;
+
+		pthread_mutex_lock(&st->files_lock);
+		f = st->files;
+		pthread_mutex_unlock(&st->files_lock);
+		if (!f)
+			break;
+		store_file_destroy(f);
+	}
+	reclaim_drain(st->rc);
+	/* This thread's state and any left by threads still alive (they
+	 * must not use the store any more); their keys die with the key. */
+	t = pthread_getspecific(st->key);
+	if (t)
+		pthread_setspecific(st->key, NULL);
+	pthread_mutex_lock(&st->tls_lock);
+	while (st->tls_list) {
+		t = st->tls_list;
+		store_tls_unlink(st, t);
+		codec_ctx_destroy(t->ctx);
+		reclaim_node_put(st->rc, t->rn);
+		free(t);
+	}
+	pthread_mutex_unlock(&st->tls_lock);
+	reclaim_destroy(st->rc);
+	pthread_key_delete(st->key);
+	zspool_destroy(st->pool);
+	pthread_mutex_destroy(&st->files_lock);
+	pthread_mutex_destroy(&st->tls_lock);
+	free(st);
+}
+
+void store_stats(struct store *st, struct store_stats *out)
+{
+	struct zspool_stats zs;
+	struct reclaim_stats rs;
+	int64_t sum[C_NR];
+
+	pthread_mutex_lock(&st->tls_lock);
+	memcpy(sum, st->dead, sizeof(sum));
+	for (struct store_tls *t = st->tls_list; t; t = t->next)
+		for (int i = 0; i < C_NR; i++)
+			sum[i] += atomic_load_explicit(&t->cnt[i], memory_order_relaxed);
+	pthread_mutex_unlock(&st->tls_lock);
+	for (int i = 0; i < C_NR; i++)
+		if (sum[i] < 0)
+			sum[i] = 0;	/* a racing reader may see half an update */
+	zspool_stats(st->pool, &zs);
+	reclaim_stats(st->rc, &rs);
+
+	memset(out, 0, sizeof(*out));
+	out->orig_data_size = (uint64_t)sum[C_ORIG];
+	out->compr_data_size = (uint64_t)sum[C_COMPR];
+	out->mem_used_total = zs.pages_used * STORE_PAGE_SIZE;
+	out->mem_limit = atomic_load_explicit(&st->mem_limit, memory_order_relaxed);
+	out->mem_used_max = zs.pages_used_max * STORE_PAGE_SIZE;
+	out->same_pages = (uint64_t)sum[C_SAME];
+	out->pages_compacted = zs.pages_compacted;
+	out->huge_pages = (uint64_t)sum[C_HUGE];
+	out->huge_pages_since = (uint64_t)sum[C_HUGE_SINCE];
+	out->failed_reads = (uint64_t)sum[C_FAILED_READS];
+	out->failed_writes = (uint64_t)sum[C_FAILED_WRITES];
+	out->invalid_io = (uint64_t)sum[C_INVALID];
+	out->notify_free = (uint64_t)sum[C_NOTIFY_FREE];
+	out->reclaim_queued_pages = rs.queued_pages;
+	out->reclaim_queued_bytes = rs.queued_bytes;
+	out->reclaim_batches = rs.batches;
+	out->reclaim_sync_frees = (uint64_t)sum[C_SYNC_FREES];
+	out->reclaim_freed_pages = rs.freed_pages;
+	out->reserve_pages = zs.reserve_pages;
+	out->reserve_target = zs.reserve_target;
+	out->nowait_failed = (uint64_t)sum[C_NOWAIT_FAILED];
+	out->reads = (uint64_t)sum[C_READS];
+	out->writes = (uint64_t)sum[C_WRITES];
+	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);
+}
+
+const char *store_comp_name(struct store *st)
+{
+	return st->codec.ops->name;
+}
+
+uint64_t store_compact(struct store *st)
+{
+	return zspool_compact(st->pool);
+}
+
+void store_drain(struct store *st)
+{
+	reclaim_drain(st->rc);
+}
+
+void store_set_mem_limit(struct store *st, uint64_t bytes)
+{
+	atomic_store_explicit(&st->mem_limit, bytes, memory_order_relaxed);
+	zspool_set_mem_limit(st->pool, store_limit_pages(bytes));
+}
+
+void store_reset_mem_used_max(struct store *st)
+{
+	zspool_reset_max(st->pool);
+}
+
+void store_set_reserve(struct store *st, uint64_t pages)
+{
+	zspool_set_reserve(st->pool, pages);
+	atomic_store_explicit(&st->reserve_on, pages > 0, memory_order_relaxed);
+	if (pages)
+		reclaim_kick_refill(st->rc);
+}
