@@ -708,7 +708,7 @@ static struct zspage *desc_alloc(struct zs_class *cls)
 	return zs;
 }
 
-/* Adds the slab page to @pb when it empties (keeping the class's last one). */
+/* Adds the slab page to @pb when it empties. */
 static bool desc_free(struct zspool *pool, struct zs_class *cls,
 		      struct zspage *zs, struct page_batch *pb)
 {
@@ -723,7 +723,7 @@ static bool desc_free(struct zspool *pool, struct zs_class *cls,
 			s->next->prev = s;
 		cls->slabs = s;
 	}
-	if (s->inuse || (cls->slabs == s && !s->next))
+	if (s->inuse)
 		return false;
 	if (s->prev)
 		s->prev->next = s->next;

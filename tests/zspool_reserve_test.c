@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The reserve of resident free pages: zspool_refill() fills it to the
+ * target; ZSPOOL_NOWAIT allocations build zspages only from it and fail
+ * with -ENOMEM (counted) when it is empty, leaving every stored object
+ * intact; allocations into existing zspages need no page; frees refill it
+ * and zspool_trim() gives back only what exceeds the target.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "zspool_test.h"
+
+#define TARGET 64
+#define MAXH 1024
+
+int main(void)
+{
+	struct zspool_config cfg = { .reserve_pages = TARGET };
+	unsigned char buf[ZSPOOL_MAX_OBJ];
+	zspool_handle_t h[MAXH], small;
+	struct zspool_stats st;
+	struct zspool *pool;
+	unsigned n = 0;
+	int ok, err = 0;
+
+	if (!tap_ok(zspool_create(&cfg, &pool) == 0, "create with reserve %d", TARGET))
+		return tap_done();
+	zspool_stats(pool, &st);
+	tap_ok(st.reserve_pages == 0 && st.reserve_target == TARGET,
+	       "reserve starts empty, target %" PRIu64, st.reserve_target);
+
+	/* A fresh pool has no handle table yet: NOWAIT must not map one. */
+	tap_ok(zspool_alloc(pool, 100, ZSPOOL_NOWAIT, &small) == -ENOMEM,
+	       "NOWAIT before refill: -ENOMEM");
+
+	tap_ok(zspool_refill(pool) == TARGET, "refill adds %d pages", TARGET);
+	zspool_stats(pool, &st);
+	tap_ok(st.reserve_pages == TARGET && st.pages_used == 0,
+	       "reserve holds %" PRIu64 " pages, none used", st.reserve_pages);
+	tap_ok(zspool_refill(pool) == 0, "refill of a full reserve adds nothing");
+
+	/* 4096-byte objects: one page each (plus a descriptor page once). */
+	ok = 1;
+	while (n < MAXH) {
+		err = zspool_alloc(pool, ZSPOOL_MAX_OBJ, ZSPOOL_NOWAIT, &h[n]);
+		if (err)
+			break;
+		zt_fill(buf, ZSPOOL_MAX_OBJ, n);
+		zspool_write(pool, h[n], buf, ZSPOOL_MAX_OBJ);
+		n++;
+	}
+	zspool_stats(pool, &st);
+	tap_ok(err == -ENOMEM && n >= TARGET - 2 && n <= TARGET,
+	       "NOWAIT allocs succeed from the reserve (%u), then -ENOMEM", n);
+	tap_ok(st.reserve_pages == 0 && st.alloc_nowait_failed == 1 &&
+	       st.objs_allocated == n, "reserve empty, failure counted");
+	for (unsigned i = 0; i < n; i++) {
+		zspool_read(pool, h[i], buf, ZSPOOL_MAX_OBJ);
+		ok &= TAP_CHECK(zt_verify(buf, ZSPOOL_MAX_OBJ, i));
+	}
+	tap_ok(ok && zspool_check(pool) == 0, "objects intact after the failure");
+
+	/* A class with room in an existing zspage needs no page. */
+	ok = TAP_CHECK(zspool_alloc(pool, 100, 0, &small) == 0);
+	for (unsigned i = 0; i < 8 && ok; i++) {
+		zspool_handle_t t;
+
+		ok &= TAP_CHECK(zspool_alloc(pool, 100, ZSPOOL_NOWAIT, &t) == 0);
+		if (ok)
+			zspool_free(pool, t);
+	}
+	tap_ok(ok, "NOWAIT into a non-full zspage works with an empty reserve");
+
+	/* Without the flag the pool takes fresh pages. */
+	tap_ok(zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &h[n]) == 0,
+	       "plain alloc with an empty reserve takes fresh pages");
+	n++;
+
+	/* Frees go back to the reserve; trim keeps the target. */
+	zspool_free_batch(pool, h, n);
+	zspool_free(pool, small);
+	zspool_stats(pool, &st);
+	tap_ok(st.pages_used == 0 && st.reserve_pages >= TARGET,
+	       "frees refill the reserve (%" PRIu64 " pages)", st.reserve_pages);
+	zspool_trim(pool);
+	zspool_stats(pool, &st);
+	tap_ok(st.reserve_pages == TARGET, "trim keeps the target (%" PRIu64 ")",
+	       st.reserve_pages);
+
+	/* The reserve feeds any class, whatever its zspage size. */
+	ok = 1;
+	for (unsigned size = 32; size <= ZSPOOL_MAX_OBJ && ok; size += 48) {
+		zspool_handle_t t;
+
+		ok &= TAP_CHECK(zspool_alloc(pool, size, ZSPOOL_NOWAIT, &t) == 0);
+		if (ok)
+			zspool_free(pool, t);
+	}
+	tap_ok(ok, "NOWAIT works in every class from the reserve");
+
+	zspool_set_reserve(pool, 0);
+	zspool_trim(pool);
+	zspool_stats(pool, &st);
+	tap_ok(st.reserve_pages == 0 && st.reserve_target == 0,
+	       "set_reserve(0) and trim empty it");
+	tap_ok(zspool_alloc(pool, ZSPOOL_MAX_OBJ, ZSPOOL_NOWAIT, &small) == -ENOMEM,
+	       "NOWAIT with no reserve: -ENOMEM");
+	tap_ok(zspool_check(pool) == 0, "check");
+	zspool_destroy(pool);
+	return tap_done();
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Memory really goes back to the kernel: fill a pool with ~80 MiB of
+ * objects, free a random half, compact and trim, and see the process's
+ * RSS (/proc/self/statm) fall with pages_used; free the rest and see RSS
+ * return near where it started.  The second round runs under
+ * mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT), as the daemon does,
+ * where plain MADV_DONTNEED fails and MADV_DONTNEED_LOCKED must be used
+ * (skipped when mlockall is not permitted, and under AddressSanitizer).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "zspool_test.h"
+
+#define NOBJ 50000
+#define SLACK_KIB (3 * 1024)	/* descriptors, handle table, libc noise */
+
+static zspool_handle_t h[NOBJ];
+
+static void round_(const char *what, uint64_t rng)
+{
+	unsigned char buf[ZSPOOL_MAX_OBJ];
+	struct zspool_stats st;
+	struct zspool *pool;
+	long rss0, rss1, rss2, rss3;
+	uint64_t used1, used2;
+	int ok = 1;
+
+	if (!tap_ok(zspool_create(NULL, &pool) == 0, "%s: create", what))
+		return;
+	rss0 = zt_rss_kib();
+	for (unsigned i = 0; i < NOBJ; i++) {
+		size_t size = zt_size(&rng);
+
+		if (zspool_alloc(pool, size, 0, &h[i])) {
+			ok = TAP_CHECK(0);
+			break;
+		}
+		zt_fill(buf, size, i);
+		zspool_write(pool, h[i], buf, size);
+	}
+	zspool_stats(pool, &st);
+	used1 = st.pages_used * 4;
+	rss1 = zt_rss_kib();
+	tap_ok(ok && rss1 - rss0 >= (long)used1 * 9 / 10,
+	       "%s: filled, pages_used %" PRIu64 " KiB, RSS +%ld KiB", what,
+	       used1, rss1 - rss0);
+
+	/* a random half */
+	for (unsigned i = NOBJ; i > 1; i--) {
+		unsigned j = tap_rand(&rng) % i;
+		zspool_handle_t t = h[i - 1];
+
+		h[i - 1] = h[j];
+		h[j] = t;
+	}
+	zspool_free_batch(pool, h, NOBJ / 2);
+	zspool_compact(pool);
+	zspool_trim(pool);
+	zspool_stats(pool, &st);
+	used2 = st.pages_used * 4;
+	rss2 = zt_rss_kib();
+	tap_ok(used2 < used1 * 6 / 10 && rss2 - rss0 <= (long)used2 + SLACK_KIB,
+	       "%s: half freed and compacted: pages_used %" PRIu64 " KiB, RSS +%ld KiB",
+	       what, used2, rss2 - rss0);
+
+	ok = 1;
+	for (unsigned i = NOBJ / 2; i < NOBJ; i++) {
+		zspool_read(pool, h[i], buf, zspool_obj_size(pool, h[i]));
+		ok &= TAP_CHECK(zspool_obj_size(pool, h[i]) > 0);
+	}
+	zspool_free_batch(pool, h + NOBJ / 2, NOBJ - NOBJ / 2);
+	zspool_compact(pool);
+	zspool_trim(pool);
+	zspool_stats(pool, &st);
+	rss3 = zt_rss_kib();
+	tap_ok(ok && st.pages_used == 0 && st.reserve_pages == 0 &&
+	       rss3 - rss0 <= SLACK_KIB,
+	       "%s: all freed: pages_used %" PRIu64 ", RSS +%ld KiB (meta %" PRIu64
+	       " KiB)", what, st.pages_used, rss3 - rss0, st.meta_bytes / 1024);
+	zspool_destroy(pool);
+}
+
+int main(void)
+{
+	uint64_t seed = tap_seed();
+
+	round_("plain", seed);
+#ifdef __SANITIZE_ADDRESS__
+	tap_ok(1, "# SKIP mlockall under AddressSanitizer");
+#else
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0) {
+		round_("mlockall", seed + 1);
+		munlockall();
+	} else {
+		tap_ok(1, "# SKIP mlockall: %s", strerror(errno));
+	}
+#endif
+	return tap_done();
+}
