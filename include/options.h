@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * options: the daemon's command line.
+ *
+ * options_parse() takes argv, keeps zramfuse's own -o options (size=,
+ * comp=, ...) and validates them, and leaves what belongs to libfuse
+ * (-f, -d, allow_other, ...) in o->args for fuse_session_new().  Both
+ * command-line forms are accepted:
+ *
+ *     zramfuse [-o OPTS] MOUNTPOINT
+ *     zramfuse SOURCE MOUNTPOINT -o OPTS      (mount.fuse3, /etc/fstab)
+ *
+ * Errors are reported as one line of text in the caller's buffer, so that
+ * the daemon prints exactly one line and mounts nothing.
+ */
+#ifndef ZRAMFUSE_OPTIONS_H
+#define ZRAMFUSE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPTIONS_DEFAULT_FILE "swap"
+#define OPTIONS_DEFAULT_COMP "lz4"
+#define OPTIONS_DEFAULT_THREADS 4u
+#define OPTIONS_MAX_THREADS 64u
+#define OPTIONS_DEFAULT_RECLAIM_THREADS 1u
+#define OPTIONS_MAX_RECLAIM_THREADS 16u
+#define OPTIONS_DEFAULT_RESERVE (4ull << 20)
+#define OPTIONS_MAX_RESERVE (1ull << 30)
+/* The largest file, and so the largest size=: 1024T. */
+#define OPTIONS_MAX_SIZE (1ull << 50)
+
+struct options {
+	/* zramfuse's own options, validated */
+	uint64_t size;			/* bytes, multiple of 4 KiB; 0 = no file */
+	char *file;			/* name of that file */
+	char *comp;
+	int comp_level;			/* 0 = the codec's default */
+	uint64_t mem_limit;		/* bytes; 0 = none */
+	bool deferred_free;
+	unsigned threads;		/* FUSE worker threads */
+	unsigned reclaim_threads;
+	uint64_t reserve;		/* bytes, multiple of 4 KiB */
+	bool mlock, io_flusher, oom_adj;
+
+	/* generic options, as fuse_parse_cmdline() left them */
+	bool foreground, debug;
+	bool show_help, show_version;
+	char *source;			/* mount.fuse3's first argument, or NULL */
+	char *mountpoint;		/* as given */
+
+	/*
+	 * What is left for libfuse (argv[0], -f, -d, -o allow_other...), to
+	 * be passed to fuse_parse_cmdline() and fuse_session_new().  Opaque
+	 * here so that only the FUSE layer sees libfuse's types.
+	 */
+	void *fuse_args;		/* struct fuse_args * */
+};
+
+/*
+ * Parse argv into @o.  Returns 0, or -EINVAL with one line (no newline)
+ * in @err.  On success the caller owns @o and frees it with
+ * options_free(); on failure @o is already freed.
+ */
+int options_parse(int argc, char **argv, struct options *o,
+		  char *err, size_t errlen);
+void options_free(struct options *o);
+
+/* The --help text, for @prog. */
+void options_help(const char *prog);
+
+/*
+ * "4096", "64K", "1g", "2T": a byte count with an optional binary suffix
+ * K, M, G or T (either case).  Returns 0 and the value, -EINVAL for
+ * anything else, -ERANGE on overflow.
+ */
+int options_parse_size(const char *s, uint64_t *out);
+
+#endif

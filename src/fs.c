@@ -1,0 +1,1520 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * fs: the namespace over the store and the FUSE low-level operations.
+ *
+ * The namespace is one flat directory of regular files plus .zram/, a
+ * fixed directory of control files that mirrors zram's sysfs.  Files hold
+ * no data here: each has a struct store_file (its pages) and the size,
+ * mode, owner and times that the store does not know.
+ *
+ * Node ids.  The root is 1, .zram is 2, the control files 3..; a data
+ * file's node id is the address of its struct fs_inode (the kernel hands
+ * it back with every request, so the hot path needs no table), and its
+ * st_ino is a serial number.  An inode lives while the kernel has lookups
+ * on it (nlookup), while it is open or pinned (nopen), or while it has a
+ * name.  Its pages go as soon as it has neither name nor opener: an
+ * unlinked file that is still open - or still attached to a loop device -
+ * keeps its data until the last release, then store_file_destroy() hands
+ * the whole table to reclaim and returns at once.
+ *
+ * The directory is a list searched linearly: zramfuse holds a handful of
+ * files (usually one swap file), and every data request bypasses it.
+ *
+ * Lock order: fs->lock, then inode->lock.  Reads, writes, seeks and
+ * discards take neither (the size is an atomic); only truncate calls
+ * store_discard() under inode->lock, and a discard never waits - it
+ * detaches pages and queues them for reclaim.  Truncate and writes are
+ * not serialised here: the kernel holds the inode's i_rwsem around both
+ * (FUSE direct writes without FOPEN_PARALLEL_DIRECT_WRITES), so a
+ * truncate never races a write's submission.
+ *
+ * Errors: internal functions return 0 / -errno; the fs_op_* functions at
+ * the bottom are the only ones that talk to libfuse.
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "fs.h"
+#include "options.h"
+#include "stats.h"
+#include "store.h"
+
+#define FS_CTLDIR_ID 2
+#define FS_CTL_FIRST_ID 3
+#define FS_FIRST_SERIAL 1000
+/* Node ids below this are fixed ones, never an inode's address. */
+#define FS_FIXED_ID_MAX 4096
+#define FS_MAX_FILE_SIZE OPTIONS_MAX_SIZE
+#define FS_CTLDIR_NAME ".zram"
+/*
+ * Names change only through this mount, so the kernel's dentries stay
+ * right; attributes of data files are never cached, so st_blocks follows
+ * every write and discard.
+ */
+#define FS_ENTRY_TIMEOUT 3600.0
+#define FS_ATTR_TIMEOUT 0.0
+
+enum fs_ctl {
+	FS_CTL_MM_STAT,
+	FS_CTL_IO_STAT,
+	FS_CTL_MEM_LIMIT,
+	FS_CTL_MEM_USED_MAX,
+	FS_CTL_COMPACT,
+	FS_CTL_COMP_ALGORITHM,
+	FS_CTL_RECLAIM_STAT,
+	FS_CTL_RESERVE_STAT,
+	FS_CTL_FILES,
+	FS_NR_CTL
+};
+
+static const struct {
+	const char *name;
+	mode_t mode;
+} fs_ctl_files[FS_NR_CTL] = {
+	[FS_CTL_MM_STAT] = { "mm_stat", 0444 },
+	[FS_CTL_IO_STAT] = { "io_stat", 0444 },
+	[FS_CTL_MEM_LIMIT] = { "mem_limit", 0644 },
+	[FS_CTL_MEM_USED_MAX] = { "mem_used_max", 0644 },
+	[FS_CTL_COMPACT] = { "compact", 0200 },
+	[FS_CTL_COMP_ALGORITHM] = { "comp_algorithm", 0444 },
+	[FS_CTL_RECLAIM_STAT] = { "reclaim_stat", 0444 },
+	[FS_CTL_RESERVE_STAT] = { "reserve_stat", 0444 },
+	[FS_CTL_FILES] = { "files", 0444 },
+};
+
+_Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
+	       "fixed node ids must stay below any address");
+
+struct fs_inode {
+	struct fs *fs;
+	uint64_t serial;		/* st_ino, never reused */
+
+	/* protected by fs->lock */
+	struct fs_inode *prev, *next;	/* fs->inodes */
+	char *name;			/* NULL once unlinked */
+	uint64_t nlookup;		/* the kernel's references */
+	unsigned nopen;			/* open handles and pins */
+	struct store_file *sf;		/* NULL once destroyed */
+
+	pthread_mutex_t lock;
+	/* protected by lock */
+	mode_t mode;			/* permission bits only */
+	uid_t uid;
+	gid_t gid;
+	struct timespec atime, ctime;
+
+	_Atomic uint64_t size;		/* relaxed; only grows, except truncate */
+	_Atomic int64_t mtime_ns;	/* relaxed */
+};
+
+struct fs {
+	struct store *st;
+	uid_t uid;
+	gid_t gid;
+	struct timespec mount_time;
+
+	pthread_mutex_t lock;
+	/* protected by lock */
+	struct fs_inode inodes;		/* list head: every live inode */
+	uint64_t next_serial;
+	unsigned nr_open;		/* open data-file handles */
+};
+
+/* A control file's open handle: its text, made at offset 0. */
+struct fs_ctl_handle {
+	enum fs_ctl which;
+	pthread_mutex_t lock;
+	char *text;			/* protected by lock */
+	size_t len;			/* protected by lock */
+};
+
+/* A snapshot of a directory, made at opendir. */
+struct fs_dir_entry {
+	uint64_t ino;
+	mode_t type;
+	const char *name;
+};
+
+struct fs_dir {
+	size_t n;
+	struct fs_dir_entry ent[];
+};
+
+/* Each serving thread's read buffer (fs_thread_init). */
+static __thread char *fs_tls_buf;
+
+static struct timespec fs_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+static int64_t fs_ts_ns(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec fs_ns_ts(int64_t ns)
+{
+	return (struct timespec){ .tv_sec = ns / 1000000000,
+				  .tv_nsec = ns % 1000000000 };
+}
+
+static bool fs_is_inode(uint64_t nodeid)
+{
+	return nodeid >= FS_FIXED_ID_MAX;
+}
+
+static struct fs_inode *fs_inode_of(uint64_t nodeid)
+{
+	return (struct fs_inode *)(uintptr_t)nodeid;
+}
+
+static bool fs_is_ctl(uint64_t nodeid)
+{
+	return nodeid >= FS_CTL_FIRST_ID && nodeid < FS_CTL_FIRST_ID + FS_NR_CTL;
+}
+
+/* ---- inodes ----------------------------------------------------------- */
+
+static void fs_list_add(struct fs *fs, struct fs_inode *i)
+{
+	i->next = &fs->inodes;
+	i->prev = fs->inodes.prev;
+	fs->inodes.prev->next = i;
+	fs->inodes.prev = i;
+}
+
+static void fs_list_del(struct fs_inode *i)
+{
+	i->prev->next = i->next;
+	i->next->prev = i->prev;
+	i->prev = i->next = i;
+}
+
+/* Called with fs->lock held. */
+static struct fs_inode *fs_find_locked(struct fs *fs, const char *name)
+{
+	for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next)
+		if (i->name && !strcmp(i->name, name))
+			return i;
+	return NULL;
+}
+
+/*
+ * After a reference went away (fs->lock held): take the pages from an
+ * inode that has neither name nor opener, and unlink the struct from the
+ * list once the kernel has forgotten it too.  The caller finishes with
+ * fs_inode_finish() after dropping the lock.
+ */
+struct fs_reap {
+	struct store_file *sf;
+	struct fs_inode *dead;
+};
+
+static void fs_inode_reap_locked(struct fs_inode *i, struct fs_reap *r)
+{
+	if (i->name || i->nopen)
+		return;
+	if (i->sf) {
+		r->sf = i->sf;
+		i->sf = NULL;
+	}
+	if (!i->nlookup) {
+		fs_list_del(i);
+		r->dead = i;
+	}
+}
+
+static void fs_inode_finish(struct fs_reap *r)
+{
+	if (r->sf)
+		store_file_destroy(r->sf);
+	if (r->dead) {
+		pthread_mutex_destroy(&r->dead->lock);
+		free(r->dead->name);
+		free(r->dead);
+	}
+}
+
+/* Create a linked inode named @name (fs->lock held). */
+static int fs_inode_new_locked(struct fs *fs, const char *name, uid_t uid,
+			       gid_t gid, struct fs_inode **out)
+{
+	struct fs_inode *i;
+	struct timespec now = fs_now();
+	int rc;
+
+	i = calloc(1, sizeof(*i));
+	if (!i)
+		return -ENOMEM;
+	i->name = strdup(name);
+	if (!i->name) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	rc = store_file_create(fs->st, &i->sf);
+	if (rc)
+		goto err_name;
+	rc = -pthread_mutex_init(&i->lock, NULL);
+	if (rc)
+		goto err_file;
+	i->fs = fs;
+	i->serial = fs->next_serial++;
+	/* The issue's rule: new files are 0600 whatever create asked for. */
+	i->mode = 0600;
+	i->uid = uid;
+	i->gid = gid;
+	i->atime = i->ctime = now;
+	atomic_init(&i->mtime_ns, fs_ts_ns(now));
+	atomic_init(&i->size, 0);
+	fs_list_add(fs, i);
+	*out = i;
+	return 0;
+
+err_file:
+	store_file_destroy(i->sf);
+err_name:
+	free(i->name);
+err_free:
+	free(i);
+	return rc;
+}
+
+static void fs_inode_stat(struct fs_inode *i, struct stat *st)
+{
+	uint64_t pages = 0, compr = 0;
+
+	/* fs->lock held: i->sf cannot go away under store_file_usage() */
+	if (i->sf)
+		store_file_usage(i->sf, &pages, &compr);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = i->serial;
+	st->st_nlink = i->name ? 1 : 0;
+	st->st_size = (off_t)atomic_load_explicit(&i->size, memory_order_relaxed);
+	st->st_blksize = STORE_PAGE_SIZE;
+	st->st_blocks = (blkcnt_t)(pages * (STORE_PAGE_SIZE / 512));
+	st->st_mtim = fs_ns_ts(atomic_load_explicit(&i->mtime_ns,
+						    memory_order_relaxed));
+	pthread_mutex_lock(&i->lock);
+	st->st_mode = S_IFREG | i->mode;
+	st->st_uid = i->uid;
+	st->st_gid = i->gid;
+	st->st_atim = i->atime;
+	st->st_ctim = i->ctime;
+	pthread_mutex_unlock(&i->lock);
+}
+
+static void fs_fixed_stat(struct fs *fs, uint64_t nodeid, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = nodeid;
+	st->st_blksize = STORE_PAGE_SIZE;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
+	if (nodeid == FUSE_ROOT_ID) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 3;
+		st->st_uid = fs->uid;
+		st->st_gid = fs->gid;
+	} else if (nodeid == FS_CTLDIR_ID) {
+		/* root's, so that only root may write its files */
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | fs_ctl_files[nodeid - FS_CTL_FIRST_ID].mode;
+		st->st_nlink = 1;
+	}
+}
+
+int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st)
+{
+	if (!fs_is_inode(nodeid)) {
+		if (nodeid != FUSE_ROOT_ID && nodeid != FS_CTLDIR_ID &&
+		    !fs_is_ctl(nodeid))
+			return -ENOENT;
+		fs_fixed_stat(fs, nodeid, st);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	fs_inode_stat(fs_inode_of(nodeid), st);
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+/* Pin an inode's pages for the length of an operation without a handle. */
+static void fs_inode_pin(struct fs_inode *i)
+{
+	pthread_mutex_lock(&i->fs->lock);
+	i->nopen++;
+	pthread_mutex_unlock(&i->fs->lock);
+}
+
+static void fs_inode_unpin(struct fs_inode *i, bool handle)
+{
+	struct fs *fs = i->fs;
+	struct fs_reap r = { 0 };
+
+	pthread_mutex_lock(&fs->lock);
+	i->nopen--;
+	if (handle)
+		fs->nr_open--;
+	fs_inode_reap_locked(i, &r);
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_finish(&r);
+}
+
+unsigned fs_open_files(struct fs *fs)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = fs->nr_open;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+/* ---- the hot operations ---------------------------------------------- */
+
+ssize_t fs_read(struct fs_inode *i, void *buf, size_t len, uint64_t off)
+{
+	uint64_t size = atomic_load_explicit(&i->size, memory_order_relaxed);
+
+	if (off >= size || !len)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	return store_read(i->sf, buf, len, off);
+}
+
+/* Raise the size to at least @end. */
+static void fs_extend(struct fs_inode *i, uint64_t end)
+{
+	uint64_t cur = atomic_load_explicit(&i->size, memory_order_relaxed);
+
+	while (cur < end &&
+	       !atomic_compare_exchange_weak_explicit(&i->size, &cur, end,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+static void fs_touch(struct fs_inode *i)
+{
+	atomic_store_explicit(&i->mtime_ns, fs_ts_ns(fs_now()),
+			      memory_order_relaxed);
+}
+
+ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	if (!len)
+		return 0;
+	n = store_write(i->sf, buf, len, off);
+	if (n < 0)
+		return n;
+	fs_extend(i, off + (uint64_t)n);
+	fs_touch(i);
+	return n;
+}
+
+/* Discard [off, off + len) clamped to the size. */
+static int fs_discard(struct fs_inode *i, uint64_t off, uint64_t len)
+{
+	uint64_t size = atomic_load_explicit(&i->size, memory_order_relaxed);
+
+	if (off >= size || !len)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	return store_discard(i->sf, off, len);
+}
+
+int fs_fallocate(struct fs_inode *i, int mode, uint64_t off, uint64_t len)
+{
+	int rc;
+
+	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	switch (mode) {
+	case 0:
+		/* nothing to reserve in compressed RAM: only the size grows */
+		fs_extend(i, off + len);
+		break;
+	case FALLOC_FL_KEEP_SIZE:
+		return 0;
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+		rc = fs_discard(i, off, len);
+		if (rc)
+			return rc;
+		break;
+	case FALLOC_FL_ZERO_RANGE:
+		rc = fs_discard(i, off, len);
+		if (rc)
+			return rc;
+		fs_extend(i, off + len);
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	fs_touch(i);
+	return 0;
+}
+
+int fs_seek(struct fs_inode *i, uint64_t off, int whence, uint64_t *out)
+{
+	uint64_t size = atomic_load_explicit(&i->size, memory_order_relaxed);
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off >= size)
+		return -ENXIO;
+	return store_seek(i->sf, off, whence, size, out);
+}
+
+/*
+ * Set a new size.  Shrinking discards everything from the new end to the
+ * old end's page boundary, so that no byte beyond the size is ever stored
+ * and a later extension reads zeros.
+ */
+static int fs_truncate(struct fs_inode *i, uint64_t size)
+{
+	uint64_t old;
+	int rc = 0;
+
+	if (size > FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	pthread_mutex_lock(&i->lock);
+	old = atomic_exchange_explicit(&i->size, size, memory_order_relaxed);
+	if (size < old) {
+		uint64_t end = (old + STORE_PAGE_SIZE - 1) & ~(uint64_t)(STORE_PAGE_SIZE - 1);
+
+		rc = store_discard(i->sf, size, end - size);
+	}
+	pthread_mutex_unlock(&i->lock);
+	fs_touch(i);
+	return rc;
+}
+
+/* ---- namespace -------------------------------------------------------- */
+
+static int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
+		     uint64_t *nodeid, struct stat *st)
+{
+	struct fs_inode *i;
+
+	if (parent == FS_CTLDIR_ID) {
+		for (unsigned k = 0; k < FS_NR_CTL; k++) {
+			if (!strcmp(name, fs_ctl_files[k].name)) {
+				*nodeid = FS_CTL_FIRST_ID + k;
+				fs_fixed_stat(fs, *nodeid, st);
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	if (parent != FUSE_ROOT_ID)
+		return -ENOTDIR;
+	if (!strcmp(name, FS_CTLDIR_NAME)) {
+		*nodeid = FS_CTLDIR_ID;
+		fs_fixed_stat(fs, *nodeid, st);
+		return 0;
+	}
+	pthread_mutex_lock(&fs->lock);
+	i = fs_find_locked(fs, name);
+	if (i) {
+		i->nlookup++;
+		*nodeid = (uintptr_t)i;
+		fs_inode_stat(i, st);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return i ? 0 : -ENOENT;
+}
+
+static void fs_forget(struct fs *fs, uint64_t nodeid, uint64_t n)
+{
+	struct fs_reap r = { 0 };
+	struct fs_inode *i;
+
+	if (!fs_is_inode(nodeid))
+		return;
+	i = fs_inode_of(nodeid);
+	pthread_mutex_lock(&fs->lock);
+	i->nlookup = n > i->nlookup ? 0 : i->nlookup - n;
+	fs_inode_reap_locked(i, &r);
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_finish(&r);
+}
+
+/*
+ * Create a regular file in the root; @open leaves it opened once.  The
+ * kernel looked the name up first, so -EEXIST is a race or O_EXCL.
+ */
+static int fs_create_file(struct fs *fs, uint64_t parent, const char *name,
+			  uid_t uid, gid_t gid, bool open, uint64_t *nodeid,
+			  struct stat *st)
+{
+	struct fs_inode *i;
+	int rc;
+
+	if (parent != FUSE_ROOT_ID)
+		return -EPERM;		/* nothing is created in .zram */
+	if (!strcmp(name, FS_CTLDIR_NAME))
+		return -EEXIST;
+	pthread_mutex_lock(&fs->lock);
+	if (fs_find_locked(fs, name)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	rc = fs_inode_new_locked(fs, name, uid, gid, &i);
+	if (rc)
+		goto out;
+	i->nlookup = 1;
+	if (open) {
+		i->nopen = 1;
+		fs->nr_open++;
+	}
+	*nodeid = (uintptr_t)i;
+	fs_inode_stat(i, st);
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
+{
+	struct fs_reap r = { 0 };
+	struct fs_inode *i;
+
+	if (parent != FUSE_ROOT_ID || !strcmp(name, FS_CTLDIR_NAME))
+		return -EPERM;
+	pthread_mutex_lock(&fs->lock);
+	i = fs_find_locked(fs, name);
+	if (i) {
+		free(i->name);
+		i->name = NULL;
+		pthread_mutex_lock(&i->lock);
+		i->ctime = fs_now();
+		pthread_mutex_unlock(&i->lock);
+		fs_inode_reap_locked(i, &r);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_finish(&r);
+	return i ? 0 : -ENOENT;
+}
+
+static int fs_rename(struct fs *fs, uint64_t parent, const char *name,
+		     uint64_t newparent, const char *newname, unsigned flags)
+{
+	struct fs_reap r = { 0 };
+	struct fs_inode *src, *dst;
+	char *copy = NULL;
+	int rc = 0;
+
+	if (parent != FUSE_ROOT_ID || newparent != FUSE_ROOT_ID ||
+	    !strcmp(name, FS_CTLDIR_NAME) || !strcmp(newname, FS_CTLDIR_NAME))
+		return -EPERM;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (!(flags & RENAME_EXCHANGE)) {
+		copy = strdup(newname);
+		if (!copy)
+			return -ENOMEM;
+	}
+	pthread_mutex_lock(&fs->lock);
+	src = fs_find_locked(fs, name);
+	dst = fs_find_locked(fs, newname);
+	if (!src) {
+		rc = -ENOENT;
+	} else if (flags & RENAME_EXCHANGE) {
+		char *t;
+
+		if (!dst) {
+			rc = -ENOENT;
+			goto out;
+		}
+		t = src->name;
+		src->name = dst->name;
+		dst->name = t;
+	} else if (dst == src) {
+		/* rename(2) onto itself does nothing */
+	} else if (dst && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+	} else {
+		if (dst) {
+			free(dst->name);
+			dst->name = NULL;
+			fs_inode_reap_locked(dst, &r);
+		}
+		free(src->name);
+		src->name = copy;
+		copy = NULL;
+	}
+	if (!rc) {
+		pthread_mutex_lock(&src->lock);
+		src->ctime = fs_now();
+		pthread_mutex_unlock(&src->lock);
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	fs_inode_finish(&r);
+	free(copy);
+	return rc;
+}
+
+static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
+{
+	struct fs_dir *d;
+	size_t n = 3, names = 0, k = 0;
+	char *pool;
+
+	pthread_mutex_lock(&fs->lock);
+	if (nodeid == FUSE_ROOT_ID) {
+		for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+			if (i->name) {
+				n++;
+				names += strlen(i->name) + 1;
+			}
+		}
+	} else {
+		n = 2 + FS_NR_CTL;
+	}
+	d = malloc(sizeof(*d) + n * sizeof(d->ent[0]) + names);
+	if (!d) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	pool = (char *)&d->ent[n];
+	d->ent[k++] = (struct fs_dir_entry){ nodeid, S_IFDIR, "." };
+	d->ent[k++] = (struct fs_dir_entry){ FUSE_ROOT_ID, S_IFDIR, ".." };
+	if (nodeid == FUSE_ROOT_ID) {
+		d->ent[k++] = (struct fs_dir_entry){ FS_CTLDIR_ID, S_IFDIR,
+						     FS_CTLDIR_NAME };
+		for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+			if (!i->name)
+				continue;
+			strcpy(pool, i->name);
+			d->ent[k++] = (struct fs_dir_entry){ i->serial, S_IFREG, pool };
+			pool += strlen(pool) + 1;
+		}
+	} else {
+		for (unsigned c = 0; c < FS_NR_CTL; c++)
+			d->ent[k++] = (struct fs_dir_entry){
+				FS_CTL_FIRST_ID + c, S_IFREG, fs_ctl_files[c].name };
+	}
+	pthread_mutex_unlock(&fs->lock);
+	d->n = k;
+	*out = d;
+	return 0;
+}
+
+/* ---- the control directory -------------------------------------------- */
+
+/* Build the text of a control file in a new buffer. */
+static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
+		       size_t *len)
+{
+	struct store_stats s;
+	size_t cap = 256, n = 0;
+	char *buf;
+	int k = 0;
+
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (which != FS_CTL_FILES && which != FS_CTL_COMP_ALGORITHM)
+		store_stats(fs->st, &s);
+	switch (which) {
+	case FS_CTL_MM_STAT:
+		k = stats_mm_stat(&s, buf, cap);
+		break;
+	case FS_CTL_IO_STAT:
+		k = stats_io_stat(&s, buf, cap);
+		break;
+	case FS_CTL_MEM_LIMIT:
+		k = stats_u64(s.mem_limit, buf, cap);
+		break;
+	case FS_CTL_MEM_USED_MAX:
+		k = stats_u64(s.mem_used_max, buf, cap);
+		break;
+	case FS_CTL_RECLAIM_STAT:
+		k = stats_reclaim_stat(&s, buf, cap);
+		break;
+	case FS_CTL_RESERVE_STAT:
+		k = stats_reserve_stat(&s, buf, cap);
+		break;
+	case FS_CTL_COMP_ALGORITHM:
+		k = stats_comp_algorithm(store_comp_name(fs->st), codec_names(),
+					 buf, cap);
+		break;
+	case FS_CTL_FILES:
+		pthread_mutex_lock(&fs->lock);
+		for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+			uint64_t pages = 0, compr = 0;
+			int w;
+
+			if (!i->name)
+				continue;
+			if (i->sf)
+				store_file_usage(i->sf, &pages, &compr);
+			for (;;) {
+				w = stats_file_line(atomic_load_explicit(&i->size, memory_order_relaxed),
+						    pages, compr, i->name,
+						    buf + n, cap - n);
+				if ((size_t)w < cap - n)
+					break;
+				char *nb = realloc(buf, cap * 2 + (size_t)w);
+
+				if (!nb) {
+					pthread_mutex_unlock(&fs->lock);
+					free(buf);
+					return -ENOMEM;
+				}
+				buf = nb;
+				cap = cap * 2 + (size_t)w;
+			}
+			n += (size_t)w;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		k = (int)n;
+		break;
+	case FS_CTL_COMPACT:
+	case FS_NR_CTL:
+		free(buf);
+		return -EACCES;
+	}
+	if (k < 0 || (size_t)k >= cap) {
+		free(buf);
+		return -EOVERFLOW;
+	}
+	*text = buf;
+	*len = (size_t)k;
+	return 0;
+}
+
+static int fs_ctl_open(struct fs *fs, enum fs_ctl which, int flags, uid_t uid,
+		       struct fs_ctl_handle **out)
+{
+	struct fs_ctl_handle *h;
+	mode_t mode = fs_ctl_files[which].mode;
+	int acc = flags & O_ACCMODE;
+
+	/* as sysfs: the mode decides even for root; writes are root's only */
+	if (acc != O_WRONLY && !(mode & 0444))
+		return -EACCES;
+	if (acc != O_RDONLY && (!(mode & 0200) || uid != 0))
+		return -EACCES;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->which = which;
+	pthread_mutex_init(&h->lock, NULL);
+	*out = h;
+	return 0;
+}
+
+static void fs_ctl_release(struct fs_ctl_handle *h)
+{
+	pthread_mutex_destroy(&h->lock);
+	free(h->text);
+	free(h);
+}
+
+/* Read the text; it is made afresh whenever a read starts at 0. */
+static ssize_t fs_ctl_read(struct fs *fs, struct fs_ctl_handle *h, char *buf,
+			   size_t len, uint64_t off)
+{
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (off == 0 || !h->text) {
+		char *text;
+		size_t tlen;
+		int rc = fs_ctl_text(fs, h->which, &text, &tlen);
+
+		if (rc) {
+			n = rc;
+			goto out;
+		}
+		free(h->text);
+		h->text = text;
+		h->len = tlen;
+	}
+	if (off < h->len) {
+		n = (ssize_t)(h->len - off < len ? h->len - off : len);
+		memcpy(buf, h->text + off, (size_t)n);
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
+/* A write to a control file, as zram's sysfs takes it: "1G\n", "0". */
+static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
+			    const char *data, size_t len, uid_t uid)
+{
+	char val[64];
+	size_t n = len;
+	uint64_t v;
+
+	if (uid != 0)
+		return -EACCES;
+	if (n >= sizeof(val))
+		return -EINVAL;
+	memcpy(val, data, n);
+	while (n && (val[n - 1] == '\n' || val[n - 1] == ' ' || val[n - 1] == '\t'))
+		n--;
+	val[n] = '\0';
+	switch (h->which) {
+	case FS_CTL_MEM_LIMIT:
+		if (options_parse_size(val, &v))
+			return -EINVAL;
+		store_set_mem_limit(fs->st, v);
+		break;
+	case FS_CTL_MEM_USED_MAX:
+		if (strcmp(val, "0"))
+			return -EINVAL;
+		store_reset_mem_used_max(fs->st);
+		break;
+	case FS_CTL_COMPACT:
+		/* free what waits in the reclaim queue first, then compact */
+		store_drain(fs->st);
+		store_compact(fs->st);
+		break;
+	default:
+		return -EACCES;
+	}
+	return (ssize_t)len;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
+{
+	struct fs_inode *i;
+	struct fs *fs;
+	int rc;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->st = st;
+	fs->uid = cfg->uid;
+	fs->gid = cfg->gid;
+	fs->mount_time = fs_now();
+	fs->next_serial = FS_FIRST_SERIAL;
+	fs->inodes.next = fs->inodes.prev = &fs->inodes;
+	rc = -pthread_mutex_init(&fs->lock, NULL);
+	if (rc)
+		goto err_free;
+	if (cfg->size) {
+		if (cfg->size > FS_MAX_FILE_SIZE) {
+			rc = -EFBIG;
+			goto err_lock;
+		}
+		pthread_mutex_lock(&fs->lock);
+		rc = fs_inode_new_locked(fs, cfg->file, cfg->uid, cfg->gid, &i);
+		pthread_mutex_unlock(&fs->lock);
+		if (rc)
+			goto err_lock;
+		atomic_store(&i->size, cfg->size);
+	}
+	*out = fs;
+	return 0;
+
+err_lock:
+	pthread_mutex_destroy(&fs->lock);
+err_free:
+	free(fs);
+	return rc;
+}
+
+void fs_destroy(struct fs *fs)
+{
+	while (fs->inodes.next != &fs->inodes) {
+		struct fs_inode *i = fs->inodes.next;
+		struct fs_reap r = { .sf = i->sf, .dead = i };
+
+		fs_list_del(i);
+		fs_inode_finish(&r);
+	}
+	pthread_mutex_destroy(&fs->lock);
+	free(fs);
+}
+
+int fs_thread_init(struct fs *fs)
+{
+	int rc;
+
+	rc = store_thread_init(fs->st);
+	if (rc)
+		return rc;
+	if (!fs_tls_buf) {
+		rc = -posix_memalign((void **)&fs_tls_buf, STORE_PAGE_SIZE, FS_MAX_IO);
+		if (rc)
+			return rc;
+		/* fault it in now: with mlockall it stays resident */
+		memset(fs_tls_buf, 0, FS_MAX_IO);
+	}
+	return 0;
+}
+
+void fs_thread_exit(void)
+{
+	free(fs_tls_buf);
+	fs_tls_buf = NULL;
+}
+
+/* ---- the libfuse reply layer ------------------------------------------ */
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void fs_reply_err(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_reply_entry(fuse_req_t req, uint64_t nodeid, const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = nodeid;
+	e.generation = 1;
+	e.attr = *st;
+	e.attr_timeout = fs_is_inode(nodeid) ? FS_ATTR_TIMEOUT : FS_ENTRY_TIMEOUT;
+	e.entry_timeout = FS_ENTRY_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/*
+	 * loop's direct I/O is asynchronous: each bio becomes a background
+	 * request, and the kernel's default of 12 in flight throttles swap
+	 * to a crawl and, under memory pressure, lets a swap-in queue behind
+	 * swap-outs (issue 5).
+	 */
+	conn->max_background = 256;
+	conn->congestion_threshold = 192;
+	conn->max_write = FS_MAX_IO;
+	if (conn->capable & FUSE_CAP_ASYNC_DIO)
+		conn->want |= FUSE_CAP_ASYNC_DIO;
+	/*
+	 * No splice: requests arrive in each worker's preallocated buffer.
+	 * No atomic O_TRUNC: the kernel sends O_TRUNC as a setattr.  No
+	 * writeback cache: data never sits uncompressed in the page cache.
+	 */
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				  FUSE_CAP_SPLICE_MOVE | FUSE_CAP_ATOMIC_O_TRUNC |
+				  FUSE_CAP_WRITEBACK_CACHE);
+	conn->time_gran = 1;
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct stat st;
+	uint64_t nodeid;
+	int rc;
+
+	rc = fs_lookup(fs_of(req), parent, name, &nodeid, &st);
+	if (rc == -ENOENT && (parent == FUSE_ROOT_ID || parent == FS_CTLDIR_ID)) {
+		/* a negative entry: every create goes through this mount */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = FS_ENTRY_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fs_reply_err(req, rc);
+	else
+		fs_reply_entry(req, nodeid, &st);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	for (size_t k = 0; k < count; k++)
+		fs_forget(fs_of(req), forgets[k].ino, forgets[k].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = fs_getattr(fs_of(req), ino, &st);
+	if (rc)
+		fs_reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, fs_is_inode(ino) ? FS_ATTR_TIMEOUT
+							   : FS_ENTRY_TIMEOUT);
+}
+
+static int fs_setattr(struct fs *fs, uint64_t nodeid, const struct stat *attr,
+		      int to_set)
+{
+	struct fs_inode *i;
+	struct timespec now = fs_now();
+	int rc = 0;
+
+	if (!fs_is_inode(nodeid)) {
+		/* "echo 1 > .zram/compact" truncates first: let it */
+		if (fs_is_ctl(nodeid) && (to_set & ~(FUSE_SET_ATTR_ATIME |
+		    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		    FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) == FUSE_SET_ATTR_SIZE)
+			return 0;
+		return -EPERM;
+	}
+	i = fs_inode_of(nodeid);
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0)
+			return -EINVAL;
+		fs_inode_pin(i);
+		rc = i->sf ? fs_truncate(i, (uint64_t)attr->st_size) : -ENOENT;
+		fs_inode_unpin(i, false);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&i->lock);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		i->mode = attr->st_mode & 07777;
+	if (to_set & FUSE_SET_ATTR_UID)
+		i->uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		i->gid = attr->st_gid;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		i->atime = now;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		i->atime = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		atomic_store_explicit(&i->mtime_ns, fs_ts_ns(now), memory_order_relaxed);
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		atomic_store_explicit(&i->mtime_ns, fs_ts_ns(attr->st_mtim),
+				      memory_order_relaxed);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		i->ctime = attr->st_ctim;
+	else
+		i->ctime = now;
+	pthread_mutex_unlock(&i->lock);
+	return 0;
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = fs_setattr(fs_of(req), ino, attr, to_set);
+	if (!rc)
+		rc = fs_getattr(fs_of(req), ino, &st);
+	if (rc)
+		fs_reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, fs_is_inode(ino) ? FS_ATTR_TIMEOUT
+							   : FS_ENTRY_TIMEOUT);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+	uint64_t nodeid;
+	int rc;
+
+	(void)rdev;
+	/* mknod(2): EPERM when the filesystem does not support the type */
+	if (!S_ISREG(mode)) {
+		fs_reply_err(req, -EPERM);
+		return;
+	}
+	rc = fs_create_file(fs_of(req), parent, name, ctx->uid, ctx->gid, false,
+			    &nodeid, &st);
+	if (rc)
+		fs_reply_err(req, rc);
+	else
+		fs_reply_entry(req, nodeid, &st);
+}
+
+/* mkdir(2), symlink(2) and link(2) all say EPERM for "not supported". */
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_unlink(fs_of(req), parent, name));
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	fuse_reply_err(req, -fs_rename(fs_of(req), parent, name, newparent,
+				       newname, flags));
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+	uint64_t nodeid;
+	int rc;
+
+	(void)mode;
+	rc = fs_create_file(fs_of(req), parent, name, ctx->uid, ctx->gid, true,
+			    &nodeid, &st);
+	if (rc) {
+		fs_reply_err(req, rc);
+		return;
+	}
+	fi->fh = nodeid;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fuse_reply_create(req, &(struct fuse_entry_param){
+		.ino = nodeid, .generation = 1, .attr = st,
+		.attr_timeout = FS_ATTR_TIMEOUT, .entry_timeout = FS_ENTRY_TIMEOUT,
+	}, fi);
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int rc;
+
+	/* the page cache must never hold what the store keeps compressed */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fs_is_ctl(ino)) {
+		struct fs_ctl_handle *h;
+
+		rc = fs_ctl_open(fs, (enum fs_ctl)(ino - FS_CTL_FIRST_ID), fi->flags,
+				 fuse_req_ctx(req)->uid, &h);
+		if (rc) {
+			fs_reply_err(req, rc);
+			return;
+		}
+		fi->fh = (uintptr_t)h;
+	} else if (fs_is_inode(ino)) {
+		struct fs_inode *i = fs_inode_of(ino);
+
+		pthread_mutex_lock(&fs->lock);
+		rc = i->sf ? 0 : -ENOENT;
+		if (!rc) {
+			i->nopen++;
+			fs->nr_open++;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (rc) {
+			fs_reply_err(req, rc);
+			return;
+		}
+		fi->fh = ino;
+	} else {
+		fs_reply_err(req, -EISDIR);
+		return;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		/* interrupted: the kernel will send no release for it */
+		if (fs_is_ctl(ino))
+			fs_ctl_release((struct fs_ctl_handle *)(uintptr_t)fi->fh);
+		else
+			fs_inode_unpin(fs_inode_of(ino), true);
+	}
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	if (fs_is_ctl(ino))
+		fs_ctl_release((struct fs_ctl_handle *)(uintptr_t)fi->fh);
+	else if (fs_is_inode(ino))
+		fs_inode_unpin(fs_inode_of(ino), true);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	char *buf = fs_tls_buf, *heap = NULL;
+	ssize_t n;
+
+	if (off < 0) {
+		fs_reply_err(req, -EINVAL);
+		return;
+	}
+	if (!buf || size > FS_MAX_IO) {
+		/* not a worker made by main, or a larger read than negotiated */
+		buf = heap = malloc(size ? size : 1);
+		if (!buf) {
+			fs_reply_err(req, -ENOMEM);
+			return;
+		}
+	}
+	if (fs_is_ctl(ino))
+		n = fs_ctl_read(fs_of(req), (struct fs_ctl_handle *)(uintptr_t)fi->fh,
+				buf, size, (uint64_t)off);
+	else
+		n = fs_read(fs_inode_of(fi->fh), buf, size, (uint64_t)off);
+	if (n < 0)
+		fs_reply_err(req, (int)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(heap);
+}
+
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	if (off < 0) {
+		fs_reply_err(req, -EINVAL);
+		return;
+	}
+	if (fs_is_ctl(ino))
+		n = fs_ctl_write(fs_of(req), (struct fs_ctl_handle *)(uintptr_t)fi->fh,
+				 buf, size, fuse_req_ctx(req)->uid);
+	else
+		n = fs_write(fs_inode_of(fi->fh), buf, size, (uint64_t)off);
+	if (n < 0)
+		fs_reply_err(req, (int)n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	(void)ino, (void)fi;
+	fuse_reply_err(req, 0);		/* nothing is ever buffered */
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)ino, (void)datasync, (void)fi;
+	fuse_reply_err(req, 0);		/* RAM is as durable as it gets */
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs_dir *d;
+	int rc;
+
+	if (ino != FUSE_ROOT_ID && ino != FS_CTLDIR_ID) {
+		fs_reply_err(req, -ENOTDIR);
+		return;
+	}
+	rc = fs_dir_open(fs_of(req), ino, &d);
+	if (rc) {
+		fs_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		free(d);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	size_t n = 0;
+	char *buf;
+
+	(void)ino;
+	buf = malloc(size);
+	if (!buf) {
+		fs_reply_err(req, -ENOMEM);
+		return;
+	}
+	for (size_t k = off < 0 ? 0 : (size_t)off; k < d->n; k++) {
+		struct stat st = { .st_ino = d->ent[k].ino, .st_mode = d->ent[k].type };
+		size_t w = fuse_add_direntry(req, buf + n, size - n, d->ent[k].name,
+					     &st, (off_t)(k + 1));
+
+		if (w > size - n)
+			break;
+		n += w;
+	}
+	fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	(void)ino;
+	free((void *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			   struct fuse_file_info *fi)
+{
+	(void)ino, (void)datasync, (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct store_stats s;
+	struct statvfs sv;
+	uint64_t cap, used;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	(void)ino;
+	store_stats(fs->st, &s);
+	/* capacity: the memory limit, or all of RAM when there is none */
+	cap = s.mem_limit ? s.mem_limit
+			  : (uint64_t)(pages > 0 ? pages : 0) * (uint64_t)(psize > 0 ? psize : 4096);
+	used = s.mem_used_total < cap ? s.mem_used_total : cap;
+	memset(&sv, 0, sizeof(sv));
+	/* 4 KiB blocks: loop takes its discard granularity from f_bsize */
+	sv.f_bsize = sv.f_frsize = STORE_PAGE_SIZE;
+	sv.f_blocks = cap / STORE_PAGE_SIZE;
+	sv.f_bfree = sv.f_bavail = (cap - used) / STORE_PAGE_SIZE;
+	sv.f_files = 1u << 20;
+	sv.f_ffree = sv.f_favail = (1u << 20) - 1;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			    off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	if (!fs_is_inode(ino)) {
+		fs_reply_err(req, -EOPNOTSUPP);
+		return;
+	}
+	if (offset < 0 || length <= 0) {
+		fs_reply_err(req, -EINVAL);
+		return;
+	}
+	fuse_reply_err(req, -fs_fallocate(fs_inode_of(fi->fh), mode,
+					  (uint64_t)offset, (uint64_t)length));
+}
+
+static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+			struct fuse_file_info *fi)
+{
+	uint64_t out;
+	int rc;
+
+	if (!fs_is_inode(ino)) {
+		fs_reply_err(req, -EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fs_reply_err(req, -ENXIO);
+		return;
+	}
+	rc = fs_seek(fs_inode_of(fi->fh), (uint64_t)off, whence, &out);
+	if (rc)
+		fs_reply_err(req, rc);
+	else
+		fuse_reply_lseek(req, (off_t)out);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.releasedir = fs_op_releasedir,
+	.fsyncdir = fs_op_fsyncdir,
+	.statfs = fs_op_statfs,
+	.create = fs_op_create,
+	.fallocate = fs_op_fallocate,
+	.lseek = fs_op_lseek,
+};
+
+const struct fuse_lowlevel_ops *fs_lowlevel_ops(size_t *size)
+{
+	*size = sizeof(fs_ops);
+	return &fs_ops;
+}

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * main: start-up, the session loop and an orderly shutdown.
+ *
+ * Start-up order, and why:
+ *
+ *   options      one line on stderr and exit 1 for anything bad, before
+ *                anything is touched
+ *   fork         (unless -f) the parent only waits for the child's word
+ *                and exits with its status, so every error of the real
+ *                start-up - store, mount, workers - reaches the terminal
+ *                and the exit status; fuse_daemonize() would detach
+ *                before those could fail, and a fork after them would lose
+ *                the store's threads and the memory locks
+ *   oom_score_adj -1000, mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)
+ *                before any thread or buffer exists, so all of them are
+ *                locked; MCL_ONFAULT because the allocator maps large
+ *                chunks, and MCL_FUTURE alone would fault in every one of
+ *                them at mmap time (a 64 GiB file would lock 64 GiB)
+ *   store, fs    the allocator's reserve is faulted in here
+ *   session      fuse_session_new(), signal handlers, mount
+ *   workers      threads= of them, each with PR_SET_IO_FLUSHER, the
+ *                store's scratch state, a faulted-in receive buffer and a
+ *                touched stack; they meet at a barrier and only then read
+ *                /dev/fuse, so no request is served by a half-made pool
+ *
+ * The session loop is our own rather than fuse_session_loop_mt(), which
+ * starts and stops workers on demand: a thread created under memory
+ * pressure, with a stack to fault in, is exactly what a swap device must
+ * not need.  Each worker loops fuse_session_receive_buf() /
+ * fuse_session_process_buf() until the session exits.
+ *
+ * Shutdown: an unmount (or an aborted connection) makes every read of
+ * /dev/fuse fail with ENODEV and libfuse marks the session exited;
+ * SIGINT/SIGTERM/SIGHUP reach only the main thread (workers block them)
+ * and libfuse's handler marks it exited.  The main thread then wakes each
+ * worker still blocked in read() with SIGUSR1, whose handler does nothing
+ * and is installed without SA_RESTART, so read() returns EINTR; it repeats
+ * that until the worker is joined (a signal that lands just before the
+ * read() would otherwise be lost).  Then unmount, and store_destroy().
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "fs.h"
+#include "options.h"
+#include "store.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+/* libfuse reads requests of up to max_write (FS_MAX_IO) plus a header. */
+#define MAIN_RECV_BUF (FS_MAX_IO + 2 * 4096)
+/* Stack each worker faults in before serving. */
+#define MAIN_STACK_TOUCH (128 * 1024)
+
+struct main_ctx;
+
+struct main_worker {
+	struct main_ctx *m;
+	pthread_t tid;
+	int rc;				/* set-up result, read after the barrier */
+};
+
+struct main_ctx {
+	struct options *o;
+	struct store *st;
+	struct fs *fs;
+	struct fuse_session *se;
+	struct main_worker *workers;
+	unsigned nr_workers;		/* created */
+	pthread_barrier_t ready;
+	bool abort_start;		/* written before the barrier */
+	sem_t done;			/* a worker left its loop */
+	atomic_int io_flusher_errno;	/* relaxed; first failure */
+};
+
+static bool main_syslog;		/* detached: log to syslog as well */
+static bool main_quiet;			/* detached: stderr is /dev/null */
+
+static void __attribute__((format(printf, 2, 3)))
+main_log(int prio, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (!main_quiet) {
+		va_start(ap, fmt);
+		fprintf(stderr, "zramfuse: ");
+		errno = saved;
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	if (main_syslog) {
+		va_start(ap, fmt);
+		errno = saved;
+		vsyslog(prio, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+}
+
+static void main_wake(int sig)
+{
+	(void)sig;		/* only to interrupt read() */
+}
+
+static void main_touch_stack(void)
+{
+	volatile char area[MAIN_STACK_TOUCH];
+
+	for (size_t k = 0; k < sizeof(area); k += 4096)
+		area[k] = 0;
+}
+
+static void *main_worker(void *arg)
+{
+	struct main_worker *w = arg;
+	struct main_ctx *m = w->m;
+	struct fuse_buf fbuf;
+	int rc = 0;
+
+	memset(&fbuf, 0, sizeof(fbuf));
+	if (m->o->io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong_explicit(&m->io_flusher_errno,
+							&zero, errno,
+							memory_order_relaxed,
+							memory_order_relaxed);
+	}
+	rc = fs_thread_init(m->fs);
+	if (!rc) {
+		fbuf.mem = malloc(MAIN_RECV_BUF);
+		if (fbuf.mem)
+			memset(fbuf.mem, 0, MAIN_RECV_BUF);
+		else
+			rc = -ENOMEM;
+	}
+	main_touch_stack();
+	w->rc = rc;
+	pthread_barrier_wait(&m->ready);
+	if (rc || m->abort_start)
+		goto out;
+
+	while (!fuse_session_exited(m->se)) {
+		int n = fuse_session_receive_buf(m->se, &fbuf);
+
+		if (n == -EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				main_log(LOG_ERR, "reading /dev/fuse: %s", strerror(-n));
+			break;
+		}
+		fuse_session_process_buf(m->se, &fbuf);
+	}
+	/* one worker leaving means the session is over for all */
+	fuse_session_exit(m->se);
+	sem_post(&m->done);
+out:
+	free(fbuf.mem);
+	fs_thread_exit();
+	return NULL;
+}
+
+/* Join every worker, waking those blocked in read() until they return. */
+static void main_stop_workers(struct main_ctx *m)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (unsigned k = 0; k < m->nr_workers; k++) {
+		while (pthread_tryjoin_np(m->workers[k].tid, NULL) == EBUSY) {
+			pthread_kill(m->workers[k].tid, SIGUSR1);
+			nanosleep(&tick, NULL);
+		}
+	}
+	m->nr_workers = 0;
+}
+
+static int main_start_workers(struct main_ctx *m)
+{
+	struct sigaction sa;
+	sigset_t block, old;
+	unsigned n = m->o->threads;
+	int rc, err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_wake;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;		/* no SA_RESTART: read() must return */
+	if (sigaction(SIGUSR1, &sa, NULL)) {
+		main_log(LOG_ERR, "sigaction SIGUSR1: %m");
+		return -errno;
+	}
+	m->workers = calloc(n, sizeof(*m->workers));
+	if (!m->workers) {
+		main_log(LOG_ERR, "worker table: %m");
+		return -ENOMEM;
+	}
+	rc = -pthread_barrier_init(&m->ready, NULL, n + 1);
+	if (rc) {
+		main_log(LOG_ERR, "worker barrier: %s", strerror(-rc));
+		goto err_free;
+	}
+	/* workers never take the exit signals: the main thread does */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned k = 0; k < n; k++) {
+		m->workers[k].m = m;
+		err = pthread_create(&m->workers[k].tid, NULL, main_worker,
+				     &m->workers[k]);
+		if (err) {
+			main_log(LOG_ERR, "worker thread %u: %s", k, strerror(err));
+			rc = -err;
+			break;
+		}
+		m->nr_workers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (m->nr_workers < n) {
+		/* the barrier waits for n + 1: stand in for the missing ones */
+		m->abort_start = true;
+		for (unsigned k = m->nr_workers; k < n; k++)
+			pthread_barrier_wait(&m->ready);
+	} else {
+		for (unsigned k = 0; k < n; k++) {
+			if (m->workers[k].rc && !rc) {
+				rc = m->workers[k].rc;
+				main_log(LOG_ERR, "worker %u set-up: %s", k,
+					 strerror(-rc));
+			}
+		}
+		m->abort_start = rc != 0;
+	}
+	pthread_barrier_wait(&m->ready);
+	if (rc) {
+		main_stop_workers(m);
+		goto err_barrier;
+	}
+	return 0;
+
+err_barrier:
+	pthread_barrier_destroy(&m->ready);
+err_free:
+	free(m->workers);
+	m->workers = NULL;
+	return rc;
+}
+
+static void main_oom_adj(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		main_log(LOG_WARNING, "warning: cannot set oom_score_adj to -1000: %m; the OOM killer may end the daemon and with it every page swapped to it");
+	else
+		main_log(LOG_INFO, "oom_score_adj set to -1000");
+	if (fd >= 0)
+		close(fd);
+}
+
+static int main_mlock(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) {
+		main_log(LOG_ERR, "mlockall: %m (-o nomlock turns it off, for non-swap use only)");
+		return -errno;
+	}
+	main_log(LOG_INFO, "memory locked: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)");
+	return 0;
+}
+
+/* Check comp= and comp_level= against the codecs built in, with a clear line. */
+static int main_check_codec(const struct options *o)
+{
+	struct codec c;
+	int rc = codec_init(&c, o->comp, o->comp_level);
+
+	if (rc == -ENOENT) {
+		fprintf(stderr, "zramfuse: comp=%s: not built in (built: %s)\n",
+			o->comp, codec_names());
+		return rc;
+	}
+	if (rc == -ERANGE) {
+		codec_init(&c, o->comp, 0);
+		fprintf(stderr, "zramfuse: comp_level=%d: out of range for %s (%d to %d)\n",
+			o->comp_level, o->comp, c.ops->level_min, c.ops->level_max);
+		return rc;
+	}
+	return rc;
+}
+
+/* Detach from the terminal once the mount serves. */
+static void main_detach(int status_fd)
+{
+	int fd;
+	char ok = 0;
+
+	if (status_fd < 0)
+		return;
+	setsid();
+	if (chdir("/"))
+		main_log(LOG_WARNING, "warning: chdir /: %m");
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	main_quiet = true;
+	if (write(status_fd, &ok, 1) != 1)
+		main_log(LOG_WARNING, "warning: telling the parent: %m");
+	close(status_fd);
+}
+
+static int main_run(struct options *o, int status_fd)
+{
+	struct store_config cfg;
+	struct main_ctx m;
+	size_t ops_size;
+	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.o = o;
+	if (status_fd >= 0) {
+		main_syslog = true;
+		openlog("zramfuse", LOG_PID, LOG_DAEMON);
+	}
+	if (sem_init(&m.done, 0, 0)) {
+		main_log(LOG_ERR, "semaphore: %m");
+		return 1;
+	}
+
+	if (o->oom_adj)
+		main_oom_adj();
+	else
+		main_log(LOG_INFO, "-o nooomadj: oom_score_adj left as it is");
+	if (o->mlock) {
+		rc = main_mlock();
+		if (rc)
+			goto err_sem;
+	} else {
+		main_log(LOG_WARNING, "-o nomlock: memory not locked; do not use this mount for swap");
+	}
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.comp = o->comp;
+	cfg.comp_level = o->comp_level;
+	cfg.mem_limit = o->mem_limit;
+	cfg.deferred_free = o->deferred_free;
+	cfg.reclaim_threads = o->reclaim_threads;
+	cfg.reserve_pages = o->reserve / STORE_PAGE_SIZE;
+	/* with a reserve, writes never wait for the kernel (issue 5) */
+	cfg.nowait_writes = o->reserve > 0;
+	rc = store_create(&cfg, &m.st);
+	if (rc) {
+		errno = -rc;
+		main_log(LOG_ERR, "store (comp=%s, reserve=%lluK): %m", o->comp,
+			 (unsigned long long)(o->reserve >> 10));
+		goto err_sem;
+	}
+
+	rc = fs_create(m.st, &(struct fs_config){
+		.size = o->size, .file = o->file,
+		.uid = getuid(), .gid = getgid() }, &m.fs);
+	if (rc) {
+		errno = -rc;
+		main_log(LOG_ERR, "file %s of %llu bytes: %m", o->file,
+			 (unsigned long long)o->size);
+		goto err_store;
+	}
+
+	/* libfuse prints its own one-line reason (unknown option, ...) */
+	m.se = fuse_session_new(o->fuse_args, ops, ops_size, m.fs);
+	if (!m.se) {
+		rc = -EINVAL;
+		goto err_fs;
+	}
+	if (fuse_set_signal_handlers(m.se)) {
+		main_log(LOG_ERR, "signal handlers: %m");
+		rc = -EINVAL;
+		goto err_session;
+	}
+	if (fuse_session_mount(m.se, o->mountpoint)) {
+		rc = -EINVAL;
+		goto err_signals;
+	}
+	rc = main_start_workers(&m);
+	if (rc)
+		goto err_unmount;
+
+	if (o->io_flusher) {
+		int e = atomic_load_explicit(&m.io_flusher_errno, memory_order_relaxed);
+
+		if (e) {
+			errno = e;
+			main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the workers may block in reclaim on their own device");
+		} else {
+			main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on %u worker threads",
+				 m.nr_workers);
+		}
+	} else {
+		main_log(LOG_INFO, "-o noioflusher: workers not marked PR_SET_IO_FLUSHER");
+	}
+	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, mem_limit=%llu, threads=%u, reserve=%lluK",
+		 o->mountpoint, o->size ? o->file : "no file", o->size ? " of " : "",
+		 (unsigned long long)o->size, o->comp,
+		 (unsigned long long)o->mem_limit, o->threads,
+		 (unsigned long long)(o->reserve >> 10));
+	main_detach(status_fd);
+
+	while (!fuse_session_exited(m.se)) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		sem_timedwait(&m.done, &until);
+	}
+	main_stop_workers(&m);
+	if (fs_open_files(m.fs))
+		main_log(LOG_WARNING, "exiting with %u files open: whatever still uses them (a loop device, swap) now gets I/O errors",
+			 fs_open_files(m.fs));
+	else
+		main_log(LOG_INFO, "exiting");
+	pthread_barrier_destroy(&m.ready);
+	free(m.workers);
+	rc = 0;
+
+err_unmount:
+	fuse_session_unmount(m.se);
+err_signals:
+	fuse_remove_signal_handlers(m.se);
+err_session:
+	fuse_session_destroy(m.se);
+err_fs:
+	fs_destroy(m.fs);
+err_store:
+	store_destroy(m.st);
+err_sem:
+	sem_destroy(&m.done);
+	return rc ? 1 : 0;
+}
+
+/*
+ * Without -f: fork now; the parent waits for one byte from the child
+ * (sent once the mount serves) and exits 0, or exits with the child's
+ * status when the child dies first.
+ */
+static int main_fork(int *status_fd)
+{
+	int fds[2], st;
+	pid_t pid;
+	ssize_t n;
+	char c;
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		fprintf(stderr, "zramfuse: pipe: %m\n");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "zramfuse: fork: %m\n");
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		*status_fd = fds[1];
+		return 0;
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 1);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	char err[512];
+	int status_fd = -1, rc;
+
+	if (options_parse(argc, argv, &o, err, sizeof(err))) {
+		fprintf(stderr, "zramfuse: %s\n", err);
+		return 1;
+	}
+	if (o.show_help) {
+		options_help(argv[0]);
+		options_free(&o);
+		return 0;
+	}
+	if (o.show_version) {
+		printf("zramfuse %s (libfuse %s, codecs: %s)\n", PACKAGE_VERSION,
+		       fuse_pkgversion(), codec_names());
+		options_free(&o);
+		return 0;
+	}
+	if (main_check_codec(&o)) {
+		options_free(&o);
+		return 1;
+	}
+	if (!o.foreground && main_fork(&status_fd)) {
+		options_free(&o);
+		return 1;
+	}
+	rc = main_run(&o, status_fd);
+	options_free(&o);
+	return rc;
+}
