@@ -231,34 +231,56 @@ static void cnt_add_locked(struct store *st, enum store_counter c, int64_t d)
 	pthread_mutex_unlock(&st->tls_lock);
 }
 
-/* Count a slot going from @oldi to @newi (either may be empty). */
-static void store_account(struct store_tls *t, struct store_file *f,
-			  uint32_t oldi, uint32_t newi)
-{
-	int64_t dpages = !!(newi & SLOT_STORED) - !!(oldi & SLOT_STORED);
-	int64_t dcompr = (int64_t)info_obj_size(newi) - info_obj_size(oldi);
-	int64_t dobjs = info_has_obj(newi) - info_has_obj(oldi);
-	int64_t dsame = !!(newi & SLOT_SAME) - !!(oldi & SLOT_SAME);
-	int64_t dhuge = (info_has_obj(newi) && (newi & SLOT_HUGE)) -
-			(info_has_obj(oldi) && (oldi & SLOT_HUGE));
+/* Changes to the counters, summed over one operation and applied once. */
+struct store_delta {
+	int64_t pages, compr, objs, same, huge, huge_new, freed;
+};
 
-	if (dpages) {
-		cnt_add(t, C_ORIG, dpages * STORE_PAGE_SIZE);
-		atomic_fetch_add_explicit(&f->pages, (uint64_t)dpages, memory_order_relaxed);
+/* A slot went from @oldi to @newi (either may be empty). */
+static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t newi)
+{
+	int64_t huge = (info_has_obj(newi) && (newi & SLOT_HUGE)) -
+		       (info_has_obj(oldi) && (oldi & SLOT_HUGE));
+
+	d->pages += !!(newi & SLOT_STORED) - !!(oldi & SLOT_STORED);
+	d->compr += (int64_t)info_obj_size(newi) - info_obj_size(oldi);
+	d->objs += info_has_obj(newi) - info_has_obj(oldi);
+	d->same += !!(newi & SLOT_SAME) - !!(oldi & SLOT_SAME);
+	d->huge += huge;
+	d->huge_new += huge > 0;
+}
+
+static void store_account(struct store_tls *t, struct store_file *f,
+			  const struct store_delta *d)
+{
+	if (d->pages) {
+		cnt_add(t, C_ORIG, d->pages * STORE_PAGE_SIZE);
+		atomic_fetch_add_explicit(&f->pages, (uint64_t)d->pages, memory_order_relaxed);
 	}
-	if (dcompr) {
-		cnt_add(t, C_COMPR, dcompr);
-		atomic_fetch_add_explicit(&f->compr, (uint64_t)dcompr, memory_order_relaxed);
+	if (d->compr) {
+		cnt_add(t, C_COMPR, d->compr);
+		atomic_fetch_add_explicit(&f->compr, (uint64_t)d->compr, memory_order_relaxed);
 	}
-	if (dobjs)
-		atomic_fetch_add_explicit(&f->objs, (uint64_t)dobjs, memory_order_relaxed);
-	if (dsame)
-		cnt_add(t, C_SAME, dsame);
-	if (dhuge) {
-		cnt_add(t, C_HUGE, dhuge);
-		if (dhuge > 0)
-			cnt_add(t, C_HUGE_SINCE, 1);
-	}
+	if (d->objs)
+		atomic_fetch_add_explicit(&f->objs, (uint64_t)d->objs, memory_order_relaxed);
+	if (d->same)
+		cnt_add(t, C_SAME, d->same);
+	if (d->huge)
+		cnt_add(t, C_HUGE, d->huge);
+	if (d->huge_new)
+		cnt_add(t, C_HUGE_SINCE, d->huge_new);
+	if (d->freed)
+		cnt_add(t, C_NOTIFY_FREE, d->freed);
+}
+
+/* The counters of one slot going from @oldi to @newi. */
+static void store_account_slot(struct store_tls *t, struct store_file *f,
+			       uint32_t oldi, uint32_t newi)
+{
+	struct store_delta d = { 0 };
+
+	delta_slot(&d, oldi, newi);
+	store_account(t, f, &d);
 }
 
 /* --- per-thread state ------------------------------------------------ */
@@ -640,7 +662,7 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 	oldv = s->val;
 	slot_set(s, newi, newv);
 	slot_unlock(s);
-	store_account(t, f, oldi, newi);
+	store_account_slot(t, f, oldi, newi);
 	if (info_has_obj(oldi))
 		zspool_free(st->pool, (zspool_handle_t)oldv);
 	return 0;
@@ -689,7 +711,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 	}
 	slot_set(s, newi, newv);
 	slot_unlock(s);
-	store_account(t, f, oldi, newi);
+	store_account_slot(t, f, oldi, newi);
 	if (!src && !(newi & SLOT_STORED) && (oldi & SLOT_STORED))
 		cnt_add(t, C_NOTIFY_FREE, 1);
 	if (info_has_obj(oldi))
@@ -848,6 +870,7 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 	struct store *st = f->st;
 	uint64_t lidx = pg >> LEAF_SHIFT;
 	uint64_t lend = ((end - 1) >> LEAF_SHIFT) + 1;
+	struct store_delta d = { 0 };
 	struct leaf *l;
 
 	while ((l = table_next_leaf(f, &lidx, lend)) != NULL) {
@@ -869,14 +892,15 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 			slot_unlock(s);
 			if (!(info & SLOT_STORED))
 				continue;
-			store_account(t, f, info, 0);
-			cnt_add(t, C_NOTIFY_FREE, 1);
+			delta_slot(&d, info, 0);
+			d.freed++;
 			if (info_has_obj(info))
 				store_batch_add(st, t, (zspool_handle_t)val,
 						info & SLOT_SIZE_MASK);
 		}
 		lidx++;
 	}
+	store_account(t, f, &d);
 	store_flush(st, t);
 }
 
