@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 #define OPTIONS_DEFAULT_FILE "swap"
 #define OPTIONS_DEFAULT_COMP "lz4"
 #define OPTIONS_DEFAULT_THREADS 4u
@@ -28,8 +30,8 @@
 #define OPTIONS_MAX_RECLAIM_THREADS 16u
 #define OPTIONS_DEFAULT_RESERVE (4ull << 20)
 #define OPTIONS_MAX_RESERVE (1ull << 30)
-/* The largest file, and so the largest size=: 1024T. */
-#define OPTIONS_MAX_SIZE (1ull << 50)
+/* The largest file, and so the largest size=: what the store addresses. */
+#define OPTIONS_MAX_SIZE STORE_MAX_BYTES
 
 struct options {
 	/* zramfuse's own options, validated */

@@ -109,7 +109,8 @@ main_log(int prio, const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 
-	if (!main_quiet) {
+	/* detached: only warnings and errors still go to the terminal */
+	if (!main_quiet && (!main_syslog || prio <= LOG_WARNING)) {
 		va_start(ap, fmt);
 		fprintf(stderr, "zramfuse: ");
 		errno = saved;
@@ -278,16 +279,17 @@ err_free:
 	return rc;
 }
 
-static void main_oom_adj(void)
+/* Returns 0 or the errno; logged with the others once the mount serves. */
+static int main_oom_adj(void)
 {
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	int err = 0;
 
 	if (fd < 0 || write(fd, "-1000", 5) != 5)
-		main_log(LOG_WARNING, "warning: cannot set oom_score_adj to -1000: %m; the OOM killer may end the daemon and with it every page swapped to it");
-	else
-		main_log(LOG_INFO, "oom_score_adj set to -1000");
+		err = errno;
 	if (fd >= 0)
 		close(fd);
+	return err;
 }
 
 static int main_mlock(void)
@@ -296,8 +298,37 @@ static int main_mlock(void)
 		main_log(LOG_ERR, "mlockall: %m (-o nomlock turns it off, for non-swap use only)");
 		return -errno;
 	}
-	main_log(LOG_INFO, "memory locked: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)");
 	return 0;
+}
+
+/* Say once which of the three swap-safety measures are in force. */
+static void main_report_safety(struct main_ctx *m, int oom_err)
+{
+	const struct options *o = m->o;
+	int e;
+
+	if (!o->oom_adj) {
+		main_log(LOG_INFO, "-o nooomadj: oom_score_adj left as it is");
+	} else if (oom_err) {
+		errno = oom_err;
+		main_log(LOG_WARNING, "warning: cannot set oom_score_adj to -1000: %m (needs CAP_SYS_RESOURCE); the OOM killer may end the daemon, and with it every page swapped to it");
+	} else {
+		main_log(LOG_INFO, "oom_score_adj set to -1000");
+	}
+	if (o->mlock)
+		main_log(LOG_INFO, "memory locked: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)");
+	else
+		main_log(LOG_WARNING, "-o nomlock: memory not locked; do not use this mount for swap");
+	e = atomic_load_explicit(&m->io_flusher_errno, memory_order_relaxed);
+	if (!o->io_flusher) {
+		main_log(LOG_INFO, "-o noioflusher: workers not marked PR_SET_IO_FLUSHER");
+	} else if (e) {
+		errno = e;
+		main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the workers may block in reclaim on their own device");
+	} else {
+		main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on %u worker threads",
+			 m->nr_workers);
+	}
 }
 
 /* Check comp= and comp_level= against the codecs built in, with a clear line. */
@@ -351,7 +382,7 @@ static int main_run(struct options *o, int status_fd)
 	struct main_ctx m;
 	size_t ops_size;
 	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
-	int rc;
+	int rc, oom_err = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
@@ -364,16 +395,16 @@ static int main_run(struct options *o, int status_fd)
 		return 1;
 	}
 
+	/*
+	 * Until the mount serves, only errors are printed, so that a failed
+	 * start says one line; the safety measures are reported after.
+	 */
 	if (o->oom_adj)
-		main_oom_adj();
-	else
-		main_log(LOG_INFO, "-o nooomadj: oom_score_adj left as it is");
+		oom_err = main_oom_adj();
 	if (o->mlock) {
 		rc = main_mlock();
 		if (rc)
 			goto err_sem;
-	} else {
-		main_log(LOG_WARNING, "-o nomlock: memory not locked; do not use this mount for swap");
 	}
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -385,6 +416,7 @@ static int main_run(struct options *o, int status_fd)
 	cfg.reserve_pages = o->reserve / STORE_PAGE_SIZE;
 	/* with a reserve, writes never wait for the kernel (issue 5) */
 	cfg.nowait_writes = o->reserve > 0;
+	cfg.io_flusher = o->io_flusher;
 	rc = store_create(&cfg, &m.st);
 	if (rc) {
 		errno = -rc;
@@ -422,19 +454,7 @@ static int main_run(struct options *o, int status_fd)
 	if (rc)
 		goto err_unmount;
 
-	if (o->io_flusher) {
-		int e = atomic_load_explicit(&m.io_flusher_errno, memory_order_relaxed);
-
-		if (e) {
-			errno = e;
-			main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the workers may block in reclaim on their own device");
-		} else {
-			main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on %u worker threads",
-				 m.nr_workers);
-		}
-	} else {
-		main_log(LOG_INFO, "-o noioflusher: workers not marked PR_SET_IO_FLUSHER");
-	}
+	main_report_safety(&m, oom_err);
 	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, mem_limit=%llu, threads=%u, reserve=%lluK",
 		 o->mountpoint, o->size ? o->file : "no file", o->size ? " of " : "",
 		 (unsigned long long)o->size, o->comp,

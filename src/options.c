@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "options.h"
 
@@ -357,6 +358,7 @@ int options_parse(int argc, char **argv, struct options *o,
 {
 	struct fuse_args *args;
 	struct options_ctx c = { .o = o, .err = err, .errlen = errlen };
+	struct stat st;
 	char *mnt;
 
 	options_defaults(o);
@@ -389,8 +391,12 @@ int options_parse(int argc, char **argv, struct options *o,
 	}
 	mnt = c.nonopt[c.nr_nonopt - 1];
 	o->mountpoint = realpath(mnt, NULL);
-	if (!o->mountpoint) {
+	if (!o->mountpoint || stat(o->mountpoint, &st)) {
 		snprintf(err, errlen, "mount point %s: %s", mnt, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "mount point %s: %s", mnt, strerror(ENOTDIR));
 		goto fail;
 	}
 

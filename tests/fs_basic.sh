@@ -1,0 +1,167 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# fs_basic: the filesystem as a user meets it - the file made by size=,
+# O_DIRECT patterns at aligned and unaligned offsets, truncate, punched
+# holes and the stats after them, SEEK_DATA/SEEK_HOLE, unlink while open,
+# rename, readdir, the refused operations and their errno, ENOSPC at
+# mem_limit, the control files and their permissions for a non-root user,
+# the mount.fuse3 and fstab forms, and unmount.
+set -u
+. "$top_srcdir/tests/lib.sh"
+zf_init
+command -v python3 >/dev/null || zf_skip "no python3"
+command -v setpriv >/dev/null || zf_skip "no setpriv"
+
+H="python3 $top_srcdir/tests/fs_helper.py"
+MNT=$ZF_TMP/mnt
+T=$ZF_TMP
+chmod 755 "$T"		# the non-root checks walk through it
+
+# as nobody, with no supplementary groups
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+# field $1 of mm_stat
+mm() { cut -d' ' -f"$1" "$MNT/.zram/mm_stat"; }
+expect() {	# expect WHAT GOT WANT
+	[ "$2" = "$3" ] || zf_fail "$1: got '$2', want '$3'"
+}
+
+zf_mount "$MNT" -o size=16M,allow_other,threads=4
+
+# --- the file made at mount ---------------------------------------------
+expect "size of swap" "$(stat -c %s "$MNT/swap")" 16777216
+expect "mode of swap" "$(stat -c %a "$MNT/swap")" 600
+expect "owner of swap" "$(stat -c %u:%g "$MNT/swap")" "$(id -u):$(id -g)"
+expect "statfs block size" "$(stat -f -c %S "$MNT")" 4096
+expect "empty store" "$(mm 1)" 0
+
+# --- aligned O_DIRECT with dd, then unaligned through the helper ---------
+head -c 4M /dev/urandom >"$T/rand"
+dd if="$T/rand" of="$MNT/swap" bs=64k oflag=direct conv=notrunc status=none ||
+	zf_fail "dd oflag=direct"
+dd if="$MNT/swap" of="$T/back" bs=64k count=64 iflag=direct status=none ||
+	zf_fail "dd iflag=direct"
+cmp -s "$T/rand" "$T/back" || zf_fail "O_DIRECT read-back differs"
+expect "size after writing inside" "$(stat -c %s "$MNT/swap")" 16777216
+orig=$(mm 1)
+[ "$orig" -ge 4194304 ] || zf_fail "orig_data_size $orig after writing 4 MiB"
+[ "$(mm 2)" -gt 0 ] || zf_fail "compr_data_size is 0 after writing"
+$H pattern "$MNT/pattern" || zf_fail "O_DIRECT patterns"
+orig=$(mm 1)
+
+# --- punch holes: the pages go, the stats fall after a compact ------------
+fallocate -p -o 0 -l 4M "$MNT/swap" || zf_fail "fallocate -p"
+echo 1 >"$MNT/.zram/compact" || zf_fail "write compact"
+after=$(mm 1)
+[ "$after" -le $((orig - 4194304)) ] ||
+	zf_fail "orig_data_size $orig -> $after after punching 4 MiB"
+cmp -s -n 4194304 /dev/zero "$MNT/swap" || zf_fail "punched range is not zeros"
+expect "size after punch" "$(stat -c %s "$MNT/swap")" 16777216
+# fallocate mode 0 extends, zero range works, collapse is refused
+fallocate -l 20M "$MNT/swap" || zf_fail "fallocate to 20M"
+expect "size after fallocate" "$(stat -c %s "$MNT/swap")" 20971520
+fallocate -z -o 1M -l 1M "$MNT/swap" || zf_fail "fallocate -z"
+fallocate -c -o 0 -l 4096 "$MNT/swap" 2>/dev/null &&
+	zf_fail "fallocate --collapse-range accepted"
+
+# --- truncate grow and shrink: the tail is discarded ----------------------
+printf 'abcdefgh' >"$MNT/t"
+truncate -s 3 "$MNT/t"
+truncate -s 8192 "$MNT/t"
+expect "size after grow" "$(stat -c %s "$MNT/t")" 8192
+expect "shrunk tail reads zeros" "$(head -c 8 "$MNT/t" | od -An -c | tr -d ' ')" 'abc\0\0\0\0\0'
+head -c 1M /dev/urandom >"$MNT/t"
+b=$(stat -c %b "$MNT/t")
+[ "$b" -ge 2048 ] || zf_fail "st_blocks $b for 1 MiB"
+truncate -s 0 "$MNT/t"
+expect "st_blocks after truncate to 0" "$(stat -c %b "$MNT/t")" 0
+
+# --- SEEK_DATA/SEEK_HOLE, unlink while open, ENOSPC ----------------------
+$H seek "$MNT/seek" || zf_fail "SEEK_DATA/SEEK_HOLE"
+$H unlink_open "$MNT/gone" || zf_fail "unlink while open"
+used=$(mm 3)
+echo $((used + 2097152)) >"$MNT/.zram/mem_limit" || zf_fail "set mem_limit"
+$H enospc "$MNT/full" || zf_fail "ENOSPC at mem_limit"
+echo 0 >"$MNT/.zram/mem_limit"
+rm "$MNT/full"
+
+# --- rename, readdir -----------------------------------------------------
+echo hello >"$MNT/a"
+echo world >"$MNT/b"
+mv "$MNT/a" "$MNT/c" || zf_fail "rename"
+mv "$MNT/c" "$MNT/b" || zf_fail "rename over a file"
+expect "renamed content" "$(cat "$MNT/b")" hello
+[ -e "$MNT/a" ] && zf_fail "old name still there"
+expect "readdir" "$(ls -A "$MNT" | tr '\n' ' ')" ".zram b pattern seek swap t "
+expect "new file mode" "$(stat -c %a "$MNT/b")" 600
+
+# --- what a flat directory of regular files refuses ----------------------
+expect "mkdir" "$($H errno mkdir "$MNT/d")" EPERM
+expect "link" "$($H errno link "$MNT/b" "$MNT/b2")" EPERM
+expect "symlink" "$($H errno symlink b "$MNT/s")" EPERM
+expect "mknod fifo" "$($H errno mknod_fifo "$MNT/f")" EPERM
+expect "rmdir .zram" "$($H errno rmdir "$MNT/.zram")" EPERM
+expect "create in .zram" "$($H errno mknod "$MNT/.zram/x")" EPERM
+expect "rename into .zram" "$($H errno rename "$MNT/b" "$MNT/.zram/b")" EPERM
+
+# --- control files -------------------------------------------------------
+Z=$MNT/.zram
+expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
+	"comp_algorithm compact files io_stat mem_limit mem_used_max mm_stat reclaim_stat reserve_stat "
+expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
+expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
+expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5
+expect "reserve_stat columns" "$(wc -w <"$Z/reserve_stat")" 3
+expect "comp_algorithm" "$(cat "$Z/comp_algorithm")" "[lz4] zstd"
+grep -q '^20971520 [0-9]* [0-9]* swap$' "$Z/files" || zf_fail "files: $(cat "$Z/files")"
+echo 1G >"$Z/mem_limit" || zf_fail "mem_limit=1G"
+expect "mem_limit" "$(cat "$Z/mem_limit")" 1073741824
+expect "mm_stat mem_limit" "$(mm 4)" 1073741824
+echo 0 >"$Z/mem_limit"
+( echo 12Q >"$Z/mem_limit" ) 2>/dev/null && zf_fail "mem_limit took 12Q"
+echo 0 >"$Z/mem_used_max" || zf_fail "reset mem_used_max"
+expect "mem_used_max after reset" "$(cat "$Z/mem_used_max")" "$(mm 3)"
+( echo 5 >"$Z/mem_used_max" ) 2>/dev/null && zf_fail "mem_used_max took 5"
+cat "$Z/compact" >/dev/null 2>&1 && zf_fail "compact is readable"
+( echo 1 >"$Z/mm_stat" ) 2>/dev/null && zf_fail "mm_stat is writable"
+expect "control modes" "$(stat -c '%a %u' "$Z/mm_stat" "$Z/mem_limit" "$Z/compact" | tr '\n' ' ')" \
+	"444 0 644 0 200 0 "
+
+# a non-root user reads the stats but writes nothing, and (0600) no data
+nobody cat "$Z/mm_stat" >/dev/null || zf_fail "nobody cannot read mm_stat"
+nobody sh -c "echo 1G >'$Z/mem_limit'" 2>/dev/null && zf_fail "nobody wrote mem_limit"
+nobody sh -c "echo 1 >'$Z/compact'" 2>/dev/null && zf_fail "nobody wrote compact"
+nobody cat "$MNT/swap" >/dev/null 2>&1 && zf_fail "nobody read a 0600 file"
+nobody sh -c "echo x >'$MNT/nb'" 2>/dev/null && zf_fail "nobody created a file in a 0755 root"
+expect "mem_limit after nobody" "$(cat "$Z/mem_limit")" 0
+
+# --- without allow_other, nobody reaches nothing -------------------------
+zf_mount "$T/priv" -o size=1M
+nobody ls "$T/priv" >/dev/null 2>&1 && zf_fail "nobody listed a mount without allow_other"
+zf_umount "$T/priv"
+
+# --- mount.fuse3's form (SOURCE MOUNTPOINT -o ...), and an fstab line ---
+# mount(8) runs helpers with a fixed PATH, so "-t fuse.zramfuse" finds only
+# an installed zramfuse; mount.fuse3 itself is run with ours on the PATH,
+# and fstab names the binary in the "PROGRAM#SOURCE" form mount.fuse3 reads.
+mkdir -p "$T/m3"
+ZF_MOUNTS="$T/m3 $ZF_MOUNTS"
+PATH=$(dirname "$ZRAMFUSE"):$PATH zf_timeout 30 mount.fuse3 zramfuse "$T/m3" \
+	-t zramfuse -o size=2M,comp=zstd,nomlock 2>/dev/null ||
+	zf_fail "mount.fuse3 zramfuse $T/m3 -t zramfuse"
+expect "mount.fuse3: file" "$(stat -c %s "$T/m3/swap")" 2097152
+expect "mount.fuse3: comp" "$(cat "$T/m3/.zram/comp_algorithm")" "lz4 [zstd]"
+grep -q "^zramfuse $T/m3 fuse.zramfuse " /proc/mounts ||
+	zf_fail "not zramfuse/fuse.zramfuse in /proc/mounts"
+zf_unhang umount "$T/m3" || zf_fail "umount m3"
+echo "$ZRAMFUSE#zramfuse $T/m3 fuse size=1M,file=disk,nomlock 0 0" >"$T/fstab"
+zf_timeout 30 mount -T "$T/fstab" "$T/m3" 2>/dev/null || zf_fail "mount from fstab"
+expect "fstab: file" "$(stat -c %s "$T/m3/disk")" 1048576
+zf_unhang umount "$T/m3" || zf_fail "umount m3 (fstab)"
+zf_timeout 30 mount -t fuse "$ZRAMFUSE#zramfuse" "$T/m3" -o size=1Q 2>"$T/err" &&
+	zf_fail "mount -o size=1Q succeeded"
+mountpoint -q "$T/m3" && zf_fail "mounted after a bad size"
+expect "mount error lines" "$(wc -l <"$T/err")" 1
+
+# --- unmount: the daemon exits by itself ----------------------------------
+zf_umount "$MNT"
+exit 0

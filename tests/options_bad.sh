@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# options_bad: every bad option, size or argument stops the daemon with a
+# non-zero exit and exactly one line on stderr, and nothing is mounted -
+# in the foreground and through the forking (background) start alike.
+set -u
+. "$top_srcdir/tests/lib.sh"
+zf_init
+MNT=$ZF_TMP/mnt
+mkdir -p "$MNT"
+ZF_MOUNTS="$MNT"
+: >"$ZF_TMP/file"
+
+# refuse [-f] ARGS...: run the daemon, which must fail as described
+refuse() {
+	zf_timeout 20 "$ZRAMFUSE" "$@" >"$ZF_TMP/out" 2>"$ZF_TMP/err"
+	rc=$?
+	if mountpoint -q "$MNT"; then
+		zf_unhang umount "$MNT"
+		zf_fail "mounted with: $*"
+	fi
+	[ $rc -ne 0 ] || zf_fail "exit 0 with: $*"
+	[ $rc -ne 124 ] || zf_fail "timed out with: $*"
+	lines=$(wc -l <"$ZF_TMP/err")
+	[ "$lines" -eq 1 ] || {
+		cat "$ZF_TMP/err" >&2
+		zf_fail "$lines lines on stderr with: $*"
+	}
+	echo "refused ($rc): $* -> $(cat "$ZF_TMP/err")"
+}
+
+for f in -f ""; do
+	for o in size=abc size=0 size=-1 size=1X size=1.5G size= size=200T \
+		 size=99999999999999999999 comp=gzip comp=LZ4 comp_level=x \
+		 comp=lz4,comp_level=0x1 comp=zstd,comp_level=99 \
+		 comp=lz4,comp_level=70000 mem_limit=abc mem_limit=-5 \
+		 deferred_free=yes threads=0 threads=65 threads=two \
+		 reclaim_threads=0 reclaim_threads=17 reserve=2G reserve=1Z \
+		 file= file=a/b file=.zram file=.. frobnicate \
+		 size=1M,allow_other,bogus=1; do
+		refuse $f -o "$o" "$MNT"
+	done
+	refuse $f
+	refuse $f "$ZF_TMP/does-not-exist"
+	refuse $f a b "$MNT"
+	refuse $f -o size=1M "$ZF_TMP/file"
+	refuse $f --no-such-switch "$MNT"
+done
+# not an error: --help and --version print and exit 0, mounting nothing
+"$ZRAMFUSE" --help >/dev/null || zf_fail "--help exit status"
+"$ZRAMFUSE" --version | grep -q '^zramfuse ' || zf_fail "--version"
+mountpoint -q "$MNT" && zf_fail "--help mounted something"
+exit 0
