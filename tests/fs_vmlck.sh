@@ -1,0 +1,49 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# fs_vmlck: with the file attached to a loop device and swap on it, the
+# daemon's memory is locked (VmLck > 0) but the file's size is not
+# (MCL_ONFAULT), its workers are all there, its oom_score_adj is -1000
+# (where the machine grants CAP_SYS_RESOURCE), and the loop device takes
+# 4 KiB discards.  The heavy swap workload is tests/swap_e2e.sh's.
+set -u
+. "$top_srcdir/tests/lib.sh"
+zf_init
+MNT=$ZF_TMP/mnt
+
+zf_mount "$MNT" -o size=1G,threads=3
+LOG=$ZF_TMP/daemon.$$.log
+zf_loop "$MNT/swap"
+zf_swapon "$ZF_LOOP"
+grep -q "^$ZF_LOOP " /proc/swaps || zf_fail "$ZF_LOOP is not in /proc/swaps"
+
+# VmLck is the size of the locked mappings (with MCL_ONFAULT, faulted or
+# not); VmRSS shows what is really resident, and must not be the file.
+lck=$(awk '$1 == "VmLck:" {print $2}' /proc/"$ZF_PID"/status)
+rss=$(awk '$1 == "VmRSS:" {print $2}' /proc/"$ZF_PID"/status)
+echo "daemon $ZF_PID: VmLck $lck kB, VmRSS $rss kB with a 1 GiB swap file"
+[ "${lck:-0}" -gt 0 ] || zf_fail "VmLck is ${lck:-missing}"
+[ "$rss" -lt $((128 * 1024)) ] ||
+	zf_fail "VmRSS $rss kB: the file's size was faulted in up front (MCL_ONFAULT?)"
+grep -q "memory locked" "$LOG" || zf_fail "no 'memory locked' in the log"
+
+# main + 3 workers + the store's own threads
+n=$(ls /proc/"$ZF_PID"/task | wc -l)
+[ "$n" -ge 4 ] || zf_fail "$n threads, want at least 4"
+
+adj=$(cat /proc/"$ZF_PID"/oom_score_adj)
+# CAP_SYS_RESOURCE is bit 24 of the effective set
+cap=$(awk '$1 == "CapEff:" {print $2}' /proc/self/status)
+if [ $(( (0x$cap >> 24) & 1 )) -eq 1 ]; then
+	[ "$adj" = -1000 ] || zf_fail "oom_score_adj $adj, want -1000"
+	grep -q "oom_score_adj set to -1000" "$LOG" || zf_fail "oom_score_adj not logged"
+	grep -q "PR_SET_IO_FLUSHER set on 3 worker" "$LOG" || zf_fail "IO_FLUSHER not logged"
+else
+	echo "no CAP_SYS_RESOURCE here: oom_score_adj $adj; checking the warnings instead"
+	grep -q "warning: cannot set oom_score_adj" "$LOG" || zf_fail "no oom_score_adj warning"
+	grep -q "warning: PR_SET_IO_FLUSHER" "$LOG" || zf_fail "no PR_SET_IO_FLUSHER warning"
+fi
+
+dev=${ZF_LOOP#/dev/}
+expect_gran=$(cat /sys/block/"$dev"/queue/discard_granularity)
+[ "$expect_gran" = 4096 ] || zf_fail "$ZF_LOOP discard_granularity $expect_gran"
+exit 0
