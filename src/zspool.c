@@ -22,8 +22,8 @@
  * Pages come from 32 MiB chunks mmap'ed with MAP_NORESERVE (never one
  * mapping per zspage: the kernel allows 65,530 mappings).  A page is in one
  * of three states: in a zspage or a descriptor slab; resident and free (on
- * the "resident" stack, linked through its first word; these are the
- * reserve); or released to the kernel (a set bit in its chunk's bitmap;
+ * the "resident" stack, an array of page pointers, so that freeing a page
+ * never writes to it; these are the reserve); or released to the kernel (a set bit in its chunk's bitmap;
  * never-touched pages are in this state too).  Chunks are unmapped only by
  * zspool_destroy().  zspool_trim() releases resident pages beyond the
  * reserve target with MADV_DONTNEED_LOCKED (MADV_DONTNEED when the kernel
@@ -119,13 +119,13 @@
 #define HBLOCK_BYTES (HBLOCK_SLOTS * sizeof(uint64_t))
 #define MAX_HBLOCKS (1u << 16)	/* 2^30 handles */
 #define HANDLE_BATCH 64u
+#define HCACHE (2 * HANDLE_BATCH)
 #define HANDLE_PREFAULT_PAGES 16u
 #define HSLOTS_PER_PAGE (PAGE_SIZE / sizeof(uint64_t))
 
 /*
  * A live handle slot: | desc >> 6 (41) | obj index (9) | size - 1 (12) |
- * LIVE | LOCK |.  A free slot has LIVE clear and the next free index in
- * its upper 32 bits (0 ends the list; index 0 is never handed out).
+ * LIVE | LOCK |.  A free slot is 0.  Index 0 is never handed out.
  */
 #define SLOT_LOCK 1ull
 #define SLOT_LIVE 2ull
@@ -165,12 +165,13 @@ struct zs_class {
 	/* immutable after create */
 	unsigned index, size, min_size, ppz, objs, desc_size, descs_per_slab;
 	unsigned group_mul;		/* group = inuse * group_mul >> 16 */
+	bool huge;			/* one page, one object, no descriptor */
 	/* protected by lock */
 	struct zspage *groups[NR_GROUPS];
 	unsigned group_mask;		/* bit g set when groups[g] non-empty */
 	struct desc_slab *slabs;	/* slab pages with free descriptors */
-	uint32_t hfree;			/* cached free handles */
-	unsigned nr_hfree;
+	unsigned nr_hcache;
+	uint32_t hcache[HCACHE];	/* free handles, a stack */
 	/* protected by lock; read with relaxed loads */
 	uint64_t zspages, objs_allocated, bytes_allocated;
 } __attribute__((aligned(64)));
@@ -178,6 +179,7 @@ struct zs_class {
 struct chunk {
 	char *base;
 	unsigned nr_free;		/* released pages; protected by page_lock */
+	unsigned hint;			/* no set bit below this word; page_lock */
 	uint64_t bitmap[CHUNK_WORDS];	/* 1 = released; protected by page_lock */
 };
 
@@ -187,17 +189,21 @@ struct zspool {
 	unsigned nr_classes, max_ppz;
 
 	pthread_mutex_t page_lock;
-	void *resident;			/* free resident pages; protected by page_lock */
+	void **resident;		/* free resident pages; protected by page_lock */
 	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
+	uint64_t resident_cap;		/* protected by page_lock */
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	unsigned nr_chunks, max_chunks;	/* protected by page_lock; relaxed reads */
 	unsigned chunk_hint;		/* no released page below; page_lock */
+	unsigned chunk_last;		/* chunk_give()'s last; page_lock */
 	int madv_advice;		/* relaxed; drops to MADV_DONTNEED on EINVAL */
 
 	pthread_mutex_t handle_lock;
 	uint64_t **hblocks;		/* [MAX_HBLOCKS]; entries set under handle_lock, release */
 	uint32_t hnext;			/* never-used index; protected by handle_lock */
-	uint32_t hfree;			/* free list; protected by handle_lock */
+	uint32_t *hfree;		/* free handles; protected by handle_lock */
+	size_t nr_hfree, hfree_cap;	/* protected by handle_lock */
+	uint64_t handles_lost;		/* relaxed; see handle_put() */
 	uint32_t hprefault;		/* slots below are faulted in; handle_lock */
 
 	/* atomics, relaxed unless noted */
@@ -231,17 +237,12 @@ static inline void cpu_relax(void)
 
 /* ---- descriptors and slots ------------------------------------------- */
 
-static inline void **zs_pages(struct zspage *zs)
-{
-	return zs->pages;
-}
-
 static inline uint32_t *zs_owner(struct zspage *zs)
 {
 	return (uint32_t *)(zs->pages + zs->cls->ppz);
 }
 
-static inline uint64_t slot_make(struct zspage *zs, unsigned idx, size_t size)
+static inline uint64_t slot_make(void *zs, unsigned idx, size_t size)
 {
 	return ((uint64_t)(uintptr_t)zs >> 6 << SLOT_DESC_SHIFT) |
 	       ((uint64_t)idx << SLOT_IDX_SHIFT) |
@@ -261,6 +262,30 @@ static inline unsigned slot_idx(uint64_t v)
 static inline size_t slot_size(uint64_t v)
 {
 	return ((v >> SLOT_SIZE_SHIFT) & 0xfff) + 1;
+}
+
+/*
+ * An object of the huge class has a page to itself and no descriptor: its
+ * slot holds the page's address, which is page-aligned, where descriptors
+ * never are (a slab page starts with its header).
+ */
+static inline bool slot_is_huge(uint64_t v)
+{
+	return ((uintptr_t)slot_desc(v) & (PAGE_SIZE - 1)) == 0;
+}
+
+/* Where the object of slot value @v lives: its pages and offset. */
+static inline size_t slot_loc(uint64_t v, void *const **pages, void **huge)
+{
+	struct zspage *zs = slot_desc(v);
+
+	if (slot_is_huge(v)) {
+		*huge = zs;
+		*pages = huge;
+		return 0;
+	}
+	*pages = zs->pages;
+	return (size_t)slot_idx(v) * zs->cls->size;
 }
 
 /*
@@ -300,11 +325,10 @@ static inline void slot_unlock(uint64_t *s, uint64_t v)
 }
 
 /* Copy between an object and a flat buffer, in at most two pieces. */
-static void obj_copy(struct zspage *zs, unsigned idx, void *buf, size_t len,
+static void obj_copy(void *const *pages, size_t off, void *buf, size_t len,
 		     bool out)
 {
-	size_t off = (size_t)idx * zs->cls->size;
-	char *pg = zs_pages(zs)[off >> PAGE_SHIFT];
+	char *pg = pages[off >> PAGE_SHIFT];
 	size_t in = off & (PAGE_SIZE - 1), first = PAGE_SIZE - in;
 
 	if (first > len)
@@ -314,7 +338,7 @@ static void obj_copy(struct zspage *zs, unsigned idx, void *buf, size_t len,
 	else
 		memcpy(pg + in, buf, first);
 	if (first < len) {
-		pg = zs_pages(zs)[(off >> PAGE_SHIFT) + 1];
+		pg = pages[(off >> PAGE_SHIFT) + 1];
 		if (out)
 			memcpy((char *)buf + first, pg, len - first);
 		else
@@ -356,6 +380,7 @@ static int chunk_map(struct zspool *pool)
 	}
 	c->base = base;
 	c->nr_free = CHUNK_PAGES;
+	c->hint = 0;
 	memset(c->bitmap, 0xff, sizeof(c->bitmap));
 	for (i = pool->nr_chunks; i > 0 && pool->chunks[i - 1]->base > c->base; i--)
 		pool->chunks[i] = pool->chunks[i - 1];
@@ -375,8 +400,9 @@ static void *chunk_take(struct zspool *pool)
 		if (!c->nr_free)
 			continue;
 		pool->chunk_hint = ci;
-		for (unsigned w = 0; w < CHUNK_WORDS; w++) {
+		for (unsigned w = c->hint; w < CHUNK_WORDS; w++) {
 			if (c->bitmap[w]) {
+				c->hint = w;
 				unsigned b = __builtin_ctzll(c->bitmap[w]);
 
 				c->bitmap[w] &= c->bitmap[w] - 1;
@@ -394,6 +420,13 @@ static void chunk_give(struct zspool *pool, char *page)
 {
 	unsigned lo = 0, hi = pool->nr_chunks;
 
+	/* Trims give sorted runs: try the last chunk found first. */
+	lo = pool->chunk_last < hi ? pool->chunk_last : 0;
+	if (page >= pool->chunks[lo]->base &&
+	    page < pool->chunks[lo]->base + (size_t)CHUNK_PAGES * PAGE_SIZE)
+		hi = lo + 1;
+	else
+		lo = 0;
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
 
@@ -409,8 +442,11 @@ static void chunk_give(struct zspool *pool, char *page)
 	assert(!(c->bitmap[pn / 64] & (1ull << (pn % 64))));
 	c->bitmap[pn / 64] |= 1ull << (pn % 64);
 	c->nr_free++;
+	if (pn / 64 < c->hint)
+		c->hint = pn / 64;
 	if (lo < pool->chunk_hint)
 		pool->chunk_hint = lo;
+	pool->chunk_last = lo;
 }
 
 /*
@@ -427,9 +463,8 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 		pthread_mutex_unlock(&pool->page_lock);
 		return -ENOMEM;
 	}
-	while (got < n && pool->resident) {
-		out[got++] = pool->resident;
-		pool->resident = *(void **)pool->resident;
+	while (got < n && pool->nr_resident) {
+		out[got++] = pool->resident[pool->nr_resident - 1];
 		STORE(&pool->nr_resident, pool->nr_resident - 1);
 	}
 	while (got < n) {
@@ -451,6 +486,53 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 	return err;
 }
 
+/* Sort page addresses (LSD radix on the page number, 9 bits a pass). */
+static void sort_pages(void **pg, unsigned n)
+{
+	void *tmp[TRIM_BATCH];
+	void **from = pg, **to = tmp;
+
+	assert(n <= TRIM_BATCH);
+	for (unsigned shift = PAGE_SHIFT; shift < 48; shift += 9) {
+		unsigned count[512] = { 0 };
+
+		for (unsigned i = 0; i < n; i++)
+			count[((uintptr_t)from[i] >> shift) & 511]++;
+		if (count[((uintptr_t)from[0] >> shift) & 511] == n)
+			continue;	/* all equal in this digit */
+		for (unsigned d = 0, sum = 0; d < 512; d++) {
+			unsigned t = count[d];
+
+			count[d] = sum;
+			sum += t;
+		}
+		for (unsigned i = 0; i < n; i++)
+			to[count[((uintptr_t)from[i] >> shift) & 511]++] = from[i];
+		void **t = from;
+
+		from = to;
+		to = t;
+	}
+	if (from != pg)
+		memcpy(pg, from, n * sizeof(*pg));
+}
+
+static void release_run(struct zspool *pool, char *start, size_t npages)
+{
+	size_t len = npages * PAGE_SIZE;
+	int adv = LOAD(&pool->madv_advice);
+
+	if (madvise(start, len, adv) == 0)
+		return;
+	if (errno == EINVAL && adv != MADV_DONTNEED) {
+		STORE(&pool->madv_advice, MADV_DONTNEED);
+		if (madvise(start, len, MADV_DONTNEED) == 0)
+			return;
+	}
+	/* Cannot release (locked and too old a kernel): zero keeps it correct. */
+	memset(start, 0, len);
+}
+
 /* Return pages to the resident stack; true when a trim is due. */
 static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 {
@@ -459,10 +541,23 @@ static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 	if (!n)
 		return false;
 	pthread_mutex_lock(&pool->page_lock);
-	for (unsigned i = 0; i < n; i++) {
-		*(void **)pg[i] = pool->resident;
-		pool->resident = pg[i];
+	if (pool->nr_resident + n > pool->resident_cap) {
+		uint64_t cap = (pool->nr_resident + n) * 2 + 256;
+		void **a = realloc(pool->resident, cap * sizeof(*a));
+
+		if (!a) {
+			/* No room to keep them: give them straight back. */
+			for (unsigned i = 0; i < n; i++) {
+				release_run(pool, pg[i], 1);
+				chunk_give(pool, pg[i]);
+			}
+			pthread_mutex_unlock(&pool->page_lock);
+			return false;
+		}
+		pool->resident = a;
+		pool->resident_cap = cap;
 	}
+	memcpy(pool->resident + pool->nr_resident, pg, n * sizeof(*pg));
 	STORE(&pool->nr_resident, pool->nr_resident + n);
 	trim = pool->nr_resident > LOAD(&pool->reserve_target) + AUTO_TRIM;
 	pthread_mutex_unlock(&pool->page_lock);
@@ -488,29 +583,6 @@ static bool batch_add(struct zspool *pool, struct page_batch *pb, void *pg)
 	return trim;
 }
 
-static int cmp_ptr(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void release_run(struct zspool *pool, char *start, size_t npages)
-{
-	size_t len = npages * PAGE_SIZE;
-	int adv = LOAD(&pool->madv_advice);
-
-	if (madvise(start, len, adv) == 0)
-		return;
-	if (errno == EINVAL && adv != MADV_DONTNEED) {
-		STORE(&pool->madv_advice, MADV_DONTNEED);
-		if (madvise(start, len, MADV_DONTNEED) == 0)
-			return;
-	}
-	/* Cannot release (locked and too old a kernel): zero keeps it correct. */
-	memset(start, 0, len);
-}
-
 /* Release resident pages beyond @keep; returns pages released. */
 static uint64_t trim_to(struct zspool *pool, uint64_t keep)
 {
@@ -522,15 +594,14 @@ static uint64_t trim_to(struct zspool *pool, uint64_t keep)
 
 		pthread_mutex_lock(&pool->page_lock);
 		while (n < TRIM_BATCH && pool->nr_resident > keep) {
-			pg[n++] = pool->resident;
-			pool->resident = *(void **)pool->resident;
+			pg[n++] = pool->resident[pool->nr_resident - 1];
 			STORE(&pool->nr_resident, pool->nr_resident - 1);
 		}
 		pthread_mutex_unlock(&pool->page_lock);
 		if (!n)
 			break;
 		/* These pages are ours alone until chunk_give(). */
-		qsort(pg, n, sizeof(pg[0]), cmp_ptr);
+		sort_pages(pg, n);
 		for (unsigned i = 0, j; i < n; i = j) {
 			for (j = i + 1; j < n && (char *)pg[j] ==
 			     (char *)pg[j - 1] + PAGE_SIZE; j++)
@@ -574,68 +645,79 @@ static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
 	return 0;
 }
 
+/*
+ * Free handles are kept in arrays, not linked through their slots: moving
+ * a batch between a class and the pool is then a memcpy, where walking a
+ * chain of slots would be a chain of cache misses.
+ */
+
 /* Move up to HANDLE_BATCH free handles from the pool to @cls; class lock held. */
 static int handle_refill(struct zspool *pool, struct zs_class *cls,
 			 unsigned flags)
 {
-	unsigned n = 0;
+	unsigned n;
 	int err = 0;
 
 	pthread_mutex_lock(&pool->handle_lock);
+	n = pool->nr_hfree < HANDLE_BATCH ? pool->nr_hfree : HANDLE_BATCH;
+	pool->nr_hfree -= n;
+	if (n)
+		memcpy(cls->hcache, pool->hfree + pool->nr_hfree, n * sizeof(uint32_t));
 	while (n < HANDLE_BATCH) {
-		uint32_t h;
-
-		if (pool->hfree) {
-			h = pool->hfree;
-			pool->hfree = *hslot(pool, h) >> 32;
-		} else {
-			err = hblock_ensure(pool, pool->hnext, flags);
-			if (err)
-				break;
-			h = pool->hnext++;
-		}
-		*hslot(pool, h) = (uint64_t)cls->hfree << 32;
-		cls->hfree = h;
-		n++;
+		err = hblock_ensure(pool, pool->hnext, flags);
+		if (err)
+			break;
+		cls->hcache[n++] = pool->hnext++;
 	}
 	pthread_mutex_unlock(&pool->handle_lock);
-	cls->nr_hfree += n;
+	cls->nr_hcache = n;
 	return n ? 0 : err;
 }
 
 static int handle_get(struct zspool *pool, struct zs_class *cls,
 		      unsigned flags, uint32_t *out)
 {
-	if (!cls->hfree) {
+	if (!cls->nr_hcache) {
 		int err = handle_refill(pool, cls, flags);
 
 		if (err)
 			return err;
 	}
-	*out = cls->hfree;
-	cls->hfree = *hslot(pool, *out) >> 32;
-	cls->nr_hfree--;
+	*out = cls->hcache[--cls->nr_hcache];
 	return 0;
 }
 
-/* Give a handle back to the class cache; spill a batch when it grows. */
+/*
+ * Give a handle back to the class cache; a full cache passes half of
+ * itself to the pool.  Should the pool's array fail to grow, those handles
+ * are lost (counted); their slots stay free and unused.
+ */
 static void handle_put(struct zspool *pool, struct zs_class *cls, uint32_t h)
 {
-	*hslot(pool, h) = (uint64_t)cls->hfree << 32;
-	cls->hfree = h;
-	if (++cls->nr_hfree < 4 * HANDLE_BATCH)
-		return;
+	*hslot(pool, h) = 0;
+	if (cls->nr_hcache == HCACHE) {
+		cls->nr_hcache -= HANDLE_BATCH;
+		pthread_mutex_lock(&pool->handle_lock);
+		if (pool->nr_hfree + HANDLE_BATCH > pool->hfree_cap) {
+			size_t cap = pool->hfree_cap * 2 + 4 * HANDLE_BATCH;
+			uint32_t *a = realloc(pool->hfree, cap * sizeof(*a));
 
-	uint32_t first = cls->hfree, last = first;
-
-	for (unsigned i = 1; i < HANDLE_BATCH; i++)
-		last = *hslot(pool, last) >> 32;
-	cls->hfree = *hslot(pool, last) >> 32;
-	cls->nr_hfree -= HANDLE_BATCH;
-	pthread_mutex_lock(&pool->handle_lock);
-	*hslot(pool, last) = (uint64_t)pool->hfree << 32;
-	pool->hfree = first;
-	pthread_mutex_unlock(&pool->handle_lock);
+			if (a) {
+				pool->hfree = a;
+				pool->hfree_cap = cap;
+			}
+		}
+		if (pool->nr_hfree + HANDLE_BATCH <= pool->hfree_cap) {
+			memcpy(pool->hfree + pool->nr_hfree,
+			       cls->hcache + cls->nr_hcache,
+			       HANDLE_BATCH * sizeof(uint32_t));
+			pool->nr_hfree += HANDLE_BATCH;
+		} else {
+			ADD(&pool->handles_lost, HANDLE_BATCH);
+		}
+		pthread_mutex_unlock(&pool->handle_lock);
+	}
+	cls->hcache[cls->nr_hcache++] = h;
 }
 
 /* ---- fullness groups ------------------------------------------------- */
@@ -765,30 +847,45 @@ static void max_update(uint64_t *max, uint64_t v)
 		;
 }
 
+/*
+ * Take @n pages for a zspage, counted in pages_used against the limit, and
+ * @extra more for a descriptor slab; class lock held.
+ */
+static int zspage_pages_get(struct zspool *pool, unsigned n, unsigned extra,
+			    unsigned flags, void **pg)
+{
+	uint64_t limit = LOAD(&pool->mem_limit);
+	uint64_t used = ADD(&pool->pages_used, n);
+	int err;
+
+	if (limit && used > limit) {
+		SUB(&pool->pages_used, n);
+		return -ENOSPC;
+	}
+	err = pages_get(pool, n + extra, flags, pg);
+	if (err) {
+		SUB(&pool->pages_used, n);
+		if (flags & ZSPOOL_NOWAIT)
+			ADD(&pool->nowait_failed, 1);
+		return err;
+	}
+	max_update(&pool->pages_used_max, used);
+	return 0;
+}
+
 /* Build a zspage for @cls and put it on its lists; class lock held. */
 static int zspage_create(struct zspool *pool, struct zs_class *cls,
 			 unsigned flags)
 {
 	void *pg[MAX_ZSPAGE_PAGES + 1];
 	unsigned need = cls->ppz + (cls->slabs ? 0 : 1);
-	uint64_t limit = LOAD(&pool->mem_limit);
-	uint64_t used = ADD(&pool->pages_used, cls->ppz);
 	struct zspage *zs;
 	uint32_t *owner;
 	int err;
 
-	if (limit && used > limit) {
-		SUB(&pool->pages_used, cls->ppz);
-		return -ENOSPC;
-	}
-	err = pages_get(pool, need, flags, pg);
-	if (err) {
-		SUB(&pool->pages_used, cls->ppz);
-		if (flags & ZSPOOL_NOWAIT)
-			ADD(&pool->nowait_failed, 1);
+	err = zspage_pages_get(pool, cls->ppz, need - cls->ppz, flags, pg);
+	if (err)
 		return err;
-	}
-	max_update(&pool->pages_used_max, used);
 	if (need > cls->ppz)
 		slab_init(pool, cls, pg[cls->ppz]);
 	zs = desc_alloc(cls);
@@ -885,6 +982,7 @@ static void class_init(struct zs_class *cls, unsigned size, unsigned ppz,
 	cls->desc_size = (sizeof(struct zspage) + ppz * sizeof(void *) +
 			  objs * sizeof(uint32_t) + DESC_ALIGN - 1) & ~(DESC_ALIGN - 1);
 	cls->descs_per_slab = (PAGE_SIZE - SLAB_HDR) / cls->desc_size;
+	cls->huge = ppz == 1 && objs == 1;
 	/* floor() keeps inuse < objs strictly below GROUP_FULL */
 	cls->group_mul = (GROUP_FULL << 16) / objs;
 }
@@ -964,6 +1062,8 @@ void zspool_destroy(struct zspool *pool)
 	pthread_mutex_destroy(&pool->page_lock);
 	pthread_mutex_destroy(&pool->handle_lock);
 	free(pool->chunks);
+	free(pool->resident);
+	free(pool->hfree);
 	free(pool->hblocks);
 	free(pool->classes);
 	free(pool);
@@ -987,6 +1087,18 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 	err = handle_get(pool, cls, flags, &h);
 	if (err)
 		goto out;
+	if (cls->huge) {
+		void *pg;
+
+		err = zspage_pages_get(pool, 1, 0, flags, &pg);
+		if (err) {
+			handle_put(pool, cls, h);
+			goto out;
+		}
+		*hslot(pool, h) = slot_make(pg, 0, size);
+		STORE(&cls->zspages, cls->zspages + 1);
+		goto done;
+	}
 	zs = group_pick(cls, false);
 	if (!zs) {
 		err = zspage_create(pool, cls, flags);
@@ -999,6 +1111,7 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 	idx = obj_take(zs, h);
 	group_update(cls, zs);
 	*hslot(pool, h) = slot_make(zs, idx, size);
+done:
 	STORE(&cls->objs_allocated, cls->objs_allocated + 1);
 	STORE(&cls->bytes_allocated, cls->bytes_allocated + size);
 	*out = h;
@@ -1014,11 +1127,17 @@ static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
 	uint64_t v = *hslot(pool, h);
 	struct zspage *zs = slot_desc(v);
 
-	assert((v & (SLOT_LIVE | SLOT_LOCK)) == SLOT_LIVE && zs->cls == cls);
-	obj_put(zs, slot_idx(v));
+	assert((v & (SLOT_LIVE | SLOT_LOCK)) == SLOT_LIVE);
 	STORE(&cls->objs_allocated, cls->objs_allocated - 1);
 	STORE(&cls->bytes_allocated, cls->bytes_allocated - slot_size(v));
 	handle_put(pool, cls, h);
+	if (cls->huge) {
+		STORE(&cls->zspages, cls->zspages - 1);
+		SUB(&pool->pages_used, 1);
+		return batch_add(pool, pb, zs);
+	}
+	assert(zs->cls == cls);
+	obj_put(zs, slot_idx(v));
 	if (zs->inuse == 0)
 		return zspage_destroy(pool, cls, zs, pb);
 	group_update(cls, zs);
@@ -1026,28 +1145,24 @@ static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
 }
 
 /*
- * The class of a live handle.  The slot lock keeps compaction from moving
- * the object (and freeing its descriptor) while we follow the pointer; the
- * class cannot change afterwards, as objects move only within their class.
+ * The class of a live handle, from the size bits of its slot: they never
+ * change while the handle lives, so no lock is needed (following the
+ * descriptor pointer instead would race with compaction freeing it).
  */
-static struct zs_class *class_of_handle(struct zspool *pool, uint32_t h)
+static inline struct zs_class *class_of_handle(struct zspool *pool, uint32_t h)
 {
-	uint64_t *s = hslot(pool, h);
-	uint64_t v = slot_lock(s);
-	struct zs_class *cls = slot_desc(v)->cls;
-
-	slot_unlock(s, v);
-	return cls;
+	return class_of_size(pool, slot_size(LOAD(hslot(pool, h))));
 }
 
 void zspool_free(struct zspool *pool, zspool_handle_t h)
 {
-	struct page_batch pb = { .n = 0 };
+	struct page_batch pb;	/* not zeroed: only .n matters */
 	struct zs_class *cls;
 	bool trim;
 
 	if (!h)
 		return;
+	pb.n = 0;
 	cls = class_of_handle(pool, h);
 	pthread_mutex_lock(&cls->lock);
 	trim = free_locked(pool, cls, h, &pb);
@@ -1056,39 +1171,77 @@ void zspool_free(struct zspool *pool, zspool_handle_t h)
 	auto_trim(pool, trim);
 }
 
+#define FREE_BATCH_GROUP 256
+
 void zspool_free_batch(struct zspool *pool, zspool_handle_t *hs, size_t n)
 {
-	struct page_batch pb = { .n = 0 };
+	zspool_handle_t sorted[FREE_BATCH_GROUP];
+	uint8_t key[FREE_BATCH_GROUP];
+	unsigned count[256];
+	struct page_batch pb;
 	bool trim = false;
-	size_t i = 0;
 
+	_Static_assert(NR_SIZES <= 256, "class index fits a byte");
+	pb.n = 0;
 	/*
-	 * Group by class: a counting pass over class indices, then free
-	 * each class's handles under one lock hold.  The array is reordered
-	 * in place (selection by class, stable enough for our purposes).
+	 * In groups of FREE_BATCH_GROUP: a pass that finds each handle's
+	 * class (and prefetches its descriptor), a counting sort by class,
+	 * then one lock hold per class.  The array ends up sorted by class
+	 * within each group.
 	 */
-	while (i < n) {
-		if (!hs[i]) {
-			i++;
-			continue;
-		}
-		struct zs_class *cls = class_of_handle(pool, hs[i]);
-		size_t j = i + 1;
+	for (size_t base = 0; base < n; base += FREE_BATCH_GROUP) {
+		size_t m = n - base < FREE_BATCH_GROUP ? n - base : FREE_BATCH_GROUP;
+		zspool_handle_t *g = hs + base;
+		unsigned lo = 255, hi = 0;
 
-		for (size_t k = i + 1; k < n; k++) {
-			if (hs[k] && class_of_handle(pool, hs[k]) == cls) {
-				zspool_handle_t t = hs[j];
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < m; i++) {
+			uint64_t v;
 
-				hs[j++] = hs[k];
-				hs[k] = t;
+			if (!g[i]) {
+				key[i] = 255;	/* never a class index: skipped */
+				continue;
 			}
+			v = LOAD(hslot(pool, g[i]));
+			key[i] = class_of_size(pool, slot_size(v))->index;
+			if (!slot_is_huge(v)) {
+				struct zspage *zs = slot_desc(v);
+
+				__builtin_prefetch(zs, 1);
+				__builtin_prefetch((char *)zs + sizeof(*zs) +
+						   pool->classes[key[i]].ppz * sizeof(void *) +
+						   slot_idx(v) * sizeof(uint32_t), 1);
+			}
+			count[key[i]]++;
+			lo = key[i] < lo ? key[i] : lo;
+			hi = key[i] > hi ? key[i] : hi;
 		}
-		pthread_mutex_lock(&cls->lock);
-		for (size_t k = i; k < j; k++)
-			trim |= free_locked(pool, cls, hs[k], &pb);
-		pthread_mutex_unlock(&cls->lock);
-		trim |= batch_flush(pool, &pb);
-		i = j;
+		if (lo > hi)
+			continue;
+		for (unsigned c = lo, sum = 0; c <= hi; c++) {
+			unsigned t = count[c];
+
+			count[c] = sum;
+			sum += t;
+		}
+		for (size_t i = 0; i < m; i++) {
+			if (key[i] != 255)
+				sorted[count[key[i]]++] = g[i];
+		}
+		/* count[c] is now the end of class c's run */
+		for (unsigned c = lo, start = 0; c <= hi; c++) {
+			struct zs_class *cls = &pool->classes[c];
+
+			if (count[c] == start)
+				continue;
+			pthread_mutex_lock(&cls->lock);
+			for (unsigned i = start; i < count[c]; i++)
+				trim |= free_locked(pool, cls, sorted[i], &pb);
+			pthread_mutex_unlock(&cls->lock);
+			trim |= batch_flush(pool, &pb);
+			start = count[c];
+		}
+		memcpy(g, sorted, count[hi] * sizeof(*g));
 	}
 	auto_trim(pool, trim);
 }
@@ -1103,9 +1256,11 @@ void zspool_write(struct zspool *pool, zspool_handle_t h, const void *src,
 {
 	uint64_t *s = hslot(pool, h);
 	uint64_t v = slot_lock(s);
+	void *const *pages, *huge;
+	size_t off = slot_loc(v, &pages, &huge);
 
 	assert(len <= slot_size(v));
-	obj_copy(slot_desc(v), slot_idx(v), (void *)src, len, false);
+	obj_copy(pages, off, (void *)src, len, false);
 	slot_unlock(s, v);
 }
 
@@ -1113,22 +1268,24 @@ void zspool_read(struct zspool *pool, zspool_handle_t h, void *dst, size_t len)
 {
 	uint64_t *s = hslot(pool, h);
 	uint64_t v = slot_lock(s);
+	void *const *pages, *huge;
+	size_t off = slot_loc(v, &pages, &huge);
 
 	assert(len <= slot_size(v));
-	obj_copy(slot_desc(v), slot_idx(v), dst, len, true);
+	obj_copy(pages, off, dst, len, true);
 	slot_unlock(s, v);
 }
 
 const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce)
 {
 	uint64_t v = slot_lock(hslot(pool, h));
-	struct zspage *zs = slot_desc(v);
-	size_t off = (size_t)slot_idx(v) * zs->cls->size;
+	void *const *pages, *huge;
+	size_t off = slot_loc(v, &pages, &huge);
 	size_t len = slot_size(v);
 
 	if ((off & (PAGE_SIZE - 1)) + len <= PAGE_SIZE)
-		return (char *)zs->pages[off >> PAGE_SHIFT] + (off & (PAGE_SIZE - 1));
-	obj_copy(zs, slot_idx(v), bounce, len, true);
+		return (char *)pages[off >> PAGE_SHIFT] + (off & (PAGE_SIZE - 1));
+	obj_copy(pages, off, bounce, len, true);
 	return bounce;
 }
 
@@ -1180,8 +1337,8 @@ static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
 				__ATOMIC_RELAXED))
 			break;		/* being read: leave this zspage */
 		idx = obj_take(dst, h);
-		obj_copy(src, i, buf, slot_size(v), true);
-		obj_copy(dst, idx, buf, slot_size(v), false);
+		obj_copy(src->pages, (size_t)i * cls->size, buf, slot_size(v), true);
+		obj_copy(dst->pages, (size_t)idx * cls->size, buf, slot_size(v), false);
 		obj_put(src, i);
 		slot_unlock(s, slot_make(dst, idx, slot_size(v)));
 		if (dst->inuse == cls->objs) {
@@ -1210,9 +1367,10 @@ uint64_t zspool_compact(struct zspool *pool)
 		struct zs_class *cls = &pool->classes[c];
 
 		for (;;) {
-			struct page_batch pb = { .n = 0 };
+			struct page_batch pb;
 			bool done = true;
 
+			pb.n = 0;
 			pthread_mutex_lock(&cls->lock);
 			if (class_spare_zspages(cls) > 0) {
 				struct zspage *src = group_pick(cls, true);
@@ -1357,7 +1515,7 @@ void zspool_class_stats(struct zspool *pool, unsigned idx,
 } while (0)
 
 static int check_zspage(struct zspool *pool, struct zs_class *cls,
-			struct zspage *zs, unsigned g, uint64_t *bytes)
+			struct zspage *zs, unsigned g)
 {
 	uint32_t *owner = zs_owner(zs);
 	unsigned nfree = 0, live = 0;
@@ -1388,10 +1546,6 @@ static int check_zspage(struct zspool *pool, struct zs_class *cls,
 		CHECK((v & SLOT_LIVE) && slot_desc(v) == zs && slot_idx(v) == i,
 		      "class %u: handle %u does not point back to %p/%u",
 		      cls->index, owner[i], (void *)zs, i);
-		CHECK(slot_size(v) >= cls->min_size && slot_size(v) <= cls->size,
-		      "class %u: handle %u size %zu outside %u..%u", cls->index,
-		      owner[i], slot_size(v), cls->min_size, cls->size);
-		*bytes += slot_size(v);
 	}
 	CHECK(live == zs->inuse && nfree + live == cls->objs,
 	      "class %u: zspage %p inuse %u, %u live, %u free", cls->index,
@@ -1399,59 +1553,135 @@ static int check_zspage(struct zspool *pool, struct zs_class *cls,
 	return 0;
 }
 
+/* Walk a class's lists and handle cache; counts its free handles. */
 static int check_class(struct zspool *pool, struct zs_class *cls,
-		       uint64_t *pages)
+		       uint64_t *pages, uint64_t *free_handles)
 {
-	uint64_t zspages = 0, objs = 0, bytes = 0;
+	uint64_t zspages = 0, objs = 0;
 	unsigned nh = 0;
 
 	for (unsigned g = 0; g < NR_GROUPS; g++) {
 		CHECK(!cls->groups[g] == !(cls->group_mask & (1u << g)),
 		      "class %u: group mask %#x wrong for %u", cls->index,
 		      cls->group_mask, g);
+		CHECK(!cls->huge || !cls->groups[g],
+		      "class %u: huge class with zspages", cls->index);
 		for (struct zspage *zs = cls->groups[g], *prev = NULL; zs;
 		     prev = zs, zs = zs->next) {
 			int err;
 
 			CHECK(zs->prev == prev, "class %u: broken list at %p",
 			      cls->index, (void *)zs);
-			err = check_zspage(pool, cls, zs, g, &bytes);
+			err = check_zspage(pool, cls, zs, g);
 			if (err)
 				return err;
 			zspages++;
 			objs += zs->inuse;
 		}
 	}
-	for (uint32_t h = cls->hfree; h; h = *hslot(pool, h) >> 32) {
-		CHECK(h < pool->hnext && nh <= cls->nr_hfree &&
-		      !(*hslot(pool, h) & SLOT_LIVE),
+	for (; nh < cls->nr_hcache; nh++) {
+		uint32_t h = cls->hcache[nh];
+
+		CHECK(h && h < pool->hnext && !(*hslot(pool, h) & SLOT_LIVE),
 		      "class %u: bad free handle %u", cls->index, h);
-		nh++;
 	}
-	CHECK(nh == cls->nr_hfree, "class %u: %u cached handles, counted %u",
-	      cls->index, cls->nr_hfree, nh);
-	CHECK(zspages == cls->zspages && objs == cls->objs_allocated &&
-	      bytes == cls->bytes_allocated,
-	      "class %u: counters %" PRIu64 "/%" PRIu64 "/%" PRIu64
-	      " but found %" PRIu64 "/%" PRIu64 "/%" PRIu64, cls->index,
-	      cls->zspages, cls->objs_allocated, cls->bytes_allocated,
-	      zspages, objs, bytes);
+	if (cls->huge)
+		zspages = objs = cls->objs_allocated;
+	CHECK(zspages == cls->zspages && objs == cls->objs_allocated,
+	      "class %u: counters %" PRIu64 "/%" PRIu64 " but found %" PRIu64
+	      "/%" PRIu64, cls->index, cls->zspages, cls->objs_allocated,
+	      zspages, objs);
 	*pages += zspages * cls->ppz;
+	*free_handles += nh;
 	return 0;
+}
+
+/*
+ * Walk the whole handle table: every live slot points at an object of the
+ * class its size belongs to; per class, live handles and their bytes match
+ * the counters; live + free handles account for every index handed out.
+ */
+static int check_handles(struct zspool *pool, uint64_t free_handles)
+{
+	uint64_t *objs = calloc(pool->nr_classes, sizeof(*objs));
+	uint64_t *bytes = calloc(pool->nr_classes, sizeof(*bytes));
+	uint64_t live = 0, nfree = 0;
+	int err = 0;
+
+	if (!objs || !bytes) {
+		free(objs);
+		free(bytes);
+		return 0;	/* cannot check; not an inconsistency */
+	}
+	for (uint32_t h = 1; h < pool->hnext && !err; h++) {
+		uint64_t v = LOAD(hslot(pool, h));
+		struct zs_class *cls = class_of_size(pool, slot_size(v));
+
+		if (!(v & SLOT_LIVE))
+			continue;
+		live++;
+		objs[cls->index]++;
+		bytes[cls->index] += slot_size(v);
+		if (slot_is_huge(v)) {
+			if (!cls->huge) {
+				fprintf(stderr, "zspool_check: handle %u: page %p "
+					"for class %u\n", h, (void *)slot_desc(v),
+					cls->index);
+				err = -EUCLEAN;
+			}
+		} else if (slot_desc(v)->cls != cls ||
+			   zs_owner(slot_desc(v))[slot_idx(v)] != h) {
+			fprintf(stderr, "zspool_check: handle %u (size %zu) not "
+				"owned by its zspage %p\n", h, slot_size(v),
+				(void *)slot_desc(v));
+			err = -EUCLEAN;
+		}
+	}
+	for (size_t i = 0; i < pool->nr_hfree && !err; i++) {
+		uint32_t h = pool->hfree[i];
+
+		if (!h || h >= pool->hnext || (*hslot(pool, h) & SLOT_LIVE)) {
+			fprintf(stderr, "zspool_check: bad free handle %u\n", h);
+			err = -EUCLEAN;
+		}
+	}
+	nfree = pool->nr_hfree + LOAD(&pool->handles_lost);
+	if (!err && live + nfree + free_handles != pool->hnext - 1U) {
+		fprintf(stderr, "zspool_check: %" PRIu64 " live + %" PRIu64
+			" free handles of %u\n", live, nfree + free_handles,
+			pool->hnext - 1);
+		err = -EUCLEAN;
+	}
+	for (unsigned i = 0; i < pool->nr_classes && !err; i++) {
+		struct zs_class *cls = &pool->classes[i];
+
+		if (objs[i] != cls->objs_allocated || bytes[i] != cls->bytes_allocated) {
+			fprintf(stderr, "zspool_check: class %u: %" PRIu64 " objects, %"
+				PRIu64 " bytes, but counters say %" PRIu64 ", %" PRIu64
+				"\n", i, objs[i], bytes[i], cls->objs_allocated,
+				cls->bytes_allocated);
+			err = -EUCLEAN;
+		}
+	}
+	free(objs);
+	free(bytes);
+	return err;
 }
 
 int zspool_check(struct zspool *pool)
 {
-	uint64_t pages = 0;
-	int err = 0;
+	uint64_t pages = 0, free_handles = 0;
 	unsigned locked = 0;
+	int err = 0;
 
-	/* All class locks (ascending): no zspage is built or freed meanwhile. */
+	/* All class locks (ascending): nothing is allocated, freed or moved. */
 	for (; locked < pool->nr_classes; locked++)
 		pthread_mutex_lock(&pool->classes[locked].lock);
 	pthread_mutex_lock(&pool->handle_lock);
 	for (unsigned i = 0; i < pool->nr_classes && !err; i++)
-		err = check_class(pool, &pool->classes[i], &pages);
+		err = check_class(pool, &pool->classes[i], &pages, &free_handles);
+	if (!err)
+		err = check_handles(pool, free_handles);
 	pthread_mutex_unlock(&pool->handle_lock);
 	if (!err && pages != LOAD(&pool->pages_used)) {
 		fprintf(stderr, "zspool_check: pages_used %" PRIu64
