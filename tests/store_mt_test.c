@@ -29,7 +29,7 @@
 #define CHUNK 256
 #define NCHUNKS (BYTES / CHUNK)
 #define NTHREADS 4
-#define OPS 3000
+#define OPS 5000
 #define MAXLEN (8 * PAGE)
 
 static pthread_mutex_t chunk_lock[NCHUNKS];
