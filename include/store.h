@@ -103,7 +103,10 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off);
 /*
  * Write @len bytes at @off.  Returns @len or -errno: -ENOSPC at the memory
  * limit (then nothing already stored has changed), -ENOMEM when
- * nowait_writes is set and no page could be had at once.
+ * nowait_writes is set and no page could be had at once.  Pages are
+ * written in order, each on its own: when a write of several pages fails,
+ * the pages before the failing one hold the new data, that page and the
+ * ones after it their old data.
  */
 ssize_t store_write(struct store_file *f, const void *buf, size_t len,
 		    uint64_t off);
