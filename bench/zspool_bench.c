@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "zspool.h"
+#include "zspool_test.h"
 
 #define PAGE 4096u
 #define RAW_THRESHOLD (PAGE * 3 / 4)
@@ -67,20 +68,9 @@ static struct {
 	size_t nobj;
 	uint64_t seed;
 	unsigned threads, runs;
-	double random_share;
+	double random_share, zero_share;
 	size_t max_pages_per_source;
-} opt = { 200000, 1, 2, 5, 0.05, 20000 };
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
+} opt = { 200000, 1, 2, 5, 0.05, 0.10, 20000 };
 
 static double now(void)
 {
@@ -88,19 +78,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static long rss_kib(void)
-{
-	long size, rss = -1;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &size, &rss) != 2)
-		rss = -1;
-	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* ---- the size distribution ------------------------------------------- */
@@ -206,8 +183,13 @@ static void build_sizes(struct sizes *src, char **paths, int npaths)
 	}
 }
 
-/* Draw the workload: N sizes from the sources plus a share of random pages. */
-static unsigned *draw(const struct sizes *src, uint64_t seed, size_t *random_pages)
+/*
+ * Draw the workload: N stored sizes from the sources plus a share of
+ * random pages; zero pages drawn meanwhile are only counted (the store
+ * keeps them as same-filled, without an allocation).
+ */
+static unsigned *draw(const struct sizes *src, uint64_t seed, size_t *random_pages,
+		      size_t *zero_pages)
 {
 	unsigned *v = malloc(opt.nobj * sizeof(*v));
 	uint64_t rng = seed;
@@ -216,15 +198,19 @@ static unsigned *draw(const struct sizes *src, uint64_t seed, size_t *random_pag
 		perror("zspool_bench: malloc");
 		exit(1);
 	}
-	*random_pages = 0;
+	*random_pages = *zero_pages = 0;
 	for (size_t i = 0; i < opt.nobj; i++) {
-		uint64_t r = rng_next(&rng);
+		uint64_t r = tap_rand(&rng);
+		double u = (double)(r >> 11) / (1ull << 53);
 
-		if ((double)(r >> 11) / (1ull << 53) < opt.random_share) {
+		if (u < opt.zero_share) {
+			(*zero_pages)++;
+			i--;
+		} else if (u < opt.zero_share + opt.random_share) {
 			v[i] = PAGE;	/* random data does not compress */
 			(*random_pages)++;
 		} else {
-			v[i] = src->v[rng_next(&rng) % src->n];
+			v[i] = src->v[tap_rand(&rng) % src->n];
 		}
 	}
 	return v;
@@ -237,7 +223,7 @@ static void shuffle(size_t *idx, size_t n, uint64_t seed)
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
 	for (size_t i = n; i > 1; i--) {
-		size_t j = rng_next(&rng) % i, t = idx[i - 1];
+		size_t j = tap_rand(&rng) % i, t = idx[i - 1];
 
 		idx[i - 1] = idx[j];
 		idx[j] = t;
@@ -286,6 +272,7 @@ struct tput_arg {
 	size_t *order;		/* free order, a permutation of 0..n-1 */
 	size_t n;
 	pthread_barrier_t *bar;
+	bool batch;		/* free through free_batch, 256 at a time */
 	double t_alloc, t_free;
 };
 
@@ -306,15 +293,27 @@ static void *tput_thread(void *p)
 	a->t_alloc = now() - t0;
 	pthread_barrier_wait(a->bar);
 	t0 = now();
-	for (size_t i = 0; i < a->n; i++)
-		a->ops->free(a->ctx, a->h[a->order[i]]);
+	if (a->batch) {
+		uintptr_t b[256];
+
+		for (size_t i = 0; i < a->n; i += 256) {
+			size_t m = a->n - i < 256 ? a->n - i : 256;
+
+			for (size_t k = 0; k < m; k++)
+				b[k] = a->h[a->order[i + k]];
+			zspool_free_batch(a->ctx, b, m);
+		}
+	} else {
+		for (size_t i = 0; i < a->n; i++)
+			a->ops->free(a->ctx, a->h[a->order[i]]);
+	}
 	a->t_free = now() - t0;
 	return NULL;
 }
 
 /* Alloc then free all of @size on @nt threads; ops/s of each phase. */
 static void throughput(const struct ops *ops, void *ctx, const unsigned *size,
-		       uintptr_t *h, size_t *order, unsigned nt,
+		       uintptr_t *h, unsigned nt, bool batch,
 		       double *alloc_ops, double *free_ops)
 {
 	struct tput_arg a[MAX_THREADS];
@@ -326,7 +325,7 @@ static void throughput(const struct ops *ops, void *ctx, const unsigned *size,
 	pthread_barrier_init(&bar, NULL, nt);
 	for (unsigned t = 0; t < nt; t++) {
 		a[t] = (struct tput_arg){ ops, ctx, size + t * per, h + t * per,
-					  NULL, per, &bar, 0, 0 };
+					  NULL, per, &bar, batch, 0, 0 };
 		a[t].order = malloc(per * sizeof(size_t));
 		if (!a[t].order)
 			exit(1);
@@ -351,10 +350,12 @@ static void throughput(const struct ops *ops, void *ctx, const unsigned *size,
 
 struct result {
 	double alloc[MAX_THREADS + 1], free_[MAX_THREADS + 1];	/* zspool */
+	double alloc_b[MAX_THREADS + 1], free_b[MAX_THREADS + 1];	/* free_batch */
 	double m_alloc[MAX_THREADS + 1], m_free[MAX_THREADS + 1];
 	double ovh_fill, ovh_half, ovh_compact, ovh_meta, rss_compact;
 	double compact_ms, m_ovh_fill, m_ovh_half;
-	uint64_t meta_bytes, pages_compacted;
+	double meta_kib;
+	uint64_t pages_compacted;
 };
 
 static void run(const unsigned *size, struct result *res, uint64_t live_all,
@@ -376,17 +377,19 @@ static void run(const unsigned *size, struct result *res, uint64_t live_all,
 			fprintf(stderr, "zspool_bench: zspool_create failed\n");
 			exit(1);
 		}
-		throughput(&zs_ops, pool, size, h, order, nt, &res->alloc[nt],
+		throughput(&zs_ops, pool, size, h, nt, false, &res->alloc[nt],
 			   &res->free_[nt]);
+		throughput(&zs_ops, pool, size, h, nt, true, &res->alloc_b[nt],
+			   &res->free_b[nt]);
 		zspool_destroy(pool);
-		throughput(&malloc_ops, NULL, size, h, order, nt,
+		throughput(&malloc_ops, NULL, size, h, nt, false,
 			   &res->m_alloc[nt], &res->m_free[nt]);
 		malloc_trim(0);
 	}
 
 	/* Overhead: fill, write, free a random half, compact. */
 	zspool_create(NULL, &pool);
-	rss0 = rss_kib();
+	rss0 = zt_rss_kib();
 	for (size_t i = 0; i < opt.nobj; i++) {
 		if (zspool_alloc(pool, size[i], 0, &h[i]))
 			exit(1);
@@ -406,14 +409,14 @@ static void run(const unsigned *size, struct result *res, uint64_t live_all,
 	zspool_stats(pool, &st);
 	res->ovh_compact = (double)st.pages_used * PAGE / live_half;
 	res->ovh_meta = (double)(st.pages_used * PAGE + st.meta_bytes) / live_half;
-	res->rss_compact = (double)(rss_kib() - rss0) * 1024 / live_half;
-	res->meta_bytes = st.meta_bytes;
+	res->rss_compact = (double)(zt_rss_kib() - rss0) * 1024 / live_half;
+	res->meta_kib = st.meta_bytes / 1024.0;
 	res->pages_compacted = st.pages_compacted;
 	zspool_destroy(pool);
 
 	/* The same with malloc: RSS after malloc_trim(0). */
 	malloc_trim(0);
-	rss0 = rss_kib();
+	rss0 = zt_rss_kib();
 	for (size_t i = 0; i < opt.nobj; i++) {
 		void *p = malloc(size[i]);
 
@@ -423,11 +426,11 @@ static void run(const unsigned *size, struct result *res, uint64_t live_all,
 		h[i] = (uintptr_t)p;
 	}
 	malloc_trim(0);
-	res->m_ovh_fill = (double)(rss_kib() - rss0) * 1024 / live_all;
+	res->m_ovh_fill = (double)(zt_rss_kib() - rss0) * 1024 / live_all;
 	for (size_t i = 0; i < opt.nobj / 2; i++)
 		free((void *)h[order[i]]);
 	malloc_trim(0);
-	res->m_ovh_half = (double)(rss_kib() - rss0) * 1024 / live_half;
+	res->m_ovh_half = (double)(zt_rss_kib() - rss0) * 1024 / live_half;
 	for (size_t i = opt.nobj / 2; i < opt.nobj; i++)
 		free((void *)h[order[i]]);
 	malloc_trim(0);
@@ -455,7 +458,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 "usage: zspool_bench [-n objects] [-s seed] [-t threads] [-r runs]\n"
-"                    [-R random-page-share] [-P pages-per-source] [path...]\n"
+"                    [-R random-page-share] [-Z zero-page-share]\n"
+"                    [-P pages-per-source] [path...]\n"
 "  Sizes are the lz4-compressed sizes of the 4 KiB pages of the given files\n"
 "  or directories (default: a few shared libraries, /usr/include and\n"
 "  /usr/share/doc).  Prints medians of the runs as a markdown table.\n");
@@ -467,24 +471,25 @@ int main(int argc, char **argv)
 	struct sizes src = { 0 };
 	static struct result res[MAX_RUNS];
 	uint64_t live_all = 0, live_half = 0;
-	size_t random_pages, *order;
+	size_t random_pages, zero_pages, *order;
 	unsigned *size;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:s:t:r:R:P:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:t:r:R:Z:P:h")) != -1) {
 		switch (c) {
 		case 'n': opt.nobj = strtoull(optarg, NULL, 0); break;
 		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
 		case 't': opt.threads = atoi(optarg); break;
 		case 'r': opt.runs = atoi(optarg); break;
 		case 'R': opt.random_share = atof(optarg); break;
+		case 'Z': opt.zero_share = atof(optarg); break;
 		case 'P': opt.max_pages_per_source = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
 	if (opt.nobj < 1000 || opt.threads < 1 || opt.threads > MAX_THREADS ||
 	    opt.runs < 1 || opt.runs > MAX_RUNS || opt.random_share < 0 ||
-	    opt.random_share > 1)
+	    opt.zero_share < 0 || opt.random_share + opt.zero_share >= 1)
 		usage();
 	if (optind < argc)
 		build_sizes(&src, argv + optind, argc - optind);
@@ -492,7 +497,7 @@ int main(int argc, char **argv)
 		build_sizes(&src, (char **)default_paths,
 			    sizeof(default_paths) / sizeof(default_paths[0]));
 
-	size = draw(&src, opt.seed, &random_pages);
+	size = draw(&src, opt.seed, &random_pages, &zero_pages);
 	order = malloc(opt.nobj * sizeof(*order));
 	if (!order)
 		return 1;
@@ -509,41 +514,47 @@ int main(int argc, char **argv)
 
 	unsigned n = opt.runs;
 
-	printf("zspool_bench: %zu objects, mean %.0f bytes (%.1f MiB live); from %zu "
-	       "source pages: %zu same-filled skipped (%.1f%%), %zu stored raw; "
-	       "+%.0f%% random pages; seed %" PRIu64 ", %u runs, medians\n\n",
+	printf("zspool_bench: %zu objects, mean %.0f bytes (%.1f MiB live); sizes from "
+	       "%zu source pages (%zu same-filled skipped, %zu stored raw); "
+	       "%zu zero pages drawn and skipped, %zu random pages stored raw; "
+	       "seed %" PRIu64 ", medians of %u runs\n\n",
 	       opt.nobj, (double)live_all / opt.nobj, live_all / 1048576.0,
-	       src.pages, src.same_filled, 100.0 * src.same_filled / src.pages,
-	       src.raw, opt.random_share * 100, opt.seed, n);
+	       src.pages, src.same_filled, src.raw, zero_pages, random_pages,
+	       opt.seed, n);
 	printf("| | zspool | glibc malloc |\n|---|---:|---:|\n");
 	for (unsigned t = 1; t <= opt.threads; t++) {
-		printf("| alloc, %u thread%s (M ops/s) | %.2f | %.2f |\n", t,
-		       t > 1 ? "s" : "", MEDIAN(res, n, alloc[t]) / 1e6,
-		       MEDIAN(res, n, m_alloc[t]) / 1e6);
-		printf("| free, %u thread%s (M ops/s) | %.2f | %.2f |\n", t,
-		       t > 1 ? "s" : "", MEDIAN(res, n, free_[t]) / 1e6,
+		const char *pl = t > 1 ? "s" : "";
+
+		printf("| alloc, %u thread%s (M ops/s) | %.2f | %.2f |\n", t, pl,
+		       MEDIAN(res, n, alloc[t]) / 1e6, MEDIAN(res, n, m_alloc[t]) / 1e6);
+		printf("| free, random order, %u thread%s (M ops/s) | %.2f | %.2f |\n",
+		       t, pl, MEDIAN(res, n, free_[t]) / 1e6,
 		       MEDIAN(res, n, m_free[t]) / 1e6);
+		printf("| free_batch of 256, random order, %u thread%s (M ops/s) | "
+		       "%.2f | |\n", t, pl, MEDIAN(res, n, free_b[t]) / 1e6);
 	}
-	/* alloc+free rate: one alloc and one free per object, harmonic */
+	/* alloc+free rate: one alloc and one free per object */
 	printf("| alloc+free, 1 thread (M ops/s) | %.2f | %.2f |\n",
 	       2 / (1 / MEDIAN(res, n, alloc[1]) + 1 / MEDIAN(res, n, free_[1])) / 1e6,
 	       2 / (1 / MEDIAN(res, n, m_alloc[1]) + 1 / MEDIAN(res, n, m_free[1])) / 1e6);
+	printf("| alloc+free_batch, 1 thread (M ops/s) | %.2f | |\n",
+	       2 / (1 / MEDIAN(res, n, alloc_b[1]) + 1 / MEDIAN(res, n, free_b[1])) / 1e6);
 	printf("| overhead after the fill | %.4f | %.4f |\n",
 	       MEDIAN(res, n, ovh_fill), MEDIAN(res, n, m_ovh_fill));
 	printf("| overhead after freeing a random half | %.4f | %.4f |\n",
 	       MEDIAN(res, n, ovh_half), MEDIAN(res, n, m_ovh_half));
-	printf("| overhead after compaction (malloc: malloc_trim) | %.4f | %.4f |\n",
+	printf("| overhead after compaction (malloc: after malloc_trim) | %.4f | %.4f |\n",
 	       MEDIAN(res, n, ovh_compact), MEDIAN(res, n, m_ovh_half));
 	printf("| same, handle table and descriptors included | %.4f | |\n",
 	       MEDIAN(res, n, ovh_meta));
-	printf("| same, from RSS | %.4f | %.4f |\n",
+	printf("| same, measured as RSS growth | %.4f | %.4f |\n",
 	       MEDIAN(res, n, rss_compact), MEDIAN(res, n, m_ovh_half));
 	printf("| compaction time (ms) | %.1f | |\n", MEDIAN(res, n, compact_ms));
-	printf("\noverhead = pages in use x 4096 / bytes of live objects; "
-	       "zspool metadata %.1f KiB (%.2f bytes per live object), "
-	       "%" PRIu64 " pages freed by compaction\n",
-	       res[0].meta_bytes / 1024.0,
-	       (double)res[0].meta_bytes / (opt.nobj - opt.nobj / 2),
+	printf("\noverhead = pages in use x 4096 / bytes of live objects (malloc: RSS "
+	       "growth / live bytes); zspool metadata after compaction %.0f KiB = "
+	       "%.1f bytes per live object; compaction freed %" PRIu64 " pages\n",
+	       MEDIAN(res, n, meta_kib),
+	       MEDIAN(res, n, meta_kib) * 1024 / (opt.nobj - opt.nobj / 2),
 	       res[0].pages_compacted);
 	free(size);
 	free(src.v);

@@ -20,15 +20,17 @@
  * allocator over the chunks, and a reserve split by run length.
  *
  * Pages come from 32 MiB chunks mmap'ed with MAP_NORESERVE (never one
- * mapping per zspage: the kernel allows 65,530 mappings).  A page is in one
- * of three states: in a zspage or a descriptor slab; resident and free (on
- * the "resident" stack, an array of page pointers, so that freeing a page
- * never writes to it; these are the reserve); or released to the kernel (a set bit in its chunk's bitmap;
- * never-touched pages are in this state too).  Chunks are unmapped only by
- * zspool_destroy().  zspool_trim() releases resident pages beyond the
- * reserve target with MADV_DONTNEED_LOCKED (MADV_DONTNEED when the kernel
- * refuses it), sorted and coalesced into runs, one madvise per run; frees
- * and compaction trim by themselves once the excess passes AUTO_TRIM pages.
+ * mapping per zspage: the kernel allows 65,530 mappings).  A page is in a
+ * zspage or a descriptor slab, or free; a free page is either resident
+ * (the reserve, and what frees left behind) or released to the kernel
+ * (never-touched pages count as released).  Each chunk keeps one bitmap
+ * per free state; pages are taken lowest address first, resident before
+ * released, so that use stays dense and trims find long runs: a trim
+ * releases resident pages beyond the reserve target from the highest
+ * chunk down, one madvise per run of adjacent pages.  Freeing a page never
+ * writes to it.  Chunks are unmapped only by zspool_destroy().  Release is
+ * MADV_DONTNEED_LOCKED (MADV_DONTNEED on kernels that refuse it); frees and
+ * compaction trim by themselves once the excess passes AUTO_TRIM pages.
  *
  * Each zspage has a descriptor (struct zspage): its page pointers and, per
  * object, an owner word: the index of the handle that owns the object, or a
@@ -67,8 +69,8 @@
  *   lists, its descriptors (inuse, free list, owner words), its descriptor
  *   slabs, its cached free handles and its counters.  Alloc and free take
  *   only this lock, plus page_lock once per zspage built or freed.
- * - pool->page_lock protects the resident stack and the chunks (bitmaps,
- *   mapping new chunks).
+ * - pool->page_lock protects the chunks and their free-page bitmaps
+ *   (and mapping new chunks).
  * - pool->handle_lock protects the global free-handle list and the growth
  *   of the handle table.
  * - The slot lock bit (bit 0 of a live handle slot) pins an object in
@@ -109,7 +111,7 @@
 #define CHUNK_PAGES 8192u	/* 32 MiB */
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
 #define AUTO_TRIM 1024u		/* excess resident pages that trigger a trim */
-#define TRIM_BATCH 512u
+#define TRIM_RUNS 64u		/* madvise calls per trim round */
 
 #define NR_GROUPS 10u		/* 0..8 by in-use fraction, 9 = full */
 #define GROUP_FULL (NR_GROUPS - 1)
@@ -176,11 +178,18 @@ struct zs_class {
 	uint64_t zspages, objs_allocated, bytes_allocated;
 } __attribute__((aligned(64)));
 
+/* A set of a chunk's free pages, as a bitmap. */
+struct pageset {
+	unsigned count;			/* bits set */
+	unsigned hint;			/* no bit set in words below */
+	uint64_t bits[CHUNK_WORDS];
+};
+
+enum { RELEASED, RESIDENT };		/* the two states of a free page */
+
 struct chunk {
 	char *base;
-	unsigned nr_free;		/* released pages; protected by page_lock */
-	unsigned hint;			/* no set bit below this word; page_lock */
-	uint64_t bitmap[CHUNK_WORDS];	/* 1 = released; protected by page_lock */
+	struct pageset set[2];		/* protected by page_lock */
 };
 
 struct zspool {
@@ -189,13 +198,11 @@ struct zspool {
 	unsigned nr_classes, max_ppz;
 
 	pthread_mutex_t page_lock;
-	void **resident;		/* free resident pages; protected by page_lock */
 	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
-	uint64_t resident_cap;		/* protected by page_lock */
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	unsigned nr_chunks, max_chunks;	/* protected by page_lock; relaxed reads */
-	unsigned chunk_hint;		/* no released page below; page_lock */
-	unsigned chunk_last;		/* chunk_give()'s last; page_lock */
+	unsigned set_hint[2];		/* no chunk below has pages in set; page_lock */
+	unsigned chunk_last;		/* chunk_of()'s last answer; page_lock */
 	int madv_advice;		/* relaxed; drops to MADV_DONTNEED on EINVAL */
 
 	pthread_mutex_t handle_lock;
@@ -363,7 +370,7 @@ static int chunk_map(struct zspool *pool)
 		pool->chunks = a;
 		pool->max_chunks = n;
 	}
-	c = malloc(sizeof(*c));
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	base = mmap(NULL, (size_t)CHUNK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
@@ -379,54 +386,31 @@ static int chunk_map(struct zspool *pool)
 		return -ENOMEM;
 	}
 	c->base = base;
-	c->nr_free = CHUNK_PAGES;
-	c->hint = 0;
-	memset(c->bitmap, 0xff, sizeof(c->bitmap));
+	c->set[RELEASED].count = CHUNK_PAGES;
+	memset(c->set[RELEASED].bits, 0xff, sizeof(c->set[RELEASED].bits));
 	for (i = pool->nr_chunks; i > 0 && pool->chunks[i - 1]->base > c->base; i--)
 		pool->chunks[i] = pool->chunks[i - 1];
 	pool->chunks[i] = c;
 	STORE(&pool->nr_chunks, pool->nr_chunks + 1);
-	if (i < pool->chunk_hint || pool->nr_chunks == 1)
-		pool->chunk_hint = i;
+	for (unsigned k = 0; k < 2; k++) {
+		if (pool->set_hint[k] > i)
+			pool->set_hint[k]++;	/* chunks above moved up */
+	}
+	if (i < pool->set_hint[RELEASED])
+		pool->set_hint[RELEASED] = i;
 	return 0;
 }
 
-/* Take one released page from the chunks; page_lock held. */
-static void *chunk_take(struct zspool *pool)
+/* The index of the chunk holding @page; page_lock held. */
+static unsigned chunk_of(struct zspool *pool, const char *page)
 {
-	for (unsigned ci = pool->chunk_hint; ci < pool->nr_chunks; ci++) {
-		struct chunk *c = pool->chunks[ci];
+	unsigned lo = pool->chunk_last, hi = pool->nr_chunks;
 
-		if (!c->nr_free)
-			continue;
-		pool->chunk_hint = ci;
-		for (unsigned w = c->hint; w < CHUNK_WORDS; w++) {
-			if (c->bitmap[w]) {
-				c->hint = w;
-				unsigned b = __builtin_ctzll(c->bitmap[w]);
-
-				c->bitmap[w] &= c->bitmap[w] - 1;
-				c->nr_free--;
-				return c->base + ((size_t)w * 64 + b) * PAGE_SIZE;
-			}
-		}
-	}
-	pool->chunk_hint = pool->nr_chunks;
-	return NULL;
-}
-
-/* Mark a page released; page_lock held. */
-static void chunk_give(struct zspool *pool, char *page)
-{
-	unsigned lo = 0, hi = pool->nr_chunks;
-
-	/* Trims give sorted runs: try the last chunk found first. */
-	lo = pool->chunk_last < hi ? pool->chunk_last : 0;
-	if (page >= pool->chunks[lo]->base &&
+	/* Pages come in runs: try the last answer first. */
+	if (lo < hi && page >= pool->chunks[lo]->base &&
 	    page < pool->chunks[lo]->base + (size_t)CHUNK_PAGES * PAGE_SIZE)
-		hi = lo + 1;
-	else
-		lo = 0;
+		return lo;
+	lo = 0;
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
 
@@ -435,27 +419,65 @@ static void chunk_give(struct zspool *pool, char *page)
 		else
 			hi = mid;
 	}
-	struct chunk *c = pool->chunks[lo];
-	size_t pn = (size_t)(page - c->base) >> PAGE_SHIFT;
-
-	assert(page >= c->base && pn < CHUNK_PAGES);
-	assert(!(c->bitmap[pn / 64] & (1ull << (pn % 64))));
-	c->bitmap[pn / 64] |= 1ull << (pn % 64);
-	c->nr_free++;
-	if (pn / 64 < c->hint)
-		c->hint = pn / 64;
-	if (lo < pool->chunk_hint)
-		pool->chunk_hint = lo;
+	assert(page >= pool->chunks[lo]->base &&
+	       page < pool->chunks[lo]->base + (size_t)CHUNK_PAGES * PAGE_SIZE);
 	pool->chunk_last = lo;
+	return lo;
+}
+
+/* Take the lowest-addressed page of set @which; page_lock held. */
+static void *chunk_take(struct zspool *pool, int which)
+{
+	for (unsigned ci = pool->set_hint[which]; ci < pool->nr_chunks; ci++) {
+		struct chunk *c = pool->chunks[ci];
+		struct pageset *ps = &c->set[which];
+
+		if (!ps->count)
+			continue;
+		pool->set_hint[which] = ci;
+		for (unsigned w = ps->hint; w < CHUNK_WORDS; w++) {
+			if (ps->bits[w]) {
+				unsigned b = __builtin_ctzll(ps->bits[w]);
+
+				ps->hint = w;
+				ps->bits[w] &= ps->bits[w] - 1;
+				ps->count--;
+				return c->base + ((size_t)w * 64 + b) * PAGE_SIZE;
+			}
+		}
+		assert(0);	/* count said there was one */
+	}
+	pool->set_hint[which] = pool->nr_chunks;
+	return NULL;
+}
+
+/* Put @page into set @which; page_lock held. */
+static void chunk_give(struct zspool *pool, char *page, int which)
+{
+	unsigned ci = chunk_of(pool, page);
+	struct chunk *c = pool->chunks[ci];
+	struct pageset *ps = &c->set[which];
+	size_t pn = (size_t)(page - c->base) >> PAGE_SHIFT;
+	uint64_t bit = 1ull << (pn % 64);
+
+	assert(!(c->set[RELEASED].bits[pn / 64] & bit) &&
+	       !(c->set[RESIDENT].bits[pn / 64] & bit));
+	ps->bits[pn / 64] |= bit;
+	ps->count++;
+	if (pn / 64 < ps->hint)
+		ps->hint = pn / 64;
+	if (ci < pool->set_hint[which])
+		pool->set_hint[which] = ci;
 }
 
 /*
  * Get @n pages: resident ones first, then (unless ZSPOOL_NOWAIT) released
- * ones, mapping a new chunk when needed.  All or nothing.
+ * ones, mapping a new chunk when needed; lowest addresses first, so that
+ * use stays dense and trims find long runs at the top.  All or nothing.
  */
 static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out)
 {
-	unsigned got = 0;
+	unsigned got = 0, resident;
 	int err = 0;
 
 	pthread_mutex_lock(&pool->page_lock);
@@ -464,11 +486,12 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 		return -ENOMEM;
 	}
 	while (got < n && pool->nr_resident) {
-		out[got++] = pool->resident[pool->nr_resident - 1];
+		out[got++] = chunk_take(pool, RESIDENT);
 		STORE(&pool->nr_resident, pool->nr_resident - 1);
 	}
+	resident = got;
 	while (got < n) {
-		void *pg = chunk_take(pool);
+		void *pg = chunk_take(pool, RELEASED);
 
 		if (!pg) {
 			err = chunk_map(pool);
@@ -479,61 +502,17 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 		out[got++] = pg;
 	}
 	if (err) {
+		while (got > resident)
+			chunk_give(pool, out[--got], RELEASED);
 		while (got)
-			chunk_give(pool, out[--got]);
+			chunk_give(pool, out[--got], RESIDENT);
+		STORE(&pool->nr_resident, pool->nr_resident + resident);
 	}
 	pthread_mutex_unlock(&pool->page_lock);
 	return err;
 }
 
-/* Sort page addresses (LSD radix on the page number, 9 bits a pass). */
-static void sort_pages(void **pg, unsigned n)
-{
-	void *tmp[TRIM_BATCH];
-	void **from = pg, **to = tmp;
-
-	assert(n <= TRIM_BATCH);
-	for (unsigned shift = PAGE_SHIFT; shift < 48; shift += 9) {
-		unsigned count[512] = { 0 };
-
-		for (unsigned i = 0; i < n; i++)
-			count[((uintptr_t)from[i] >> shift) & 511]++;
-		if (count[((uintptr_t)from[0] >> shift) & 511] == n)
-			continue;	/* all equal in this digit */
-		for (unsigned d = 0, sum = 0; d < 512; d++) {
-			unsigned t = count[d];
-
-			count[d] = sum;
-			sum += t;
-		}
-		for (unsigned i = 0; i < n; i++)
-			to[count[((uintptr_t)from[i] >> shift) & 511]++] = from[i];
-		void **t = from;
-
-		from = to;
-		to = t;
-	}
-	if (from != pg)
-		memcpy(pg, from, n * sizeof(*pg));
-}
-
-static void release_run(struct zspool *pool, char *start, size_t npages)
-{
-	size_t len = npages * PAGE_SIZE;
-	int adv = LOAD(&pool->madv_advice);
-
-	if (madvise(start, len, adv) == 0)
-		return;
-	if (errno == EINVAL && adv != MADV_DONTNEED) {
-		STORE(&pool->madv_advice, MADV_DONTNEED);
-		if (madvise(start, len, MADV_DONTNEED) == 0)
-			return;
-	}
-	/* Cannot release (locked and too old a kernel): zero keeps it correct. */
-	memset(start, 0, len);
-}
-
-/* Return pages to the resident stack; true when a trim is due. */
+/* Return pages to the resident set; true when a trim is due. */
 static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 {
 	bool trim;
@@ -541,23 +520,8 @@ static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 	if (!n)
 		return false;
 	pthread_mutex_lock(&pool->page_lock);
-	if (pool->nr_resident + n > pool->resident_cap) {
-		uint64_t cap = (pool->nr_resident + n) * 2 + 256;
-		void **a = realloc(pool->resident, cap * sizeof(*a));
-
-		if (!a) {
-			/* No room to keep them: give them straight back. */
-			for (unsigned i = 0; i < n; i++) {
-				release_run(pool, pg[i], 1);
-				chunk_give(pool, pg[i]);
-			}
-			pthread_mutex_unlock(&pool->page_lock);
-			return false;
-		}
-		pool->resident = a;
-		pool->resident_cap = cap;
-	}
-	memcpy(pool->resident + pool->nr_resident, pg, n * sizeof(*pg));
+	for (unsigned i = 0; i < n; i++)
+		chunk_give(pool, pg[i], RESIDENT);
 	STORE(&pool->nr_resident, pool->nr_resident + n);
 	trim = pool->nr_resident > LOAD(&pool->reserve_target) + AUTO_TRIM;
 	pthread_mutex_unlock(&pool->page_lock);
@@ -583,36 +547,85 @@ static bool batch_add(struct zspool *pool, struct page_batch *pb, void *pg)
 	return trim;
 }
 
-/* Release resident pages beyond @keep; returns pages released. */
+/*
+ * Hand a run of pages back to the kernel.  MADV_DONTNEED fails with EINVAL
+ * on mlock'ed pages (the daemon runs under mlockall), hence
+ * MADV_DONTNEED_LOCKED first; older kernels refuse that with EINVAL and get
+ * MADV_DONTNEED from then on.  If both fail the pages merely stay resident.
+ */
+static void release_run(struct zspool *pool, char *start, size_t npages)
+{
+	size_t len = npages * PAGE_SIZE;
+	int adv = LOAD(&pool->madv_advice);
+
+	if (madvise(start, len, adv) == 0)
+		return;
+	if (errno == EINVAL && adv != MADV_DONTNEED) {
+		STORE(&pool->madv_advice, MADV_DONTNEED);
+		madvise(start, len, MADV_DONTNEED);
+	}
+}
+
+struct run {
+	char *start;
+	unsigned n;
+};
+
+/*
+ * Release resident free pages beyond @keep, highest chunks first, as runs
+ * of adjacent pages: one madvise per run, outside the lock (the pages are
+ * in neither set meanwhile, so nobody takes them).  Returns pages released.
+ */
 static uint64_t trim_to(struct zspool *pool, uint64_t keep)
 {
-	void *pg[TRIM_BATCH];
+	struct run runs[TRIM_RUNS];
 	uint64_t total = 0;
 
 	for (;;) {
-		unsigned n = 0;
+		unsigned nr = 0;
+		uint64_t res;
 
 		pthread_mutex_lock(&pool->page_lock);
-		while (n < TRIM_BATCH && pool->nr_resident > keep) {
-			pg[n++] = pool->resident[pool->nr_resident - 1];
-			STORE(&pool->nr_resident, pool->nr_resident - 1);
+		res = pool->nr_resident;
+		for (unsigned ci = pool->nr_chunks; ci-- > 0 && nr < TRIM_RUNS &&
+		     res > keep;) {
+			struct chunk *c = pool->chunks[ci];
+			struct pageset *ps = &c->set[RESIDENT];
+			unsigned pn = ps->hint * 64;
+
+			while (ps->count && nr < TRIM_RUNS && res > keep) {
+				unsigned start;
+
+				/* set bits remain only at or above pn */
+				while (!(ps->bits[pn / 64] >> (pn % 64)))
+					pn = (pn / 64 + 1) * 64;
+				pn += __builtin_ctzll(ps->bits[pn / 64] >> (pn % 64));
+				start = pn;
+				while (pn < CHUNK_PAGES && res > keep &&
+				       (ps->bits[pn / 64] & (1ull << (pn % 64)))) {
+					ps->bits[pn / 64] &= ~(1ull << (pn % 64));
+					ps->count--;
+					res--;
+					pn++;
+				}
+				runs[nr].start = c->base + (size_t)start * PAGE_SIZE;
+				runs[nr++].n = pn - start;
+			}
 		}
+		STORE(&pool->nr_resident, res);
 		pthread_mutex_unlock(&pool->page_lock);
-		if (!n)
+		if (!nr)
 			break;
-		/* These pages are ours alone until chunk_give(). */
-		sort_pages(pg, n);
-		for (unsigned i = 0, j; i < n; i = j) {
-			for (j = i + 1; j < n && (char *)pg[j] ==
-			     (char *)pg[j - 1] + PAGE_SIZE; j++)
-				;
-			release_run(pool, pg[i], j - i);
-		}
+		for (unsigned i = 0; i < nr; i++)
+			release_run(pool, runs[i].start, runs[i].n);
 		pthread_mutex_lock(&pool->page_lock);
-		for (unsigned i = 0; i < n; i++)
-			chunk_give(pool, pg[i]);
+		for (unsigned i = 0; i < nr; i++) {
+			for (unsigned k = 0; k < runs[i].n; k++)
+				chunk_give(pool, runs[i].start + (size_t)k * PAGE_SIZE,
+					   RELEASED);
+			total += runs[i].n;
+		}
 		pthread_mutex_unlock(&pool->page_lock);
-		total += n;
 	}
 	return total;
 }
@@ -1062,7 +1075,6 @@ void zspool_destroy(struct zspool *pool)
 	pthread_mutex_destroy(&pool->page_lock);
 	pthread_mutex_destroy(&pool->handle_lock);
 	free(pool->chunks);
-	free(pool->resident);
 	free(pool->hfree);
 	free(pool->hblocks);
 	free(pool->classes);
@@ -1412,7 +1424,7 @@ uint64_t zspool_refill(struct zspool *pool)
 
 		pthread_mutex_lock(&pool->page_lock);
 		while (n < 64 && pool->nr_resident + n < target) {
-			void *p = chunk_take(pool);
+			void *p = chunk_take(pool, RELEASED);
 
 			if (!p && chunk_map(pool))
 				break;
