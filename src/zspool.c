@@ -30,7 +30,13 @@
  * chunk down, one madvise per run of adjacent pages.  Freeing a page never
  * writes to it.  Chunks are unmapped only by zspool_destroy().  Release is
  * MADV_DONTNEED_LOCKED (MADV_DONTNEED on kernels that refuse it); frees and
- * compaction trim by themselves once the excess passes AUTO_TRIM pages.
+ * compaction trim by themselves only once the excess is large (more than
+ * AUTO_TRIM_MIN pages and more than the pages in use):
+ * releasing right after every free would cost a madvise per freed zspage,
+ * as random frees leave few adjacent free pages, and would hand the kernel
+ * pages that the next allocations want back.  The owner calls
+ * zspool_trim() at quiet moments (after a batch of frees, after
+ * compaction), when the free pages form long runs.
  *
  * Each zspage has a descriptor (struct zspage): its page pointers and, per
  * object, an owner word: the index of the handle that owns the object, or a
@@ -110,7 +116,7 @@
 
 #define CHUNK_PAGES 8192u	/* 32 MiB */
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
-#define AUTO_TRIM 1024u		/* excess resident pages that trigger a trim */
+#define AUTO_TRIM_MIN 8192u	/* excess resident pages that trigger a trim */
 #define TRIM_RUNS 64u		/* madvise calls per trim round */
 
 #define NR_GROUPS 10u		/* 0..8 by in-use fraction, 9 = full */
@@ -523,7 +529,9 @@ static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		chunk_give(pool, pg[i], RESIDENT);
 	STORE(&pool->nr_resident, pool->nr_resident + n);
-	trim = pool->nr_resident > LOAD(&pool->reserve_target) + AUTO_TRIM;
+	trim = pool->nr_resident > LOAD(&pool->reserve_target) + AUTO_TRIM_MIN &&
+	       pool->nr_resident > LOAD(&pool->reserve_target) +
+				   LOAD(&pool->pages_used);
 	pthread_mutex_unlock(&pool->page_lock);
 	return trim;
 }
@@ -1373,7 +1381,7 @@ uint64_t zspool_compact(struct zspool *pool)
 {
 	char buf[ZSPOOL_MAX_OBJ];
 	uint64_t freed = 0;
-	bool trim = false;
+	bool trim = false;	/* unused: compaction trims anyway */
 
 	for (unsigned c = 0; c < pool->nr_classes; c++) {
 		struct zs_class *cls = &pool->classes[c];
@@ -1395,12 +1403,14 @@ uint64_t zspool_compact(struct zspool *pool)
 				}
 			}
 			pthread_mutex_unlock(&cls->lock);
-			trim |= batch_flush(pool, &pb);
+			batch_flush(pool, &pb);
 			if (done)
 				break;
 		}
 	}
-	auto_trim(pool, trim);
+	/* The emptied zspages left runs of free pages: release them now. */
+	if (freed)
+		zspool_trim(pool);
 	DEBUG_CHECK(pool);
 	return freed;
 }

@@ -14,6 +14,19 @@
 #define LIMIT 256
 #define MAXH 8192
 
+/* Allocate and free a 4096-byte object (a new page each time). */
+static int page_alloc(struct zspool *pool)
+{
+	zspool_handle_t t = 0;
+	int err = zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &t);
+
+	if (!err)
+		zspool_free(pool, t);
+	else if (t)
+		err = -EFAULT;	/* a failed allocation must not set a handle */
+	return err;
+}
+
 int main(void)
 {
 	struct zspool_config cfg = { .mem_limit_pages = LIMIT };
@@ -53,16 +66,12 @@ int main(void)
 	       "%u objects stored, failures left no trace", n);
 
 	/* A 4096-byte object always needs a new page: refused, stats unchanged. */
-	{
-		zspool_handle_t t = 0;
-
-		ok = TAP_CHECK(zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &t) == -ENOSPC);
-		zspool_stats(pool, &st2);
-		ok &= TAP_CHECK(t == 0 && st2.pages_used == st.pages_used &&
-				st2.objs_allocated == st.objs_allocated &&
-				st2.bytes_allocated == st.bytes_allocated);
-		tap_ok(ok, "a refused allocation changes nothing");
-	}
+	ok = TAP_CHECK(page_alloc(pool) == -ENOSPC);
+	zspool_stats(pool, &st2);
+	ok &= TAP_CHECK(st2.pages_used == st.pages_used &&
+			st2.objs_allocated == st.objs_allocated &&
+			st2.bytes_allocated == st.bytes_allocated);
+	tap_ok(ok, "a refused allocation changes nothing");
 	ok = 1;
 	for (unsigned i = 0; i < n; i++) {
 		zspool_read(pool, h[i], buf, sz[i]);
@@ -76,33 +85,14 @@ int main(void)
 		h[i] = 0;
 	}
 	zspool_compact(pool);
-	{
-		zspool_handle_t t;
-
-		ok = TAP_CHECK(zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &t) == 0);
-		if (ok)
-			zspool_free(pool, t);
-	}
-	tap_ok(ok, "after frees and compaction allocation works again");
+	tap_ok(page_alloc(pool) == 0, "after frees and compaction allocation works again");
 
 	/* Lowering the limit below use refuses new zspages, keeps objects. */
 	zspool_stats(pool, &st);
 	zspool_set_mem_limit(pool, st.pages_used / 2);
-	{
-		zspool_handle_t t;
-
-		tap_ok(zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &t) == -ENOSPC,
-		       "limit below use: -ENOSPC");
-	}
+	tap_ok(page_alloc(pool) == -ENOSPC, "limit below use: -ENOSPC");
 	zspool_set_mem_limit(pool, 0);
-	{
-		zspool_handle_t t;
-
-		ok = TAP_CHECK(zspool_alloc(pool, ZSPOOL_MAX_OBJ, 0, &t) == 0);
-		if (ok)
-			zspool_free(pool, t);
-		tap_ok(ok, "limit 0 means none");
-	}
+	tap_ok(page_alloc(pool) == 0, "limit 0 means none");
 
 	zspool_stats(pool, &st);
 	zspool_reset_max(pool);
