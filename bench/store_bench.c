@@ -417,8 +417,6 @@ static void lock_bench(void)
 	for (int pass = 0; pass < 2; pass++) {
 		t0 = now_ns();
 		for (unsigned i = 0; i < LK_SLOTS; i++) {
-			/* as store_discard_pages(): 16 lines ahead, for writing */
-			__builtin_prefetch(&slots[i + 64 < LK_SLOTS ? i + 64 : i], 1);
 			bslot_lock(&slots[i]);
 			slots[i].val++;
 			bslot_unlock(&slots[i]);
