@@ -353,7 +353,7 @@ struct result {
 	double alloc_b[MAX_THREADS + 1], free_b[MAX_THREADS + 1];	/* free_batch */
 	double m_alloc[MAX_THREADS + 1], m_free[MAX_THREADS + 1];
 	double ovh_fill, ovh_half, ovh_compact, ovh_meta, rss_compact;
-	double compact_ms, m_ovh_fill, m_ovh_half;
+	double compact_ms, m_ovh_fill, m_ovh_half, read, map;
 	double meta_kib;
 	uint64_t pages_compacted;
 };
@@ -398,6 +398,30 @@ static void run(const unsigned *size, struct result *res, uint64_t live_all,
 	zspool_stats(pool, &st);
 	res->ovh_fill = (double)st.pages_used * PAGE / live_all;
 	shuffle(order, opt.nobj, opt.seed ^ 0x5555);
+	/* Reads in random order: copy out, and map (in place or bounced). */
+	{
+		static unsigned char out[PAGE], bounce[PAGE];
+		unsigned sum = 0;
+
+		t0 = now();
+		for (size_t i = 0; i < opt.nobj; i++) {
+			size_t k = order[i];
+
+			zspool_read(pool, h[k], out, size[k]);
+			sum += out[0];
+		}
+		res->read = opt.nobj / (now() - t0);
+		t0 = now();
+		for (size_t i = 0; i < opt.nobj; i++) {
+			const unsigned char *p = zspool_map(pool, h[order[i]], bounce);
+
+			sum += p[0];
+			zspool_unmap(pool, h[order[i]]);
+		}
+		res->map = opt.nobj / (now() - t0);
+		if (sum == 1)	/* keep the reads */
+			putchar(' ');
+	}
 	for (size_t i = 0; i < opt.nobj / 2; i++)
 		zspool_free(pool, h[order[i]]);
 	zspool_stats(pool, &st);
@@ -539,6 +563,10 @@ int main(int argc, char **argv)
 	       2 / (1 / MEDIAN(res, n, m_alloc[1]) + 1 / MEDIAN(res, n, m_free[1])) / 1e6);
 	printf("| alloc+free_batch, 1 thread (M ops/s) | %.2f | |\n",
 	       2 / (1 / MEDIAN(res, n, alloc_b[1]) + 1 / MEDIAN(res, n, free_b[1])) / 1e6);
+	printf("| zspool_read, random order, 1 thread (M ops/s) | %.2f | |\n",
+	       MEDIAN(res, n, read) / 1e6);
+	printf("| zspool_map + unmap, random order, 1 thread (M ops/s) | %.2f | |\n",
+	       MEDIAN(res, n, map) / 1e6);
 	printf("| overhead after the fill | %.4f | %.4f |\n",
 	       MEDIAN(res, n, ovh_fill), MEDIAN(res, n, m_ovh_fill));
 	printf("| overhead after freeing a random half | %.4f | %.4f |\n",
