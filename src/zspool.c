@@ -16,8 +16,14 @@
  * copies it into the caller's bounce buffer); the gain is that every free
  * page is as good as any other, so the reserve of resident pages can feed
  * any class, a 1-page hole never blocks an 8-page zspage, and the page
- * allocator is a plain stack.  Contiguous zspages would need a buddy-like
- * allocator over the chunks, and a reserve split by run length.
+ * allocator is a bitmap.  Contiguous zspages would need a buddy-like
+ * allocator over the chunks, and a reserve split by run length.  The cost,
+ * measured with bench/zspool_bench on lz4 sizes of real pages (mean ~2.2
+ * KiB, so about half the objects straddle): zspool_map() + unmap, which
+ * bounces the straddling objects, ~4 M/s in random order on one thread,
+ * against ~1.3 M/s for zspool_read(), which copies every object.  The
+ * bounce is a memcpy of at most 4 KiB next to an lz4 decompression of the
+ * same bytes on the store's read path.
  *
  * Pages come from 32 MiB chunks mmap'ed with MAP_NORESERVE (never one
  * mapping per zspage: the kernel allows 65,530 mappings).  A page is in a
@@ -51,9 +57,17 @@
  * live slot holds the object's location: descriptor pointer, object index,
  * requested size, plus a lock bit.  Per object, zspool therefore spends 8
  * bytes of handle slot and 4 bytes of owner word, plus its share of the
- * descriptor; zspool_stats() reports it as meta_bytes.  Free slots are kept
- * on per-class lists (refilled from / drained to a global list in batches
- * of HANDLE_BATCH), so the hot path takes no pool-wide lock.
+ * descriptor; zspool_stats() reports all of it (and the free-handle
+ * arrays, chunk bitmaps and class state) as meta_bytes.  Free handles are
+ * kept in arrays, a small stack per class refilled from / drained to a
+ * pool array in batches of HANDLE_BATCH, so the hot path takes no
+ * pool-wide lock and never walks a chain of slots.  The class of a handle
+ * is a function of the size in its slot, so free finds its class lock
+ * without following any pointer.
+ *
+ * The huge class (one page, one object: the raw incompressible pages and
+ * the sizes that merge with them) has no descriptor at all: its slot holds
+ * the page address, which is page-aligned where descriptors never are.
  *
  * Fullness groups: a class's zspages sit on NR_GROUPS - 1 lists by in-use
  * fraction plus one list of full zspages.  Allocation takes the fullest
@@ -77,7 +91,7 @@
  *   only this lock, plus page_lock once per zspage built or freed.
  * - pool->page_lock protects the chunks and their free-page bitmaps
  *   (and mapping new chunks).
- * - pool->handle_lock protects the global free-handle list and the growth
+ * - pool->handle_lock protects the pool's free-handle array and the growth
  *   of the handle table.
  * - The slot lock bit (bit 0 of a live handle slot) pins an object in
  *   place: zspool_read/write/map take it (spinning), compaction try-locks
@@ -213,9 +227,10 @@ struct zspool {
 
 	pthread_mutex_t handle_lock;
 	uint64_t **hblocks;		/* [MAX_HBLOCKS]; entries set under handle_lock, release */
-	uint32_t hnext;			/* never-used index; protected by handle_lock */
+	uint32_t hnext;			/* never-used index; handle_lock; relaxed reads */
 	uint32_t *hfree;		/* free handles; protected by handle_lock */
-	size_t nr_hfree, hfree_cap;	/* protected by handle_lock */
+	size_t nr_hfree;		/* protected by handle_lock */
+	size_t hfree_cap;		/* handle_lock; relaxed reads */
 	uint64_t handles_lost;		/* relaxed; see handle_put() */
 	uint32_t hprefault;		/* slots below are faulted in; handle_lock */
 
@@ -705,7 +720,8 @@ static int handle_refill(struct zspool *pool, struct zs_class *cls,
 		err = hblock_ensure(pool, pool->hnext, flags);
 		if (err)
 			break;
-		cls->hcache[n++] = pool->hnext++;
+		cls->hcache[n++] = pool->hnext;
+		STORE_RELAXED(&pool->hnext, pool->hnext + 1);
 	}
 	pthread_mutex_unlock(&pool->handle_lock);
 	cls->nr_hcache = n;
@@ -742,7 +758,7 @@ static void handle_put(struct zspool *pool, struct zs_class *cls, uint32_t h)
 
 			if (a) {
 				pool->hfree = a;
-				pool->hfree_cap = cap;
+				STORE_RELAXED(&pool->hfree_cap, cap);
 			}
 		}
 		if (pool->nr_hfree + HANDLE_BATCH <= pool->hfree_cap) {
@@ -893,6 +909,10 @@ static int zspage_pages_get(struct zspool *pool, unsigned n, unsigned extra,
 			    unsigned flags, void **pg)
 {
 	uint64_t limit = LOAD_RELAXED(&pool->mem_limit);
+	/*
+	 * Claim first, then compare: two classes racing for the last pages
+	 * may both be refused, but the limit is never exceeded.
+	 */
 	uint64_t used = ADD_RELAXED(&pool->pages_used, n);
 	int err;
 
@@ -1519,9 +1539,12 @@ void zspool_stats(struct zspool *pool, struct zspool_stats *st)
 	st->reserve_target = LOAD_RELAXED(&pool->reserve_target);
 	st->chunks_mapped = LOAD_RELAXED(&pool->nr_chunks);
 	st->alloc_nowait_failed = LOAD_RELAXED(&pool->nowait_failed);
+	/* Everything besides zspage pages, per object or not. */
 	st->meta_bytes = LOAD_RELAXED(&pool->meta_pages) * PAGE_SIZE +
-			 (uint64_t)__atomic_load_n(&pool->hnext, __ATOMIC_RELAXED) *
-			 sizeof(uint64_t);
+			 (uint64_t)LOAD_RELAXED(&pool->hnext) * sizeof(uint64_t) +
+			 LOAD_RELAXED(&pool->hfree_cap) * sizeof(uint32_t) +
+			 (uint64_t)st->chunks_mapped * sizeof(struct chunk) +
+			 pool->nr_classes * sizeof(struct zs_class) + sizeof(*pool);
 }
 
 unsigned zspool_nr_classes(struct zspool *pool)
