@@ -157,6 +157,14 @@
 #define DESC_ALIGN 64u
 #define VA_LIMIT (1ull << 47)	/* 41 + 6 bits of descriptor address */
 
+_Static_assert(SLOT_IDX_SHIFT - SLOT_SIZE_SHIFT == 12 &&
+	       (1u << 12) == ZSPOOL_MAX_OBJ, "size - 1 fits the size field");
+_Static_assert((1u << (SLOT_DESC_SHIFT - SLOT_IDX_SHIFT)) == MAX_OBJS,
+	       "object index fits its field");
+_Static_assert(64 - SLOT_DESC_SHIFT + 6 == 47, "descriptor field covers VA_LIMIT");
+_Static_assert(MAX_HBLOCKS * (uint64_t)HBLOCK_SLOTS <= 0x80000000u,
+	       "handle indices leave OWNER_FREE clear");
+
 #define OWNER_FREE 0x80000000u	/* owner word of a free object | next */
 #define OBJ_NONE 0xffffu
 
@@ -215,7 +223,7 @@ struct chunk {
 struct zspool {
 	struct zs_class *classes;	/* [nr_classes], ascending size */
 	struct zs_class *size_map[NR_SIZES];
-	unsigned nr_classes, max_ppz;
+	unsigned nr_classes;
 
 	pthread_mutex_t page_lock;
 	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
@@ -1059,7 +1067,6 @@ int zspool_create(const struct zspool_config *cfg, struct zspool **out)
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
-	pool->max_ppz = max_ppz;
 	/* Count merged classes, largest size first. */
 	for (int i = NR_SIZES - 1; i >= 0; i--) {
 		class_geometry(MIN_SIZE + i * SIZE_STEP, max_ppz, &ppz[i], &objs[i]);
@@ -1370,8 +1377,7 @@ static uint64_t class_spare_zspages(const struct zs_class *cls)
  * room stopped it, with @src back on its list.  Class lock held.
  */
 static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
-			   struct zspage *src, struct page_batch *pb,
-			   bool *trim, char *buf)
+			   struct zspage *src, struct page_batch *pb, char *buf)
 {
 	uint32_t *owner = zs_owner(src);
 	struct zspage *dst = NULL;
@@ -1413,7 +1419,7 @@ static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
 		return false;
 	}
 	group_insert(cls, src);		/* zspage_destroy() unlinks it */
-	*trim |= zspage_destroy(pool, cls, src, pb);
+	zspage_destroy(pool, cls, src, pb);	/* compaction trims at its end */
 	return true;
 }
 
@@ -1421,7 +1427,6 @@ uint64_t zspool_compact(struct zspool *pool)
 {
 	char buf[ZSPOOL_MAX_OBJ];
 	uint64_t freed = 0;
-	bool trim = false;	/* unused: compaction trims anyway */
 
 	for (unsigned c = 0; c < pool->nr_classes; c++) {
 		struct zs_class *cls = &pool->classes[c];
@@ -1435,8 +1440,7 @@ uint64_t zspool_compact(struct zspool *pool)
 			if (class_spare_zspages(cls) > 0) {
 				struct zspage *src = group_pick(cls, true);
 
-				if (src && compact_zspage(pool, cls, src, &pb,
-							  &trim, buf)) {
+				if (src && compact_zspage(pool, cls, src, &pb, buf)) {
 					freed += cls->ppz;
 					ADD_RELAXED(&pool->pages_compacted, cls->ppz);
 					done = false;
