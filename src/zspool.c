@@ -1211,26 +1211,36 @@ static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
 	return false;
 }
 
-/*
- * The class of a live handle, from the size bits of its slot: they never
- * change while the handle lives, so no lock is needed (following the
- * descriptor pointer instead would race with compaction freeing it).
- */
-static inline struct zs_class *class_of_handle(struct zspool *pool, uint32_t h)
+/* Start loading what freeing slot value @v will touch. */
+static inline void prefetch_obj(const struct zs_class *cls, uint64_t v)
 {
-	return class_of_size(pool, slot_size(LOAD_RELAXED(hslot(pool, h))));
+	struct zspage *zs = slot_desc(v);
+
+	if (slot_is_huge(v))
+		return;
+	__builtin_prefetch(zs, 1);
+	__builtin_prefetch((char *)zs + sizeof(*zs) + cls->ppz * sizeof(void *) +
+			   slot_idx(v) * sizeof(uint32_t), 1);
 }
 
 void zspool_free(struct zspool *pool, zspool_handle_t h)
 {
 	struct page_batch pb;	/* not zeroed: only .n matters */
 	struct zs_class *cls;
+	uint64_t v;
 	bool trim;
 
 	if (!h)
 		return;
 	pb.n = 0;
-	cls = class_of_handle(pool, h);
+	/*
+	 * The class follows from the size bits, which never change while the
+	 * handle lives: no lock is needed to find it (following the
+	 * descriptor pointer instead would race with compaction freeing it).
+	 */
+	v = LOAD_RELAXED(hslot(pool, h));
+	cls = class_of_size(pool, slot_size(v));
+	prefetch_obj(cls, v);	/* overlaps the lock */
 	pthread_mutex_lock(&cls->lock);
 	trim = free_locked(pool, cls, h, &pb);
 	pthread_mutex_unlock(&cls->lock);
@@ -1271,14 +1281,7 @@ void zspool_free_batch(struct zspool *pool, zspool_handle_t *hs, size_t n)
 			}
 			v = LOAD_RELAXED(hslot(pool, g[i]));
 			key[i] = class_of_size(pool, slot_size(v))->index;
-			if (!slot_is_huge(v)) {
-				struct zspage *zs = slot_desc(v);
-
-				__builtin_prefetch(zs, 1);
-				__builtin_prefetch((char *)zs + sizeof(*zs) +
-						   pool->classes[key[i]].ppz * sizeof(void *) +
-						   slot_idx(v) * sizeof(uint32_t), 1);
-			}
+			prefetch_obj(&pool->classes[key[i]], v);
 			count[key[i]]++;
 			lo = key[i] < lo ? key[i] : lo;
 			hi = key[i] > hi ? key[i] : hi;
