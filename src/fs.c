@@ -975,8 +975,12 @@ int fs_thread_init(struct fs *fs)
 		rc = -posix_memalign((void **)&fs_tls_buf, STORE_PAGE_SIZE, FS_MAX_IO);
 		if (rc)
 			return rc;
-		/* fault it in now: with mlockall it stays resident */
-		memset(fs_tls_buf, 0, FS_MAX_IO);
+		/*
+		 * Fault it in now (with mlockall it stays resident); volatile
+		 * stores, since a compiler may drop or fold a memset().
+		 */
+		for (size_t k = 0; k < FS_MAX_IO; k += STORE_PAGE_SIZE)
+			((volatile char *)fs_tls_buf)[k] = 1;
 	}
 	return 0;
 }

@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -78,6 +79,8 @@
 #define MAIN_RECV_BUF (FS_MAX_IO + 2 * 4096)
 /* Stack each worker faults in before serving. */
 #define MAIN_STACK_TOUCH (128 * 1024)
+/* Heap each worker's malloc arena has touched before serving. */
+#define MAIN_ARENA_WARM (1024 * 1024)
 
 struct main_ctx;
 
@@ -132,12 +135,56 @@ static void main_wake(int sig)
 	(void)sig;		/* only to interrupt read() */
 }
 
+/*
+ * Fault pages in now.  Not memset(): GCC turns malloc() + memset(0) into
+ * calloc(), which leaves fresh pages untouched - and then the first
+ * request faults them in, inside the memory cgroup, under pressure, with
+ * its swap-out throttled behind the very request being read.
+ */
+static void main_touch(void *p, size_t len)
+{
+	for (size_t k = 0; k < len; k += 4096)
+		((volatile char *)p)[k] = 1;
+	if (len)
+		((volatile char *)p)[len - 1] = 1;
+}
+
 static void main_touch_stack(void)
 {
 	volatile char area[MAIN_STACK_TOUCH];
 
 	for (size_t k = 0; k < sizeof(area); k += 4096)
 		area[k] = 0;
+}
+
+/*
+ * libfuse allocates every request (calloc) on the serving thread.  Keep
+ * that from ever needing the kernel: glibc must not give a thread arena's
+ * top back (trimming, then growing again with mprotect, which takes the
+ * mmap lock for writing - where a thread stuck in reclaim on our own
+ * device holds it for reading) nor map mid-size blocks one by one; and
+ * each worker touches a megabyte of its own arena before serving, so the
+ * pages its requests recycle are resident and, with mlockall, locked.
+ */
+static void main_malloc_tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TOP_PAD, 1 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
+static void main_warm_arena(void)
+{
+	enum { N = MAIN_ARENA_WARM / 4096 };
+	void *p[N];
+
+	for (size_t k = 0; k < N; k++) {
+		p[k] = malloc(4096 - 64);
+		if (p[k])
+			main_touch(p[k], 4096 - 64);
+	}
+	for (size_t k = 0; k < N; k++)
+		free(p[k]);
 }
 
 static void *main_worker(void *arg)
@@ -160,11 +207,12 @@ static void *main_worker(void *arg)
 	if (!rc) {
 		fbuf.mem = malloc(MAIN_RECV_BUF);
 		if (fbuf.mem)
-			memset(fbuf.mem, 0, MAIN_RECV_BUF);
+			main_touch(fbuf.mem, MAIN_RECV_BUF);
 		else
 			rc = -ENOMEM;
 	}
 	main_touch_stack();
+	main_warm_arena();
 	w->rc = rc;
 	pthread_barrier_wait(&m->ready);
 	if (rc || m->abort_start)
@@ -210,6 +258,7 @@ static int main_start_workers(struct main_ctx *m)
 	struct sigaction sa;
 	sigset_t block, old;
 	unsigned n = m->o->threads;
+	char name[16];
 	int rc, err;
 
 	memset(&sa, 0, sizeof(sa));
@@ -246,6 +295,9 @@ static int main_start_workers(struct main_ctx *m)
 			break;
 		}
 		m->nr_workers++;
+		/* named, for /proc/PID/task/TID/comm when diagnosing a hang */
+		snprintf(name, sizeof(name), "zf-fuse/%u", k % 100);
+		pthread_setname_np(m->workers[k].tid, name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -406,6 +458,7 @@ static int main_run(struct options *o, int status_fd)
 		if (rc)
 			goto err_sem;
 	}
+	main_malloc_tune();
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.comp = o->comp;
