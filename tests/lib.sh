@@ -77,11 +77,11 @@ zf_timeout() {
 # Run a teardown step that may block on FUSE; on a hang abort every mount
 # we made, then try once more.
 zf_unhang() {
-	zf_timeout 30 "$@" && return 0
+	zf_timeout 120 "$@" && return 0
 	zf_log "teardown step hung or failed: $*"
 	zf_pstate $ZF_PIDS
 	for _m in $ZF_MOUNTS; do zf_fuse_abort "$_m"; done
-	zf_timeout 30 "$@"
+	zf_timeout 120 "$@"
 }
 
 zf_teardown() {
@@ -184,7 +184,19 @@ zf_loop() {
 	ZF_LOOPS="$ZF_LOOP $ZF_LOOPS"
 }
 
+# Swap is machine-wide: while a test's swap is on, any process under memory
+# pressure anywhere may be swapped onto it, and its swapoff must then read
+# those pages back.  So tests that swap take a machine-wide lock and run
+# one at a time, even when several trees run their tests at once.
+zf_swap_lock() {
+	[ -n "${ZF_LOCKED:-}" ] && return 0
+	exec 9>/run/lock/zramfuse-swap-test.lock
+	zf_timeout 1800 flock 9 || zf_fail "waited 30 min for the swap-test lock"
+	ZF_LOCKED=1
+}
+
 zf_swapon() {
+	zf_swap_lock
 	mkswap "$1" >/dev/null || zf_fail "mkswap $1"
 	ZF_SWAPS="$1 $ZF_SWAPS"
 	swapon --discard "$1" || zf_fail "swapon $1"
