@@ -112,6 +112,13 @@ uint64_t zspool_compact(struct zspool *pool);
  */
 uint64_t zspool_trim(struct zspool *pool);
 /*
+ * The same, but only runs of at least @min_run adjacent free pages (one
+ * madvise, and one TLB shootdown, per run): cheap enough to call after
+ * every batch of frees.  Short runs stay resident until zspool_trim() or
+ * until allocations reuse them.  @min_run 0 or 1 = zspool_trim().
+ */
+uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run);
+/*
  * Top the reserve up to its target by faulting in fresh pages; may wait
  * for the kernel.  Returns the number of pages added.  Call from a
  * background thread, never on the I/O path.

@@ -40,9 +40,12 @@
  * AUTO_TRIM_MIN pages and more than the pages in use):
  * releasing right after every free would cost a madvise per freed zspage,
  * as random frees leave few adjacent free pages, and would hand the kernel
- * pages that the next allocations want back.  The owner calls
- * zspool_trim() at quiet moments (after a batch of frees, after
- * compaction), when the free pages form long runs.
+ * pages that the next allocations want back.  Each madvise also costs a
+ * TLB shootdown on every CPU running one of our threads: measured, 167k
+ * madvise calls per benchmark run made two threads slower than one.  So
+ * automatic trims release only runs of at least AUTO_TRIM_RUN pages; the
+ * owner calls zspool_trim_runs() after batches of frees and zspool_trim()
+ * (everything) at quiet moments or when it must; compaction trims all.
  *
  * Each zspage has a descriptor (struct zspage): its page pointers and, per
  * object, an owner word: the index of the handle that owns the object, or a
@@ -131,6 +134,7 @@
 #define CHUNK_PAGES 8192u	/* 32 MiB */
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
 #define AUTO_TRIM_MIN 8192u	/* excess resident pages that trigger a trim */
+#define AUTO_TRIM_RUN 16u	/* shortest run an automatic trim releases */
 #define TRIM_RUNS 64u		/* madvise calls per trim round */
 
 #define NR_GROUPS 10u		/* 0..8 by in-use fraction, 9 = full */
@@ -227,6 +231,7 @@ struct zspool {
 
 	pthread_mutex_t page_lock;
 	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
+	uint64_t trim_floor;		/* resident pages the last trim left; page_lock */
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	unsigned nr_chunks, max_chunks;	/* protected by page_lock; relaxed reads */
 	unsigned set_hint[2];		/* no chunk below has pages in set; page_lock */
@@ -536,6 +541,8 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 		STORE_RELAXED(&pool->nr_resident, pool->nr_resident - 1);
 	}
 	resident = got;
+	if (pool->trim_floor > pool->nr_resident)
+		pool->trim_floor = pool->nr_resident;
 	while (got < n) {
 		void *pg = chunk_take(pool, RELEASED);
 
@@ -569,9 +576,16 @@ static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		chunk_give(pool, pg[i], RESIDENT);
 	STORE_RELAXED(&pool->nr_resident, pool->nr_resident + n);
+	/*
+	 * Due when the free pages beyond the reserve are many, more than
+	 * those in use, and many more than the last trim left behind (in
+	 * runs too short to release): otherwise every later free would scan
+	 * the same short runs again.
+	 */
 	trim = pool->nr_resident > LOAD_RELAXED(&pool->reserve_target) + AUTO_TRIM_MIN &&
 	       pool->nr_resident > LOAD_RELAXED(&pool->reserve_target) +
-				   LOAD_RELAXED(&pool->pages_used);
+				   LOAD_RELAXED(&pool->pages_used) &&
+	       pool->nr_resident > pool->trim_floor + AUTO_TRIM_MIN;
 	pthread_mutex_unlock(&pool->page_lock);
 	return trim;
 }
@@ -619,48 +633,70 @@ struct run {
 	unsigned n;
 };
 
+/* The first set (or with @clear, clear) bit at or after @pn, or CHUNK_PAGES. */
+static unsigned next_bit(const uint64_t *bm, unsigned pn, bool clear)
+{
+	while (pn < CHUNK_PAGES) {
+		uint64_t w = (clear ? ~bm[pn / 64] : bm[pn / 64]) >> (pn % 64);
+
+		if (w)
+			return pn + __builtin_ctzll(w);
+		pn = (pn / 64 + 1) * 64;
+	}
+	return CHUNK_PAGES;
+}
+
 /*
  * Release resident free pages beyond @keep, highest chunks first, as runs
  * of adjacent pages: one madvise per run, outside the lock (the pages are
- * in neither set meanwhile, so nobody takes them).  Returns pages released.
+ * in neither set meanwhile, so nobody takes them).  Runs shorter than
+ * @min_run pages are left resident.  Returns pages released.
  */
-static uint64_t trim_to(struct zspool *pool, uint64_t keep)
+static uint64_t trim_to(struct zspool *pool, uint64_t keep, unsigned min_run)
 {
 	struct run runs[TRIM_RUNS];
 	uint64_t total = 0;
+	unsigned cc = 0, pn = 0, chunks = 0;	/* cursor: chunk cc - 1, page pn */
 
 	for (;;) {
 		unsigned nr = 0;
 		uint64_t res;
 
 		pthread_mutex_lock(&pool->page_lock);
+		if (pool->nr_chunks != chunks) {	/* first round, or a chunk came */
+			chunks = cc = pool->nr_chunks;
+			pn = 0;
+		}
 		res = pool->nr_resident;
-		for (unsigned ci = pool->nr_chunks; ci-- > 0 && nr < TRIM_RUNS &&
-		     res > keep;) {
-			struct chunk *c = pool->chunks[ci];
+		while (cc > 0 && nr < TRIM_RUNS && res > keep) {
+			struct chunk *c = pool->chunks[cc - 1];
 			struct pageset *ps = &c->set[RESIDENT];
-			unsigned pn = ps->hint * 64;
+			unsigned start, end;
 
-			while (ps->count && nr < TRIM_RUNS && res > keep) {
-				unsigned start;
-
-				/* set bits remain only at or above pn */
-				while (!(ps->bits[pn / 64] >> (pn % 64)))
-					pn = (pn / 64 + 1) * 64;
-				pn += __builtin_ctzll(ps->bits[pn / 64] >> (pn % 64));
-				start = pn;
-				while (pn < CHUNK_PAGES && res > keep &&
-				       (ps->bits[pn / 64] & (1ull << (pn % 64)))) {
-					ps->bits[pn / 64] &= ~(1ull << (pn % 64));
-					ps->count--;
-					res--;
-					pn++;
-				}
-				runs[nr].start = c->base + (size_t)start * PAGE_SIZE;
-				runs[nr++].n = pn - start;
+			if (pn < ps->hint * 64)
+				pn = ps->hint * 64;
+			start = ps->count ? next_bit(ps->bits, pn, false) : CHUNK_PAGES;
+			if (start == CHUNK_PAGES) {
+				cc--;
+				pn = 0;
+				continue;
 			}
+			end = next_bit(ps->bits, start, true);
+			pn = end;
+			if (end - start < min_run)
+				continue;
+			if (end - start > res - keep)
+				end = start + (res - keep);
+			for (unsigned k = start; k < end; k++)
+				ps->bits[k / 64] &= ~(1ull << (k % 64));
+			ps->count -= end - start;
+			res -= end - start;
+			runs[nr].start = c->base + (size_t)start * PAGE_SIZE;
+			runs[nr++].n = end - start;
 		}
 		STORE_RELAXED(&pool->nr_resident, res);
+		if (!nr)
+			pool->trim_floor = res;	/* see pages_put() */
 		pthread_mutex_unlock(&pool->page_lock);
 		if (!nr)
 			break;
@@ -681,7 +717,7 @@ static uint64_t trim_to(struct zspool *pool, uint64_t keep)
 static void auto_trim(struct zspool *pool, bool due)
 {
 	if (due)
-		trim_to(pool, LOAD_RELAXED(&pool->reserve_target));
+		trim_to(pool, LOAD_RELAXED(&pool->reserve_target), AUTO_TRIM_RUN);
 }
 
 /* ---- handles --------------------------------------------------------- */
@@ -1466,7 +1502,13 @@ uint64_t zspool_compact(struct zspool *pool)
 
 uint64_t zspool_trim(struct zspool *pool)
 {
-	return trim_to(pool, LOAD_RELAXED(&pool->reserve_target));
+	return trim_to(pool, LOAD_RELAXED(&pool->reserve_target), 1);
+}
+
+uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run)
+{
+	return trim_to(pool, LOAD_RELAXED(&pool->reserve_target),
+		       min_run ? min_run : 1);
 }
 
 uint64_t zspool_refill(struct zspool *pool)

@@ -145,7 +145,10 @@ int main(void)
 			compacted += freed;
 			ncompact++;
 		} else if (op < 975) {
-			zspool_trim(pool);
+			if (r & (1ull << 40))
+				zspool_trim(pool);
+			else
+				zspool_trim_runs(pool, (r >> 41) % 32);
 		} else {
 			/* a limit a little above, at or below current use, or none */
 			zspool_stats(pool, &st);

@@ -59,6 +59,19 @@ static void round_(const char *what, uint64_t rng)
 		h[j] = t;
 	}
 	zspool_free_batch(pool, h, NOBJ / 2);
+	{
+		/* trim_runs releases long runs only; trim the rest */
+		uint64_t before, runs, rest;
+
+		zspool_stats(pool, &st);
+		before = st.reserve_pages;
+		runs = zspool_trim_runs(pool, 16);
+		rest = zspool_trim(pool);
+		zspool_stats(pool, &st);
+		tap_ok(runs + rest == before && st.reserve_pages == 0,
+		       "%s: trim_runs(16) released %" PRIu64 ", trim %" PRIu64
+		       " more of %" PRIu64 " free pages", what, runs, rest, before);
+	}
 	zspool_compact(pool);
 	zspool_trim(pool);
 	zspool_stats(pool, &st);
