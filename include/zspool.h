@@ -63,7 +63,9 @@ struct zspool_stats {
 	uint64_t reserve_target;
 	uint64_t chunks_mapped;		/* mmap'ed chunks */
 	uint64_t alloc_nowait_failed;	/* ZSPOOL_NOWAIT allocations refused */
-	uint64_t meta_bytes;		/* handle table + zspage descriptors */
+	uint64_t meta_bytes;		/* besides pages_used: handle table, zspage
+					   descriptors, free-handle arrays, chunk
+					   bitmaps, class state */
 };
 
 int zspool_create(const struct zspool_config *cfg, struct zspool **out);
