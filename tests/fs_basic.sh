@@ -162,6 +162,25 @@ zf_timeout 30 mount -t fuse "$ZRAMFUSE#zramfuse" "$T/m3" -o size=1Q 2>"$T/err" &
 mountpoint -q "$T/m3" && zf_fail "mounted after a bad size"
 expect "mount error lines" "$(wc -l <"$T/err")" 1
 
+# --- SIGTERM, SIGHUP: the daemon stops its workers, unmounts, exits 0 ---
+# (not SIGINT: a shell starts background jobs with SIGINT ignored, and
+# libfuse rightly leaves an ignored signal alone)
+for sig in TERM HUP; do
+	zf_mount "$T/sig" -o size=1M
+	exec 3<"$T/sig/swap"	# a file still open: a warning, still an exit
+	kill -"$sig" "$ZF_PID"
+	zf_wait 100 eval '! zf_alive $ZF_PID'
+	gone=$?
+	exec 3<&-
+	[ $gone = 0 ] || zf_fail "SIG$sig: daemon still running"
+	wait "$ZF_PID"
+	rc=$?
+	[ $rc = 0 ] || zf_fail "SIG$sig: exit status $rc"
+	zf_wait 50 eval '! mountpoint -q "$T/sig"' || zf_fail "SIG$sig: still mounted"
+	grep -q "exiting with 1 files open" "$ZF_TMP/daemon.$$.log" ||
+		zf_fail "SIG$sig: no warning about the open file"
+done
+
 # --- unmount: the daemon exits by itself ----------------------------------
 zf_umount "$MNT"
 exit 0
