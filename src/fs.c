@@ -29,7 +29,17 @@
  * truncate never races a write's submission.
  *
  * Errors: internal functions return 0 / -errno; the fs_op_* functions at
- * the bottom are the only ones that talk to libfuse.
+ * the bottom are the only ones that talk to libfuse.  What reaches the
+ * kernel: ENOSPC at mem_limit, ENOMEM when the allocator's reserve is
+ * empty (a loop device turns either into an I/O error on that bio, and
+ * swap keeps the page in RAM and retries it later - waiting instead is
+ * what deadlocks, issue 5), EPERM for what a flat directory of regular
+ * files does not support (the errno mkdir(2), link(2), symlink(2) and
+ * mknod(2) give for that), EOPNOTSUPP for other fallocate modes.
+ *
+ * No write_buf: without splice (turned off, so that requests land in each
+ * worker's locked buffer) libfuse hands write_buf the same memory buffer
+ * as write, so it would gain nothing.
  */
 #include "config.h"
 
@@ -1239,10 +1249,14 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = nodeid;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	fuse_reply_create(req, &(struct fuse_entry_param){
+	if (fuse_reply_create(req, &(struct fuse_entry_param){
 		.ino = nodeid, .generation = 1, .attr = st,
 		.attr_timeout = FS_ATTR_TIMEOUT, .entry_timeout = FS_ENTRY_TIMEOUT,
-	}, fi);
+	}, fi) == -ENOENT) {
+		/* interrupted: no release, no forget will come for these */
+		fs_forget(fs_of(req), nodeid, 1);
+		fs_inode_unpin(fs_inode_of(nodeid), true);
+	}
 }
 
 static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
