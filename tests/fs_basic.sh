@@ -46,9 +46,20 @@ orig=$(mm 1)
 [ "$orig" -ge 4194304 ] || zf_fail "orig_data_size $orig after writing 4 MiB"
 [ "$(mm 2)" -gt 0 ] || zf_fail "compr_data_size is 0 after writing"
 $H pattern "$MNT/pattern" || zf_fail "O_DIRECT patterns"
-orig=$(mm 1)
+
+# concurrent writers on four files at once, every block checked (if fio is here)
+if command -v fio >/dev/null; then
+	fio --name=conc --directory="$MNT" --rw=randwrite --bsrange=512-65536 \
+		--size=8M --numjobs=4 --iodepth=16 --ioengine=libaio --direct=1 \
+		--verify=crc32c --verify_fatal=1 --refill_buffers \
+		--buffer_compress_percentage=50 >"$T/fio.log" 2>&1 ||
+		{ cat "$T/fio.log" >&2; zf_fail "fio: concurrent writes with verify"; }
+	rm -f "$MNT"/conc.*
+fi
 
 # --- punch holes: the pages go, the stats fall after a compact ------------
+echo 1 >"$MNT/.zram/compact"	# drain what the fio files left to reclaim
+orig=$(mm 1)
 fallocate -p -o 0 -l 4M "$MNT/swap" || zf_fail "fallocate -p"
 echo 1 >"$MNT/.zram/compact" || zf_fail "write compact"
 after=$(mm 1)
