@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # fs_vmlck: with the file attached to a loop device and swap on it, the
 # daemon's memory is locked (VmLck > 0) but the file's size is not
-# (MCL_ONFAULT), its workers are all there, its oom_score_adj is -1000
+# (MCL_ONFAULT), its workers are all there and take no page faults while
+# they serve, its oom_score_adj is -1000
 # (where the machine grants CAP_SYS_RESOURCE), and the loop device takes
 # 4 KiB discards.  The heavy swap workload is tests/swap_e2e.sh's.
 set -u
@@ -43,7 +44,31 @@ else
 	grep -q "warning: PR_SET_IO_FLUSHER" "$LOG" || zf_fail "no PR_SET_IO_FLUSHER warning"
 fi
 
-dev=${ZF_LOOP#/dev/}
+# Serving must not fault pages in (issue 5: a fault under memory pressure
+# enters reclaim, which may wait for swap I/O only the daemon can serve).
+# Only the allocator's refill thread faults; each worker may take a few
+# faults for first-time set-up, not one per page it stores.
+wflt() {
+	for t in /proc/"$ZF_PID"/task/*; do
+		case $(cat "$t"/comm) in zf-fuse/*) cut -d' ' -f10 "$t"/stat ;; esac
+	done | awk '{s += $1} END {print s + 0}'
+}
+truncate -s 64M "$MNT/data"
+swap_loop=$ZF_LOOP
+zf_loop "$MNT/data"
+head -c 32M /dev/urandom >"$ZF_TMP/rand"
+f0=$(wflt)
+for pass in 1 2; do
+	dd if="$ZF_TMP/rand" of="$ZF_LOOP" bs=64k oflag=direct status=none ||
+		zf_fail "dd to $ZF_LOOP"
+	dd if=/dev/zero of="$ZF_LOOP" bs=64k seek=512 count=512 oflag=direct status=none
+done
+dd if="$ZF_LOOP" of=/dev/null bs=64k iflag=direct status=none
+f1=$(wflt)
+echo "worker page faults over two 64 MiB write passes and a read pass: $((f1 - f0))"
+[ $((f1 - f0)) -le 64 ] || zf_fail "workers took $((f1 - f0)) page faults while serving"
+
+dev=${swap_loop#/dev/}
 expect_gran=$(cat /sys/block/"$dev"/queue/discard_granularity)
-[ "$expect_gran" = 4096 ] || zf_fail "$ZF_LOOP discard_granularity $expect_gran"
+[ "$expect_gran" = 4096 ] || zf_fail "$swap_loop discard_granularity $expect_gran"
 exit 0
