@@ -47,7 +47,9 @@ fi
 # Serving must not fault pages in (issue 5: a fault under memory pressure
 # enters reclaim, which may wait for swap I/O only the daemon can serve).
 # Only the allocator's refill thread faults; each worker may take a few
-# faults for first-time set-up, not one per page it stores.
+# faults for first-time set-up, none per page it stores or per byte of
+# its receive buffer (a malloc+memset folded into calloc once left that
+# untouched: 387 faults here, and a deadlock under swap_pressure.sh).
 wflt() {
 	for t in /proc/"$ZF_PID"/task/*; do
 		case $(cat "$t"/comm) in zf-fuse/*) cut -d' ' -f10 "$t"/stat ;; esac
@@ -59,14 +61,14 @@ zf_loop "$MNT/data"
 head -c 32M /dev/urandom >"$ZF_TMP/rand"
 f0=$(wflt)
 for pass in 1 2; do
-	dd if="$ZF_TMP/rand" of="$ZF_LOOP" bs=64k oflag=direct status=none ||
+	dd if="$ZF_TMP/rand" of="$ZF_LOOP" bs=1M oflag=direct status=none ||
 		zf_fail "dd to $ZF_LOOP"
-	dd if=/dev/zero of="$ZF_LOOP" bs=64k seek=512 count=512 oflag=direct status=none
+	dd if=/dev/zero of="$ZF_LOOP" bs=1M seek=32 count=32 oflag=direct status=none
 done
-dd if="$ZF_LOOP" of=/dev/null bs=64k iflag=direct status=none
+dd if="$ZF_LOOP" of=/dev/null bs=1M iflag=direct status=none
 f1=$(wflt)
 echo "worker page faults over two 64 MiB write passes and a read pass: $((f1 - f0))"
-[ $((f1 - f0)) -le 64 ] || zf_fail "workers took $((f1 - f0)) page faults while serving"
+[ $((f1 - f0)) -le 32 ] || zf_fail "workers took $((f1 - f0)) page faults while serving"
 
 dev=${swap_loop#/dev/}
 expect_gran=$(cat /sys/block/"$dev"/queue/discard_granularity)
