@@ -472,9 +472,13 @@ static int main_run(struct options *o, int status_fd)
 	cfg.io_flusher = o->io_flusher;
 	rc = store_create(&cfg, &m.st);
 	if (rc) {
+		/* with mlockall, every later mapping counts against the limit */
+		bool memlock = o->mlock && rc == -EAGAIN;
+
 		errno = -rc;
-		main_log(LOG_ERR, "store (comp=%s, reserve=%lluK): %m", o->comp,
-			 (unsigned long long)(o->reserve >> 10));
+		main_log(LOG_ERR, "store (comp=%s, reserve=%lluK): %m%s", o->comp,
+			 (unsigned long long)(o->reserve >> 10),
+			 memlock ? " (RLIMIT_MEMLOCK too low for mlockall: raise it, e.g. ulimit -l unlimited, or use -o nomlock for non-swap use)" : "");
 		goto err_sem;
 	}
 
