@@ -433,8 +433,21 @@ static void fs_touch(struct fs_inode *i)
 			      memory_order_relaxed);
 }
 
+/*
+ * A write that finds the allocator's reserve empty (-ENOMEM) is retried a
+ * few times over at most FS_NOWAIT_RETRY_US: long enough for the refill
+ * thread to top the reserve up under a burst of ordinary writes, far too
+ * short to matter if the refill thread is itself stuck in reclaim on our
+ * own device - the worker never waits for the kernel, only, boundedly,
+ * for its neighbour.
+ */
+#define FS_NOWAIT_RETRIES 8
+#define FS_NOWAIT_RETRY_US 2000
+
 ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 {
+	const struct timespec pause = {
+		.tv_nsec = FS_NOWAIT_RETRY_US * 1000 / FS_NOWAIT_RETRIES };
 	ssize_t n;
 
 	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
@@ -442,6 +455,10 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 	if (!len)
 		return 0;
 	n = store_write(i->sf, buf, len, off);
+	for (int k = 0; n == -ENOMEM && k < FS_NOWAIT_RETRIES; k++) {
+		nanosleep(&pause, NULL);
+		n = store_write(i->sf, buf, len, off);
+	}
 	if (n < 0)
 		return n;
 	fs_extend(i, off + (uint64_t)n);
