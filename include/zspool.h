@@ -105,6 +105,16 @@ void zspool_read(struct zspool *pool, zspool_handle_t h,
 const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce);
 void zspool_unmap(struct zspool *pool, zspool_handle_t h);
 
+/*
+ * A whole page for the caller's own metadata (the store's slot tables),
+ * from the same resident pages and reserve as zspages, so that a
+ * ZSPOOL_NOWAIT caller never faults on it either.  Counted in meta_bytes,
+ * not pages_used.  Returns NULL when no page
+ * can be had.  The page's contents are undefined.
+ */
+void *zspool_page_alloc(struct zspool *pool, unsigned flags);
+void zspool_page_free(struct zspool *pool, void *page);
+
 /* Move objects out of sparse zspages; returns the number of pages freed. */
 uint64_t zspool_compact(struct zspool *pool);
 

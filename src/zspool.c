@@ -761,6 +761,11 @@ static int handle_refill(struct zspool *pool, struct zs_class *cls,
 	if (n)
 		memcpy(cls->hcache, pool->hfree + pool->nr_hfree, n * sizeof(uint32_t));
 	while (n < HANDLE_BATCH) {
+		/* NOWAIT: only slots that zspool_refill() has faulted in */
+		if ((flags & ZSPOOL_NOWAIT) && pool->hnext >= pool->hprefault) {
+			err = -ENOMEM;
+			break;
+		}
 		err = hblock_ensure(pool, pool->hnext, flags);
 		if (err)
 			break;
@@ -1511,6 +1516,26 @@ uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run)
 		       min_run ? min_run : 1);
 }
 
+void *zspool_page_alloc(struct zspool *pool, unsigned flags)
+{
+	void *pg;
+
+	if (pages_get(pool, 1, flags, &pg)) {
+		if (flags & ZSPOOL_NOWAIT)
+			ADD_RELAXED(&pool->nowait_failed, 1);
+		return NULL;
+	}
+	ADD_RELAXED(&pool->meta_pages, 1);
+	return pg;
+}
+
+void zspool_page_free(struct zspool *pool, void *page)
+{
+	SUB_RELAXED(&pool->meta_pages, 1);
+	if (pages_put(pool, &page, 1))
+		trim_to(pool, LOAD_RELAXED(&pool->reserve_target), AUTO_TRIM_RUN);
+}
+
 uint64_t zspool_refill(struct zspool *pool)
 {
 	uint64_t added = 0;
@@ -1541,18 +1566,34 @@ uint64_t zspool_refill(struct zspool *pool)
 	}
 	/*
 	 * Fault in handle slots ahead of use, so that NOWAIT allocations
-	 * do not wait for the kernel on a fresh handle-table page either.
-	 * The touch is an atomic add of 0: the slot may be live.
+	 * do not wait for the kernel on a fresh handle-table page either
+	 * (handle_refill() hands a NOWAIT caller no slot beyond hprefault).
+	 * The range is claimed under handle_lock but touched outside it: a
+	 * fault may wait for reclaim, and reclaim may wait for swap I/O
+	 * that only a worker can serve, and a worker may need handle_lock.
+	 * The touch is an atomic add of 0, as the slot may be live.
 	 */
-	pthread_mutex_lock(&pool->handle_lock);
-	upto = pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
-	if (pool->hprefault < (pool->hnext & ~(HSLOTS_PER_PAGE - 1)))
-		pool->hprefault = pool->hnext & ~(HSLOTS_PER_PAGE - 1);
-	while (pool->hprefault < upto && !hblock_ensure(pool, pool->hprefault, 0)) {
-		__atomic_fetch_add(hslot(pool, pool->hprefault), 0, __ATOMIC_RELAXED);
-		pool->hprefault += HSLOTS_PER_PAGE;
+	for (;;) {
+		uint32_t from, to;
+
+		pthread_mutex_lock(&pool->handle_lock);
+		upto = pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
+		from = pool->hprefault;
+		if (from < (pool->hnext & ~(HSLOTS_PER_PAGE - 1)))
+			from = pool->hnext & ~(HSLOTS_PER_PAGE - 1);
+		to = from;
+		while (to < upto && !hblock_ensure(pool, to, 0))
+			to += HSLOTS_PER_PAGE;
+		pthread_mutex_unlock(&pool->handle_lock);
+		if (to == from)
+			break;
+		for (uint32_t h = from; h < to; h += HSLOTS_PER_PAGE)
+			__atomic_fetch_add(hslot(pool, h), 0, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&pool->handle_lock);
+		if (pool->hprefault < to)
+			pool->hprefault = to;
+		pthread_mutex_unlock(&pool->handle_lock);
 	}
-	pthread_mutex_unlock(&pool->handle_lock);
 	return added;
 }
 

@@ -109,6 +109,31 @@ int main(void)
 	       "set_reserve(0) and trim empty it");
 	tap_ok(zspool_alloc(pool, ZSPOOL_MAX_OBJ, ZSPOOL_NOWAIT, &small) == -ENOMEM,
 	       "NOWAIT with no reserve: -ENOMEM");
+
+	/* Metadata pages for the caller come from the same reserve. */
+	{
+		uint64_t meta0;
+		void *pg;
+
+		tap_ok(zspool_page_alloc(pool, ZSPOOL_NOWAIT) == NULL,
+		       "page_alloc NOWAIT with no reserve: NULL");
+		zspool_set_reserve(pool, 4);
+		zspool_refill(pool);
+		zspool_stats(pool, &st);
+		meta0 = st.meta_bytes;
+		pg = zspool_page_alloc(pool, ZSPOOL_NOWAIT);
+		zspool_stats(pool, &st);
+		tap_ok(pg && st.reserve_pages == 3 && st.pages_used == 0 &&
+		       st.meta_bytes == meta0 + ZSPOOL_PAGE_SIZE,
+		       "page_alloc NOWAIT takes a reserve page, counted as metadata");
+		if (pg) {
+			memset(pg, 0xa5, ZSPOOL_PAGE_SIZE);
+			zspool_page_free(pool, pg);
+		}
+		zspool_stats(pool, &st);
+		tap_ok(st.reserve_pages == 4 && st.meta_bytes == meta0,
+		       "page_free gives it back");
+	}
 	tap_ok(zspool_check(pool) == 0, "check");
 	zspool_destroy(pool);
 	return tap_done();
