@@ -380,14 +380,19 @@ static void *table_get(struct store_file *f, _Atomic(void *) *pp, bool create)
 
 	if (p || !create)
 		return p;
-	p = aligned_alloc(64, 4096);
+	/*
+	 * Table pages come from the allocator, so that a no-wait store takes
+	 * them from the same pre-faulted reserve as its objects and never
+	 * waits for the kernel on a new leaf either.
+	 */
+	p = zspool_page_alloc(f->st->pool, f->st->nowait ? ZSPOOL_NOWAIT : 0);
 	if (!p)
 		return NULL;
 	memset(p, 0, 4096);
 	if (!atomic_compare_exchange_strong_explicit(pp, &expected, p,
 						     memory_order_acq_rel,
 						     memory_order_acquire)) {
-		free(p);
+		zspool_page_free(f->st->pool, p);
 		return expected;
 	}
 	atomic_fetch_add_explicit(&f->meta, 4096, memory_order_relaxed);
@@ -494,7 +499,7 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 			table_walk_free(w, atomic_load_explicit(&n->p[i], memory_order_acquire),
 					lvl + 1);
 	}
-	free(p);
+	zspool_page_free(w->st->pool, p);
 }
 
 /*
@@ -657,8 +662,13 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 	uint64_t newv, oldv;
 	int ret;
 
-	if (!l)
+	if (!l) {
+		if (st->nowait) {
+			cnt_add(t, C_NOWAIT_FAILED, 1);
+			reclaim_kick_refill(st->rc);
+		}
 		return -ENOMEM;
+	}
 	ret = store_encode(st, t, src, &newi, &newv);
 	if (ret < 0)
 		return ret;

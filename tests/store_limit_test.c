@@ -159,11 +159,6 @@ static void test_nowait(uint64_t seed)
 	store_stats(st, &s);
 	tap_ok(r == -ENOMEM && s.nowait_failed == 1 && s.failed_writes == 1,
 	       "nowait, no reserve: -ENOMEM at once (%zd)", r);
-	st_fill(page, PAGE, 1, &rng);
-	tap_ok(store_write(f, page, PAGE, 0) == PAGE &&
-	       store_read(f, out, PAGE, 0) == PAGE && !memcmp(out, page, PAGE),
-	       "nowait: a same-filled page needs no memory");
-
 	store_set_reserve(st, 64);
 	for (i = 0; i < 2000; i++) {
 		store_stats(st, &s);
@@ -174,6 +169,15 @@ static void test_nowait(uint64_t seed)
 	tap_ok(s.reserve_pages >= 64 && s.reserve_target == 64,
 	       "nowait: refiller filled the reserve (%llu of %llu)",
 	       (unsigned long long)s.reserve_pages, (unsigned long long)s.reserve_target);
+	/* Its table pages came from the reserve; the page itself needs none. */
+	st_fill(page, PAGE, 1, &rng);
+	tap_ok(store_write(f, page, PAGE, 0) == PAGE &&
+	       store_read(f, out, PAGE, 0) == PAGE && !memcmp(out, page, PAGE),
+	       "nowait: a same-filled page is stored from the reserve");
+	store_stats(st, &s);
+	tap_ok(s.same_pages == 1 && s.mem_used_total == 0 && s.table_bytes > 0,
+	       "nowait: it took table pages only (%llu table bytes)",
+	       (unsigned long long)s.table_bytes);
 
 	/* 512 raw pages = 512 new pages: more than the reserve, so some
 	 * writes are refused and succeed once the refiller caught up. */
