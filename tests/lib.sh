@@ -60,9 +60,13 @@ zf_alive() {
 # process stuck on the FUSE device blocks too).
 zf_pstate() {
 	for _p in "$@"; do
-		[ -r /proc/"$_p"/stat ] || continue
-		zf_log "pid $_p: state $(cut -d' ' -f3 /proc/"$_p"/stat)" \
-			"wchan $(cat /proc/"$_p"/wchan 2>/dev/null)"
+		for _t in /proc/"$_p"/task/*; do
+			[ -r "$_t"/stat ] || continue
+			zf_log "pid $_p task ${_t##*/} ($(cat "$_t"/comm 2>/dev/null)):" \
+				"state $(cut -d' ' -f3 "$_t"/stat)" \
+				"wchan $(cat "$_t"/wchan 2>/dev/null)" \
+				"$(head -6 "$_t"/stack 2>/dev/null | awk '{printf "%s<", $2}')"
+		done
 	done
 }
 
