@@ -26,7 +26,7 @@
 
 #include "zspool.h"
 
-#define RECLAIM_NODE_HANDLES 252	/* a node is 2 KiB */
+#define RECLAIM_NODE_HANDLES 508	/* a node is one 4 KiB page */
 
 struct reclaim;
 
@@ -46,6 +46,12 @@ struct reclaim_config {
 	size_t queue_max;		/* handles; 0 = RECLAIM_QUEUE_DEFAULT */
 	bool io_flusher;		/* PR_SET_IO_FLUSHER on the workers */
 	/*
+	 * Queue nodes are pages from the pool; with nowait they come only
+	 * from its pre-faulted reserve, and a discard that finds none frees
+	 * synchronously instead of waiting for the kernel.
+	 */
+	bool nowait;
+	/*
 	 * Free a table pushed with reclaim_push_table(); runs on a worker
 	 * (or in reclaim_push_table()'s caller when it cannot queue).
 	 * Returns the number of objects freed.
@@ -56,7 +62,7 @@ struct reclaim_config {
 	void (*thread_exit)(void *arg);
 };
 
-/* 2^18 handles: 1 GiB of pages, at most about 4 MiB of queue nodes. */
+/* 2^18 handles: 1 GiB of pages, at most about 2 MiB of queue nodes. */
 #define RECLAIM_QUEUE_DEFAULT (1u << 18)
 
 struct reclaim_stats {

@@ -4,7 +4,7 @@
  * zs_free() in the swap slot free notification path"), and the thread that
  * keeps the allocator's reserve topped up.
  *
- * The queue.  Producers batch handles in a 2 KiB node of their own, with no
+ * The queue.  Producers batch handles in a 4 KiB node (a page from the pool) of their own, with no
  * lock and no shared cache line, and hand the node over with one short
  * mutex section (reclaim_push()): the node is linked at the tail, or, when
  * the tail has room, copied into it so that many small discards do not
@@ -17,7 +17,7 @@
  *
  * Why a mutex and not a lock-free list: the producer side is already
  * batched (one push per 252 handles, or per discard call), so the mutex is
- * taken rarely and held for a few pointer writes (or one <= 2 KiB copy);
+ * taken rarely and held for a few pointer writes (or one <= 4 KiB copy);
  * a Treiber stack would save little and make node recycling ABA-prone.
  *
  * Workers take the whole queue at once, free each handle node with
@@ -59,7 +59,7 @@
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
 
-_Static_assert(sizeof(struct reclaim_node) == 2048, "a node is 2 KiB");
+_Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
 
 struct reclaim_worker {
 	struct reclaim *r;
@@ -71,6 +71,7 @@ struct reclaim {
 	struct zspool *pool;
 	size_t queue_max;
 	bool io_flusher;
+	bool nowait;			/* see reclaim_config.nowait */
 	uint64_t (*free_table)(void *arg, void *table);
 	void (*thread_exit)(void *arg);
 	void *arg;
@@ -106,11 +107,40 @@ struct reclaim {
 	struct reclaim_worker workers[];
 };
 
+
+/* Queue nodes are pool pages; see reclaim_config.nowait. */
+static struct reclaim_node *node_alloc(struct reclaim *r, unsigned flags)
+{
+	return zspool_page_alloc(r->pool, flags);
+}
+
+static void node_free(struct reclaim *r, struct reclaim_node *node)
+{
+	if (node)
+		zspool_page_free(r->pool, node);
+}
+
+/*
+ * Fault in the first 128 KiB of this thread's stack now.  Under
+ * mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT) it then stays resident, so
+ * the thread does not fault on it later, when memory is short: a fault
+ * then, in a full memory cgroup, can wake the OOM killer, and a daemon
+ * without CAP_SYS_RESOURCE (no oom_score_adj -1000) may be its victim.
+ */
+static void __attribute__((noinline)) reclaim_touch_stack(void)
+{
+	volatile char buf[128 * 1024];
+
+	for (size_t i = 0; i < sizeof(buf); i += 4096)
+		buf[i] = 0;
+}
+
 static void reclaim_thread_setup(struct reclaim *r, const char *name)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
 	pthread_setname_np(pthread_self(), name);
+	reclaim_touch_stack();
 	/*
 	 * SCHED_BATCH: the same CPU share as any thread, but a wake-up never
 	 * preempts the running thread.  Without it the worker, woken by a
@@ -229,7 +259,7 @@ static void *reclaim_worker_main(void *arg)
 
 		for (node = spill; node; node = next) {
 			next = node->next;
-			free(node);
+			node_free(r, node);
 		}
 		if (empty)
 			zspool_trim(r->pool);
@@ -289,7 +319,7 @@ static void reclaim_free(struct reclaim *r)
 
 	for (node = r->free_nodes; node; node = next) {
 		next = node->next;
-		free(node);
+		node_free(r, node);
 	}
 	pthread_cond_destroy(&r->refill_cv);
 	pthread_mutex_destroy(&r->refill_lock);
@@ -314,6 +344,7 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 	r->pool = cfg->pool;
 	r->queue_max = cfg->queue_max ? cfg->queue_max : RECLAIM_QUEUE_DEFAULT;
 	r->io_flusher = cfg->io_flusher;
+	r->nowait = cfg->nowait;
 	r->free_table = cfg->free_table;
 	r->thread_exit = cfg->thread_exit;
 	r->arg = cfg->arg;
@@ -325,7 +356,7 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 	pthread_cond_init(&r->refill_cv, NULL);
 	/* A few nodes up front, so the first discards need no malloc. */
 	for (unsigned i = 0; i < 16; i++) {
-		struct reclaim_node *node = calloc(1, sizeof(*node));
+		struct reclaim_node *node = node_alloc(r, 0);
 
 		if (!node)
 			break;
@@ -373,7 +404,7 @@ struct reclaim_node *reclaim_node_get(struct reclaim *r)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (!node)
-		node = malloc(sizeof(*node));
+		node = node_alloc(r, r->nowait ? ZSPOOL_NOWAIT : 0);
 	if (node) {
 		node->next = NULL;
 		node->table = NULL;
@@ -395,7 +426,7 @@ void reclaim_node_put(struct reclaim *r, struct reclaim_node *node)
 		node = NULL;
 	}
 	pthread_mutex_unlock(&r->lock);
-	free(node);
+	node_free(r, node);
 }
 
 /* Called with r->lock held: account a push and wake a worker if useful. */
@@ -445,7 +476,7 @@ int reclaim_push(struct reclaim *r, struct reclaim_node **np)
 	pthread_mutex_unlock(&r->lock);
 
 	if (!node)
-		node = malloc(sizeof(*node));
+		node = node_alloc(r, r->nowait ? ZSPOOL_NOWAIT : 0);
 	if (node) {
 		node->next = NULL;
 		node->table = NULL;

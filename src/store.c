@@ -511,16 +511,11 @@ static uint64_t store_table_free(void *arg, void *table)
 {
 	struct store *st = arg;
 	struct store_file *f = table;
-	struct table_walk *w = calloc(1, sizeof(*w));
-	struct table_walk fallback;
+	/* On the stack (4 KiB; reclaim threads have 8 MiB): no allocation
+	 * when memory may be short. */
+	struct table_walk walk = { .st = st }, *w = &walk;
 	uint64_t objs;
 
-	if (!w) {
-		/* 4 KiB on the stack instead; reclaim threads have 8 MiB. */
-		memset(&fallback, 0, sizeof(fallback));
-		w = &fallback;
-	}
-	w->st = st;
 	table_walk_free(w, atomic_load_explicit(&f->root, memory_order_acquire), 0);
 	table_walk_flush(w);
 	pthread_mutex_lock(&st->tls_lock);
@@ -531,8 +526,6 @@ static uint64_t store_table_free(void *arg, void *table)
 				  atomic_load_explicit(&f->meta, memory_order_relaxed),
 				  memory_order_relaxed);
 	objs = w->objs;
-	if (w != &fallback)
-		free(w);
 	free(f);
 	return objs;
 }
@@ -1114,6 +1107,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	if (ret < 0)
 		goto fail_key;
 	rcfg.pool = st->pool;
+	rcfg.nowait = cfg->nowait_writes;
 	rcfg.arg = st;
 	ret = reclaim_create(&rcfg, &st->rc);
 	if (ret < 0)

@@ -1516,6 +1516,45 @@ uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run)
 		       min_run ? min_run : 1);
 }
 
+/*
+ * Grow the free-handle array ahead of need, from the refill thread: every
+ * handle ever handed out may come back at once (a process that swapped
+ * exits), and handle_put() growing the array then, on the reclaim thread,
+ * would fault when memory is shortest.  The new array is faulted in
+ * outside handle_lock and swapped in under it.
+ */
+static void hfree_grow_ahead(struct zspool *pool)
+{
+	for (;;) {
+		size_t need, cap;
+		uint32_t *a, *old = NULL;
+
+		pthread_mutex_lock(&pool->handle_lock);
+		need = (size_t)pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE +
+		       4 * HANDLE_BATCH;
+		cap = pool->hfree_cap;
+		pthread_mutex_unlock(&pool->handle_lock);
+		if (cap >= need)
+			return;
+		cap = need + need / 4;
+		a = malloc(cap * sizeof(*a));
+		if (!a)
+			return;
+		memset(a, 0, cap * sizeof(*a));
+		pthread_mutex_lock(&pool->handle_lock);
+		if (pool->hfree_cap < cap) {
+			memcpy(a, pool->hfree, pool->nr_hfree * sizeof(*a));
+			old = pool->hfree;
+			pool->hfree = a;
+			STORE_RELAXED(&pool->hfree_cap, cap);
+			a = NULL;
+		}
+		pthread_mutex_unlock(&pool->handle_lock);
+		free(a);
+		free(old);
+	}
+}
+
 void *zspool_page_alloc(struct zspool *pool, unsigned flags)
 {
 	void *pg;
@@ -1564,6 +1603,7 @@ uint64_t zspool_refill(struct zspool *pool)
 		pages_put(pool, pg, n);
 		added += n;
 	}
+	hfree_grow_ahead(pool);
 	/*
 	 * Fault in handle slots ahead of use, so that NOWAIT allocations
 	 * do not wait for the kernel on a fresh handle-table page either
