@@ -1543,7 +1543,8 @@ static void hfree_grow_ahead(struct zspool *pool)
 		memset(a, 0, cap * sizeof(*a));
 		pthread_mutex_lock(&pool->handle_lock);
 		if (pool->hfree_cap < cap) {
-			memcpy(a, pool->hfree, pool->nr_hfree * sizeof(*a));
+			if (pool->nr_hfree)
+				memcpy(a, pool->hfree, pool->nr_hfree * sizeof(*a));
 			old = pool->hfree;
 			pool->hfree = a;
 			STORE_RELAXED(&pool->hfree_cap, cap);
