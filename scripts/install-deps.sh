@@ -3,9 +3,13 @@
 # Install what zramfuse needs to build, test and run on Debian 12 (as root).
 # Idempotent and non-interactive.
 set -eu
+# The last line is what the tests and benchmarks run: mandoc (the man page
+# test), mkswap/swapon/setpriv/fallocate (util-linux), losetup (mount),
+# modprobe (kmod), pgrep (procps), python3 (tests/fs_helper.py), fio (the
+# concurrent-writer check in tests/fs_basic.sh), bc (bench/).
 pkgs="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 liblz4-dev libzstd-dev
-      mandoc util-linux kmod procps"
+      mandoc util-linux mount kmod procps python3 fio bc"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
