@@ -21,8 +21,11 @@
  *   session      fuse_session_new(), signal handlers, mount
  *   workers      threads= of them, each with PR_SET_IO_FLUSHER, the
  *                store's scratch state, a faulted-in receive buffer and a
- *                touched stack; they meet at a barrier and only then read
- *                /dev/fuse, so no request is served by a half-made pool
+ *                touched stack; each reports ready and waits for the main
+ *                thread's word, which comes once every worker that could be
+ *                created is ready, and only then reads /dev/fuse, so no
+ *                request is served by a half-made pool (not a barrier: its
+ *                count is fixed before pthread_create() can fail)
  *
  * The session loop is our own rather than fuse_session_loop_mt(), which
  * starts and stops workers on demand: a thread created under memory
@@ -87,7 +90,7 @@ struct main_ctx;
 struct main_worker {
 	struct main_ctx *m;
 	pthread_t tid;
-	int rc;				/* set-up result, read after the barrier */
+	int rc;				/* set-up result, under start_lock */
 };
 
 struct main_ctx {
@@ -97,8 +100,11 @@ struct main_ctx {
 	struct fuse_session *se;
 	struct main_worker *workers;
 	unsigned nr_workers;		/* created */
-	pthread_barrier_t ready;
-	bool abort_start;		/* written before the barrier */
+	/* start-up hand-shake between the workers and the main thread */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cv;
+	unsigned nr_ready;		/* workers done with their set-up */
+	enum { MAIN_START_WAIT, MAIN_START_GO, MAIN_START_ABORT } start;
 	sem_t done;			/* a worker left its loop */
 	atomic_int io_flusher_errno;	/* relaxed; first failure */
 };
@@ -128,6 +134,15 @@ main_log(int prio, const char *fmt, ...)
 		va_end(ap);
 	}
 	errno = saved;
+}
+
+/* The signals that stop the daemon: libfuse's handlers take them. */
+static void main_exit_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
 }
 
 static void main_wake(int sig)
@@ -213,9 +228,16 @@ static void *main_worker(void *arg)
 	}
 	main_touch_stack();
 	main_warm_arena();
+	pthread_mutex_lock(&m->start_lock);
 	w->rc = rc;
-	pthread_barrier_wait(&m->ready);
-	if (rc || m->abort_start)
+	m->nr_ready++;
+	pthread_cond_broadcast(&m->start_cv);
+	while (m->start == MAIN_START_WAIT)
+		pthread_cond_wait(&m->start_cv, &m->start_lock);
+	if (m->start == MAIN_START_ABORT)
+		rc = -ECANCELED;
+	pthread_mutex_unlock(&m->start_lock);
+	if (rc)
 		goto out;
 
 	while (!fuse_session_exited(m->se)) {
@@ -274,17 +296,10 @@ static int main_start_workers(struct main_ctx *m)
 		main_log(LOG_ERR, "worker table: %m");
 		return -ENOMEM;
 	}
-	rc = -pthread_barrier_init(&m->ready, NULL, n + 1);
-	if (rc) {
-		main_log(LOG_ERR, "worker barrier: %s", strerror(-rc));
-		goto err_free;
-	}
 	/* workers never take the exit signals: the main thread does */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
+	main_exit_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = 0;
 	for (unsigned k = 0; k < n; k++) {
 		m->workers[k].m = m;
 		err = pthread_create(&m->workers[k].tid, NULL, main_worker,
@@ -301,30 +316,29 @@ static int main_start_workers(struct main_ctx *m)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	if (m->nr_workers < n) {
-		/* the barrier waits for n + 1: stand in for the missing ones */
-		m->abort_start = true;
-		for (unsigned k = m->nr_workers; k < n; k++)
-			pthread_barrier_wait(&m->ready);
-	} else {
-		for (unsigned k = 0; k < n; k++) {
-			if (m->workers[k].rc && !rc) {
-				rc = m->workers[k].rc;
-				main_log(LOG_ERR, "worker %u set-up: %s", k,
-					 strerror(-rc));
-			}
+	/*
+	 * Wait for the workers that exist - however many pthread_create()
+	 * made - then tell them all at once to serve, or to leave.
+	 */
+	pthread_mutex_lock(&m->start_lock);
+	while (m->nr_ready < m->nr_workers)
+		pthread_cond_wait(&m->start_cv, &m->start_lock);
+	for (unsigned k = 0; k < m->nr_workers; k++) {
+		if (m->workers[k].rc && !rc) {
+			rc = m->workers[k].rc;
+			main_log(LOG_ERR, "worker %u set-up: %s", k,
+				 strerror(-rc));
 		}
-		m->abort_start = rc != 0;
 	}
-	pthread_barrier_wait(&m->ready);
+	m->start = rc ? MAIN_START_ABORT : MAIN_START_GO;
+	pthread_cond_broadcast(&m->start_cv);
+	pthread_mutex_unlock(&m->start_lock);
 	if (rc) {
 		main_stop_workers(m);
-		goto err_barrier;
+		goto err_free;
 	}
 	return 0;
 
-err_barrier:
-	pthread_barrier_destroy(&m->ready);
 err_free:
 	free(m->workers);
 	m->workers = NULL;
@@ -446,6 +460,8 @@ static int main_run(struct options *o, int status_fd)
 		main_log(LOG_ERR, "semaphore: %m");
 		return 1;
 	}
+	pthread_mutex_init(&m.start_lock, NULL);
+	pthread_cond_init(&m.start_cv, NULL);
 
 	/*
 	 * Until the mount serves, only errors are printed, so that a failed
@@ -532,7 +548,6 @@ static int main_run(struct options *o, int status_fd)
 			 fs_open_files(m.fs));
 	else
 		main_log(LOG_INFO, "exiting");
-	pthread_barrier_destroy(&m.ready);
 	free(m.workers);
 	rc = 0;
 
@@ -547,6 +562,8 @@ err_fs:
 err_store:
 	store_destroy(m.st);
 err_sem:
+	pthread_cond_destroy(&m.start_cv);
+	pthread_mutex_destroy(&m.start_lock);
 	sem_destroy(&m.done);
 	return rc ? 1 : 0;
 }

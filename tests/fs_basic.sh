@@ -5,7 +5,8 @@
 # holes and the stats after them, SEEK_DATA/SEEK_HOLE, unlink while open,
 # rename, readdir, the refused operations and their errno, ENOSPC at
 # mem_limit, the control files and their permissions for a non-root user,
-# the mount.fuse3 and fstab forms, and unmount.
+# the mount.fuse3 and fstab forms, a worker thread that cannot be created,
+# and unmount.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
@@ -172,6 +173,54 @@ zf_timeout 30 mount -t fuse "$ZRAMFUSE#zramfuse" "$T/m3" -o size=1Q 2>"$T/err" &
 	zf_fail "mount -o size=1Q succeeded"
 mountpoint -q "$T/m3" && zf_fail "mounted after a bad size"
 expect "mount error lines" "$(wc -l <"$T/err")" 1
+
+# --- a worker thread that cannot be created: one line, exit 1, no mount, no
+# hang.  A preloaded pthread_create() fails call N: the store makes two
+# threads (reclaim_threads=1 and the refill thread), so N=3 is the first
+# FUSE worker and N=5 the third, after two were made.
+if command -v cc >/dev/null; then
+	cat >"$T/failthr.c" <<'EOF'
+// SPDX-License-Identifier: GPL-2.0-or-later
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+typedef int create_fn(pthread_t *, const pthread_attr_t *,
+		      void *(*)(void *), void *);
+
+int pthread_create(pthread_t *t, const pthread_attr_t *a,
+		   void *(*fn)(void *), void *arg)
+{
+	static atomic_int calls;
+	create_fn *next = (create_fn *)dlsym(RTLD_NEXT, "pthread_create");
+	const char *s = getenv("ZF_FAIL_THREAD");
+
+	if (s && atomic_fetch_add(&calls, 1) + 1 == atoi(s))
+		return EAGAIN;
+	return next(t, a, fn, arg);
+}
+EOF
+	cc -shared -fPIC -o "$T/failthr.so" "$T/failthr.c" -ldl ||
+		zf_fail "building the pthread_create shim"
+	mkdir -p "$T/ft"
+	ZF_MOUNTS="$T/ft $ZF_MOUNTS"
+	for n in 3 5; do
+		k=$((n - 3))
+		ZF_FAIL_THREAD=$n LD_PRELOAD="$T/failthr.so" \
+			ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+			zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1 \
+			"$T/ft" 2>"$T/err"
+		rc=$?
+		case $rc in 124 | 137) zf_fail "worker $k not created: daemon hung" ;; esac
+		[ $rc = 1 ] || zf_fail "worker $k not created: exit status $rc"
+		grep -q "worker thread $k: " "$T/err" ||
+			zf_fail "worker $k not created: $(cat "$T/err")"
+		mountpoint -q "$T/ft" && zf_fail "worker $k not created: still mounted"
+	done
+fi
 
 # --- SIGTERM, SIGHUP: the daemon stops its workers, unmounts, exits 0 ---
 # (not SIGINT: a shell starts background jobs with SIGINT ignored, and
