@@ -444,21 +444,35 @@ static void fs_touch(struct fs_inode *i)
 #define FS_NOWAIT_RETRIES 8
 #define FS_NOWAIT_RETRY_US 2000
 
-ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
+/* store_write(), retried on -ENOMEM as above. */
+static ssize_t fs_store_write(struct fs_inode *i, const void *buf, size_t len,
+			      uint64_t off)
 {
 	const struct timespec pause = {
 		.tv_nsec = FS_NOWAIT_RETRY_US * 1000 / FS_NOWAIT_RETRIES };
+	ssize_t n = store_write(i->sf, buf, len, off);
+
+	for (int k = 0; n == -ENOMEM && k < FS_NOWAIT_RETRIES; k++) {
+		nanosleep(&pause, NULL);
+		n = store_write(i->sf, buf, len, off);
+	}
+	return n;
+}
+
+static uint64_t fs_page_up(uint64_t off)
+{
+	return (off + STORE_PAGE_SIZE - 1) & ~(uint64_t)(STORE_PAGE_SIZE - 1);
+}
+
+ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
+{
 	ssize_t n;
 
 	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	if (!len)
 		return 0;
-	n = store_write(i->sf, buf, len, off);
-	for (int k = 0; n == -ENOMEM && k < FS_NOWAIT_RETRIES; k++) {
-		nanosleep(&pause, NULL);
-		n = store_write(i->sf, buf, len, off);
-	}
+	n = fs_store_write(i, buf, len, off);
 	if (n < 0)
 		return n;
 	fs_extend(i, off + (uint64_t)n);
@@ -522,26 +536,51 @@ int fs_seek(struct fs_inode *i, uint64_t off, int whence, uint64_t *out)
 }
 
 /*
- * Set a new size.  Shrinking discards everything from the new end to the
+ * Set a new size.  Shrinking removes everything from the new end to the
  * old end's page boundary, so that no byte beyond the size is ever stored
  * and a later extension reads zeros.
+ *
+ * A shrink either fails with the file unchanged or completes, in this
+ * order: (1) zero the bytes of the new last page beyond the new size with
+ * a store_write() of zeros - the only step that may need memory, and one
+ * that changes nothing when it fails (-ENOSPC at mem_limit, -ENOMEM);
+ * (2) set the size; (3) discard the whole pages beyond it, which only
+ * detaches pages and cannot fail.  (store_discard() over the whole range
+ * at once could fail on its partial page after freeing whole ones: the
+ * size could then be neither restored - freed pages would read as zeros
+ * - nor kept - the partial page would keep bytes beyond the size.)  A
+ * read racing the truncate may see step 1's zeros before the new size;
+ * the kernel serialises truncate with writes (i_rwsem).
  */
 static int fs_truncate(struct fs_inode *i, uint64_t size)
 {
-	uint64_t old;
+	static const char zeros[STORE_PAGE_SIZE];
+	uint64_t old, tail_end, end;
+	ssize_t n;
 	int rc = 0;
 
 	if (size > FS_MAX_FILE_SIZE)
 		return -EFBIG;
 	pthread_mutex_lock(&i->lock);
-	old = atomic_exchange_explicit(&i->size, size, memory_order_relaxed);
+	old = atomic_load_explicit(&i->size, memory_order_relaxed);
 	if (size < old) {
-		uint64_t end = (old + STORE_PAGE_SIZE - 1) & ~(uint64_t)(STORE_PAGE_SIZE - 1);
-
-		rc = store_discard(i->sf, size, end - size);
+		tail_end = fs_page_up(size) < old ? fs_page_up(size) : old;
+		if (tail_end > size) {
+			n = fs_store_write(i, zeros, (size_t)(tail_end - size), size);
+			if (n < 0) {
+				rc = (int)n;
+				goto out;
+			}
+		}
 	}
+	atomic_store_explicit(&i->size, size, memory_order_relaxed);
+	end = fs_page_up(old);
+	if (end > fs_page_up(size))
+		rc = store_discard(i->sf, fs_page_up(size), end - fs_page_up(size));
+out:
 	pthread_mutex_unlock(&i->lock);
-	fs_touch(i);
+	if (!rc)
+		fs_touch(i);
 	return rc;
 }
 

@@ -3,10 +3,10 @@
 # fs_basic: the filesystem as a user meets it - the file made by size=,
 # O_DIRECT patterns at aligned and unaligned offsets, truncate, punched
 # holes and the stats after them, SEEK_DATA/SEEK_HOLE, unlink while open,
-# rename, readdir, the refused operations and their errno, ENOSPC at
-# mem_limit, the control files and their permissions for a non-root user,
-# the mount.fuse3 and fstab forms, a worker thread that cannot be created,
-# and unmount.
+# rename, readdir, the refused operations and their errno, ENOSPC and
+# truncate at mem_limit, the control files and their permissions for a
+# non-root user, the mount.fuse3 and fstab forms, a worker thread that
+# cannot be created, and unmount.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
@@ -95,6 +95,14 @@ echo $((used + 2097152)) >"$MNT/.zram/mem_limit" || zf_fail "set mem_limit"
 $H enospc "$MNT/full" || zf_fail "ENOSPC at mem_limit"
 echo 0 >"$MNT/.zram/mem_limit"
 rm "$MNT/full"
+# truncate at mem_limit, on a mount of its own: with no partly used zspage
+# to take the rewritten last page, a shrink to an unaligned size fails -
+# and must leave the file as it was
+zf_mount "$T/tf" -o size=1M
+used=$(cut -d' ' -f3 "$T/tf/.zram/mm_stat")
+echo $((used + 2097152)) >"$T/tf/.zram/mem_limit" || zf_fail "set mem_limit (tf)"
+$H truncate_full "$T/tf/full" || zf_fail "truncate at mem_limit"
+zf_umount "$T/tf"
 
 # --- rename, readdir -----------------------------------------------------
 echo hello >"$MNT/a"

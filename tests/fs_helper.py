@@ -166,6 +166,67 @@ def enospc(path, chunk=1 << 16):
     print("enospc: %d chunks written, then ENOSPC; all of them intact" % len(written))
 
 
+def fill_to_enospc(fd, chunk):
+    """Random chunks from offset 0 until ENOSPC: the model of the file."""
+    model = bytearray()
+    for i in range(4096):
+        data = os.urandom(chunk)
+        try:
+            w = os.pwrite(fd, data, i * chunk)
+        except OSError as e:
+            check(e.errno == errno.ENOSPC, "write %d: %s, want ENOSPC" % (i, e))
+            return model
+        check(w == chunk, "short write")
+        model += data
+    fail("no ENOSPC after %d bytes" % (4096 * chunk))
+
+
+def truncate_full(path, chunk=1 << 16):
+    """Truncates to unaligned sizes at mem_limit: each one either fails
+    with ENOSPC/ENOMEM and leaves the file as it was, or succeeds; one to
+    a page multiple always succeeds; and a later extension reads zeros
+    beyond every cut."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    failed = 0
+    try:
+        model = fill_to_enospc(fd, chunk)
+        check(model, "ENOSPC at the very first write")
+        full = len(model)
+        cut = full
+        while cut > PAGE:
+            cut -= 5 * PAGE + 1234
+            if cut <= 0:
+                break
+            try:
+                os.ftruncate(fd, cut)
+                del model[cut:]
+            except OSError as e:
+                check(e.errno in (errno.ENOSPC, errno.ENOMEM),
+                      "truncate to %d: %s" % (cut, e))
+                failed += 1
+            size = os.fstat(fd).st_size
+            check(size == len(model), "size %d after truncate to %d, want %d"
+                  % (size, cut, len(model)))
+            check(os.pread(fd, len(model) + 1, 0) == model,
+                  "data differs after truncate to %d" % cut)
+        # to a page multiple: no page to rewrite, so it cannot fail
+        cut = (len(model) // PAGE - 3) * PAGE
+        os.ftruncate(fd, cut)
+        del model[cut:]
+        check(os.fstat(fd).st_size == cut, "size after truncate to %d" % cut)
+        check(os.pread(fd, full, 0) == model, "data differs after truncate to %d" % cut)
+        # back to the full size: all beyond the last size reads zeros
+        os.ftruncate(fd, full)
+        got = os.pread(fd, full + 1, 0)
+        check(got[:len(model)] == model, "data differs after the extension")
+        check(got[len(model):] == bytes(full - len(model)),
+              "bytes beyond a truncated end came back after the extension")
+    finally:
+        os.close(fd)
+    print("truncate_full: %d truncates failed at mem_limit; each one or its failure left a consistent file"
+          % failed)
+
+
 def errno_of(op, *args):
     """Run a path operation; print the errno name it failed with."""
     try:
@@ -186,7 +247,7 @@ def main():
             return errno_of("mknod", rest[0], stat.S_IFIFO | 0o600)
         return errno_of(op, *rest)
     fn = {"pattern": pattern, "seek": seek, "unlink_open": unlink_open,
-          "enospc": enospc}.get(name)
+          "enospc": enospc, "truncate_full": truncate_full}.get(name)
     if not fn:
         fail("no check %s" % name)
     fn(*args)
