@@ -464,20 +464,72 @@ static uint64_t fs_page_up(uint64_t off)
 	return (off + STORE_PAGE_SIZE - 1) & ~(uint64_t)(STORE_PAGE_SIZE - 1);
 }
 
+static uint64_t fs_page_down(uint64_t off)
+{
+	return off & ~(uint64_t)(STORE_PAGE_SIZE - 1);
+}
+
+/*
+ * When store_write() fails, the pages before the failing one hold the new
+ * data.  Beyond the size that must not stay (a later extension would read
+ * it instead of zeros), so a write that reaches past the end of the page
+ * holding the size - and past the end of its own first page - goes in two
+ * parts:
+ *
+ *  - the head, [off, h) with h the later of those two page ends: it ends
+ *    in the page that holds the size, or stays in one page beyond it, so
+ *    when it fails its last page - the only one with bytes beyond the
+ *    size - is the failing page or after it, and holds its old data;
+ *  - the tail, [h, off + len): beyond the size, and on failure the pages
+ *    it stored are whole pages inside this write (its last page is never
+ *    one of them), which a discard detaches again - a discard of whole
+ *    pages needs no memory and cannot fail, and touches no byte that
+ *    another, adjacent write may have put in a shared page.
+ *
+ * When only the tail fails, the head is a short write: the size grows to
+ * h and the caller learns the count (and gets the error when it writes
+ * the rest).  Writes inside the file (a loop device, swap) are one part.
+ */
 ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 {
+	uint64_t size, end, h, tail_from, tail_to;
 	ssize_t n;
+	size_t head;
 
 	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
 		return -EFBIG;
 	if (!len)
 		return 0;
-	n = fs_store_write(i, buf, len, off);
-	if (n < 0)
+	end = off + len;
+	size = atomic_load_explicit(&i->size, memory_order_relaxed);
+	h = fs_page_up(size) > fs_page_up(off) ? fs_page_up(size) : fs_page_up(off);
+	if (end <= h) {
+		n = fs_store_write(i, buf, len, off);
+		if (n < 0)
+			return n;
+		fs_extend(i, end);
+		fs_touch(i);
 		return n;
-	fs_extend(i, off + (uint64_t)n);
+	}
+	head = (size_t)(h - off);
+	if (head) {
+		n = fs_store_write(i, buf, head, off);
+		if (n < 0)
+			return n;
+	}
+	n = fs_store_write(i, (const char *)buf + head, len - head, h);
+	if (n < 0) {
+		tail_from = h;
+		tail_to = fs_page_down(end);
+		if (tail_to > tail_from)
+			store_discard(i->sf, tail_from, tail_to - tail_from);
+		if (!head)
+			return n;
+		n = 0;
+	}
+	fs_extend(i, h + (uint64_t)n);
 	fs_touch(i);
-	return n;
+	return (ssize_t)head + n;
 }
 
 /* Discard [off, off + len) clamped to the size. */

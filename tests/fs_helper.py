@@ -161,9 +161,32 @@ def enospc(path, chunk=1 << 16):
             check(os.pread(fd, chunk, i * chunk) == data, "chunk %d changed after ENOSPC" % i)
         size = os.fstat(fd).st_size
         check(size == len(written) * chunk, "size %d after the failed write" % size)
+        # no page the failed write stored stays beyond the size
+        os.ftruncate(fd, size + chunk)
+        check(os.pread(fd, chunk, size) == bytes(chunk),
+              "the failed write left data beyond the size")
+        os.ftruncate(fd, size)
+        # from an unaligned offset past the size: fails whole, or stores
+        # only its first (partial) page, as a short write
+        off = size + 1000
+        data = os.urandom(chunk)
+        try:
+            w = os.pwrite(fd, data, off)
+        except OSError as e:
+            check(e.errno == errno.ENOSPC, "write at %d: %s, want ENOSPC" % (off, e))
+            w = 0
+        check(w in (0, PAGE - 1000, chunk), "write at %d stored %d bytes" % (off, w))
+        want = off + w if w else size
+        check(os.fstat(fd).st_size == want, "size %d after a write of %d at %d, want %d"
+              % (os.fstat(fd).st_size, w, off, want))
+        os.ftruncate(fd, off + 2 * chunk)
+        got = os.pread(fd, 2 * chunk + 1000, size)
+        check(got == bytes(1000) + data[:w] + bytes(2 * chunk - w),
+              "the write at %d left data beyond the size" % off)
     finally:
         os.close(fd)
-    print("enospc: %d chunks written, then ENOSPC; all of them intact" % len(written))
+    print("enospc: %d chunks written, then ENOSPC; all of them intact, nothing beyond the size"
+          % len(written))
 
 
 def fill_to_enospc(fd, chunk):
