@@ -35,8 +35,9 @@
  *
  * Shutdown: an unmount (or an aborted connection) makes every read of
  * /dev/fuse fail with ENODEV and libfuse marks the session exited;
- * SIGINT/SIGTERM/SIGHUP reach only the main thread (workers block them)
- * and libfuse's handler marks it exited.  The main thread then wakes each
+ * SIGINT/SIGTERM/SIGHUP reach only the main thread (the workers and the
+ * store's reclaim and refill threads are created with them blocked) and
+ * libfuse's handler marks it exited.  The main thread then wakes each
  * worker still blocked in read() with SIGUSR1, whose handler does nothing
  * and is installed without SA_RESTART, so read() returns EINTR; it repeats
  * that until the worker is joined (a signal that lands just before the
@@ -446,6 +447,7 @@ static int main_run(struct options *o, int status_fd)
 {
 	struct store_config cfg;
 	struct main_ctx m;
+	sigset_t exit_sigs, old_mask;
 	size_t ops_size;
 	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
 	int rc, oom_err = 0;
@@ -486,7 +488,11 @@ static int main_run(struct options *o, int status_fd)
 	/* with a reserve, writes never wait for the kernel (issue 5) */
 	cfg.nowait_writes = o->reserve > 0;
 	cfg.io_flusher = o->io_flusher;
+	/* the store's reclaim and refill threads inherit the mask */
+	main_exit_signals(&exit_sigs);
+	pthread_sigmask(SIG_BLOCK, &exit_sigs, &old_mask);
 	rc = store_create(&cfg, &m.st);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (rc) {
 		/* with mlockall, every later mapping counts against the limit */
 		bool memlock = o->mlock && rc == -EAGAIN;

@@ -236,6 +236,15 @@ fi
 # libfuse rightly leaves an ignored signal alone)
 for sig in TERM HUP; do
 	zf_mount "$T/sig" -o size=1M
+	# only the main thread takes SIGHUP, SIGINT, SIGTERM (SigBlk bits
+	# 0, 1, 14): every other thread - workers, reclaim - blocks all three
+	takers=0
+	for st in /proc/"$ZF_PID"/task/*/status; do
+		blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$st")
+		blk=${blk#"${blk%????}"}
+		[ $((0x$blk & 0x4003)) = $((0x4003)) ] || takers=$((takers + 1))
+	done
+	expect "threads that take SIG$sig" "$takers" 1
 	exec 3<"$T/sig/swap"	# a file still open: a warning, still an exit
 	kill -"$sig" "$ZF_PID"
 	zf_wait 100 eval '! zf_alive $ZF_PID'
