@@ -186,6 +186,11 @@ zf_loop() {
 	ZF_LOOP=$(losetup --direct-io=on --sector-size 4096 -f --show "$1") ||
 		zf_fail "losetup $1"
 	ZF_LOOPS="$ZF_LOOP $ZF_LOOPS"
+	# Block-layer writeback throttling is for disks: on a RAM-backed loop
+	# it makes reclaim's swap writes wait on our own device's latency.
+	_wbt=/sys/block/${ZF_LOOP#/dev/}/queue/wbt_lat_usec
+	[ -w "$_wbt" ] && echo 0 >"$_wbt"
+	return 0
 }
 
 # Swap is machine-wide: while a test's swap is on, any process under memory
