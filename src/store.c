@@ -253,7 +253,9 @@ static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t new
 	d->objs += info_has_obj(newi) - info_has_obj(oldi);
 	d->same += !!(newi & SLOT_SAME) - !!(oldi & SLOT_SAME);
 	d->huge += huge;
-	d->huge_new += huge > 0;
+	/* zram's huge_pages_since counts every incompressible page stored,
+	 * an overwrite of one huge page by another included */
+	d->huge_new += info_has_obj(newi) && (newi & SLOT_HUGE);
 }
 
 static void store_account(struct store_tls *t, struct store_file *f,
@@ -337,6 +339,16 @@ static int store_tls_create(struct store *st, struct store_tls **out)
 		free(t);
 		return ret;
 	}
+	/*
+	 * Use the codec once now: its state (zstd's lazily allocated tables
+	 * among it) is then faulted in before the first request, not on the
+	 * I/O path under a slot lock.
+	 */
+	ret = (int)codec_compress(t->ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
+				  sizeof(t->cbuf));
+	if (ret > 0)
+		codec_decompress(t->ctx, t->cbuf, (size_t)ret, t->bounce,
+				 STORE_PAGE_SIZE);
 	t->rn = reclaim_node_get(st->rc);
 	ret = -pthread_setspecific(st->key, t);
 	if (ret) {
@@ -567,8 +579,13 @@ static int store_alloc(struct store *st, struct store_tls *t, size_t size,
 	unsigned flags = st->nowait ? ZSPOOL_NOWAIT : 0;
 	int ret = zspool_alloc(st->pool, size, flags, h);
 
-	/* Memory waiting in the reclaim queue is ours: wait for it, once. */
-	if (ret == -ENOSPC && reclaim_pending(st->rc)) {
+	/*
+	 * Memory waiting in the reclaim queue is ours: wait for it, once.
+	 * With no-wait writes too: the reclaim threads never wait for the
+	 * kernel, and the pages they free go to the reserve.
+	 */
+	if ((ret == -ENOSPC || (ret == -ENOMEM && st->nowait)) &&
+	    reclaim_pending(st->rc)) {
 		reclaim_drain(st->rc);
 		ret = zspool_alloc(st->pool, size, flags, h);
 	}
@@ -934,6 +951,13 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 					   off & (STORE_PAGE_SIZE - 1), NULL,
 					   (size_t)(end - off));
 	}
+	/*
+	 * Whole pages first: detaching them cannot fail.  Zeroing a partial
+	 * end may need a new object and fail at the memory limit; the whole
+	 * pages are then freed all the same.
+	 */
+	if (first < last)
+		store_discard_pages(f, t, first, last);
 	if (off & (STORE_PAGE_SIZE - 1)) {
 		ret = store_write_partial(f, t, off >> STORE_PAGE_SHIFT,
 					  off & (STORE_PAGE_SIZE - 1), NULL,
@@ -947,8 +971,6 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 		if (ret < 0)
 			return ret;
 	}
-	if (first < last)
-		store_discard_pages(f, t, first, last);
 	return 0;
 }
 

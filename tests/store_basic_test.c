@@ -109,6 +109,20 @@ static void test_unaligned(const char *comp, uint64_t seed)
 	       (unsigned long long)s.compr_data_size);
 	tap_ok(s.huge_pages_since >= 1, "%s: huge_pages_since counts", comp);
 	tap_ok(check_all(f), "%s: same-filled and raw pages read back", comp);
+	{
+		uint64_t since = s.huge_pages_since;
+
+		/* a raw page over a raw page: still one huge page, but
+		 * huge_pages_since counts every one stored, as zram's */
+		st_fill(src, PAGE, 4, &rng);
+		store_write(f, src, PAGE, 2 * PAGE);
+		memcpy(model + 2 * PAGE, src, PAGE);
+		store_stats(st, &s);
+		tap_ok(s.huge_pages == 1 && s.huge_pages_since == since + 1,
+		       "%s: raw over raw: huge_pages %llu, huge_pages_since +%llu",
+		       comp, (unsigned long long)s.huge_pages,
+		       (unsigned long long)(s.huge_pages_since - since));
+	}
 
 	/* Overwrite raw with text and same with random: counts follow. */
 	store_write(f, model + 3 * PAGE, PAGE, 2 * PAGE);
