@@ -74,9 +74,9 @@ swap_run() {	# on $DEV, recorded under $name
 	ZF_SWAPS=
 	rmdir "$ZF_CG"
 	ZF_CGROUPS=
-	rec "swap_secs_$name" "$(echo "$_t1 - $_t0" | bc -l)"
-	rec "swap_used_$name" "$peak_used"
-	rec "swap_ratio_$name" "$(echo "$peak_used / $peak_orig" | bc -l)"
+	rec "swap_secs_$name" "$(printf '%.2f' "$(echo "$_t1 - $_t0" | bc -l)")"
+	rec "swap_used_$name" "$((peak_used / 1048576))"
+	rec "swap_ratio_$name" "$(printf '%.3f' "$(echo "$peak_used / $peak_orig" | bc -l)")"
 }
 
 fio_run() {
@@ -118,7 +118,7 @@ echo
 echo "| measure | kernel zram | zramfuse | zramfuse / zram |"
 echo "|---|---|---|---|"
 row "swap: $wss MiB working set in 64 MiB, seconds" swap_secs
-row "swap: peak mem_used_total, bytes" swap_used
+row "swap: peak mem_used_total, MiB" swap_used
 row "swap: mem_used_total / orig_data_size" swap_ratio
 for qd in 1 16; do
 	row "4 KiB random write IOPS, QD$qd" fio_randwrite_qd$qd
