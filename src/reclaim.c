@@ -114,6 +114,21 @@ static struct reclaim_node *node_alloc(struct reclaim *r, unsigned flags)
 	return zspool_page_alloc(r->pool, flags);
 }
 
+/* @node emptied for reuse, or a new one when @node is NULL (may be NULL). */
+static struct reclaim_node *node_ready(struct reclaim *r,
+				       struct reclaim_node *node)
+{
+	if (!node)
+		node = node_alloc(r, r->nowait ? ZSPOOL_NOWAIT : 0);
+	if (node) {
+		node->next = NULL;
+		node->table = NULL;
+		node->bytes = 0;
+		node->n = 0;
+	}
+	return node;
+}
+
 static void node_free(struct reclaim *r, struct reclaim_node *node)
 {
 	if (node)
@@ -403,15 +418,7 @@ struct reclaim_node *reclaim_node_get(struct reclaim *r)
 		r->nr_free--;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (!node)
-		node = node_alloc(r, r->nowait ? ZSPOOL_NOWAIT : 0);
-	if (node) {
-		node->next = NULL;
-		node->table = NULL;
-		node->bytes = 0;
-		node->n = 0;
-	}
-	return node;
+	return node_ready(r, node);
 }
 
 void reclaim_node_put(struct reclaim *r, struct reclaim_node *node)
@@ -475,15 +482,7 @@ int reclaim_push(struct reclaim *r, struct reclaim_node **np)
 	reclaim_pushed(r, n, bytes);
 	pthread_mutex_unlock(&r->lock);
 
-	if (!node)
-		node = node_alloc(r, r->nowait ? ZSPOOL_NOWAIT : 0);
-	if (node) {
-		node->next = NULL;
-		node->table = NULL;
-		node->n = 0;
-		node->bytes = 0;
-	}
-	*np = node;
+	*np = node_ready(r, node);
 	return 0;
 }
 

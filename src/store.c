@@ -757,6 +757,30 @@ static int store_check_range(struct store *st, struct store_tls *t,
 	return -EFBIG;
 }
 
+/*
+ * The start of a read or a write: this thread's state, the range checked,
+ * the operation counted.  Returns 0 to go on, 1 when there is nothing to
+ * do (len 0), or -errno (counted as a failure of the operation).
+ */
+static int store_io_begin(struct store *st, struct store_tls **t, size_t len,
+			  uint64_t off, enum store_counter failed,
+			  enum store_counter op)
+{
+	int ret = store_tls_get(st, t);
+
+	if (ret < 0) {
+		cnt_add_locked(st, failed, 1);
+		return ret;
+	}
+	if (len == 0)
+		return 1;
+	ret = store_check_range(st, *t, len, off);
+	if (ret < 0)
+		return ret;
+	cnt_add(*t, op, 1);
+	return 0;
+}
+
 ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 {
 	struct store *st = f->st;
@@ -767,17 +791,9 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 	size_t done = 0;
 	int ret;
 
-	ret = store_tls_get(st, &t);
-	if (ret < 0) {
-		cnt_add_locked(st, C_FAILED_READS, 1);
-		return ret;
-	}
-	if (len == 0)
-		return 0;
-	ret = store_check_range(st, t, len, off);
-	if (ret < 0)
-		return ret;
-	cnt_add(t, C_READS, 1);
+	ret = store_io_begin(st, &t, len, off, C_FAILED_READS, C_READS);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	while (done < len) {
 		uint64_t pg = off >> STORE_PAGE_SHIFT;
 		size_t po = off & (STORE_PAGE_SIZE - 1);
@@ -823,17 +839,9 @@ ssize_t store_write(struct store_file *f, const void *buf, size_t len,
 	size_t done = 0;
 	int ret;
 
-	ret = store_tls_get(st, &t);
-	if (ret < 0) {
-		cnt_add_locked(st, C_FAILED_WRITES, 1);
-		return ret;
-	}
-	if (len == 0)
-		return 0;
-	ret = store_check_range(st, t, len, off);
-	if (ret < 0)
-		return ret;
-	cnt_add(t, C_WRITES, 1);
+	ret = store_io_begin(st, &t, len, off, C_FAILED_WRITES, C_WRITES);
+	if (ret)
+		return ret < 0 ? ret : 0;
 	while (done < len) {
 		uint64_t pg = off >> STORE_PAGE_SHIFT;
 		size_t po = off & (STORE_PAGE_SIZE - 1);
