@@ -196,6 +196,23 @@ static void reclaim_gather_wait(struct reclaim *r)
 	pthread_cond_timedwait(&r->work_cv, &r->lock, &ts);
 }
 
+/*
+ * After a drain: is a quarter of the pool's pages (and at least 1 MiB)
+ * holding nothing?  zsmalloc compacts from a shrinker when the kernel is
+ * short of memory; a daemon gets no such call, so it compacts when frees
+ * have left its zspages this sparse (a swap-heavy process that exits
+ * leaves most of them nearly empty).  zram's pages_compacted counts it.
+ */
+static bool reclaim_fragmented(struct zspool *pool)
+{
+	struct zspool_stats s;
+	uint64_t used;
+
+	zspool_stats(pool, &s);
+	used = s.pages_used * ZSPOOL_PAGE_SIZE;
+	return used > s.bytes_allocated + s.bytes_allocated / 4 + (1u << 20);
+}
+
 static void *reclaim_worker_main(void *arg)
 {
 	struct reclaim_worker *w = arg;
@@ -276,8 +293,12 @@ static void *reclaim_worker_main(void *arg)
 			next = node->next;
 			node_free(r, node);
 		}
-		if (empty)
-			zspool_trim(r->pool);
+		if (empty) {
+			if (reclaim_fragmented(r->pool))
+				zspool_compact(r->pool);	/* trims too */
+			else
+				zspool_trim(r->pool);
+		}
 		pthread_mutex_lock(&r->lock);
 		linger = true;
 		waited = false;
