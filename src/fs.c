@@ -434,15 +434,18 @@ static void fs_touch(struct fs_inode *i)
 }
 
 /*
- * A write that finds the allocator's reserve empty (-ENOMEM) is retried a
- * few times over at most FS_NOWAIT_RETRY_US: long enough for the refill
- * thread to top the reserve up under a burst of ordinary writes, far too
- * short to matter if the refill thread is itself stuck in reclaim on our
- * own device - the worker never waits for the kernel, only, boundedly,
- * for its neighbour.
+ * A write that finds the allocator's reserve empty (-ENOMEM) is retried
+ * twice over FS_NOWAIT_RETRY_US: enough for the refill thread to catch up
+ * with a burst of ordinary writes, and short, because when the refill
+ * thread is itself stuck in reclaim on our own device, every failing
+ * request holds one of the loop device's tags while it waits.  With 2 ms
+ * of retries the tags cycled so slowly that the kernel's reclaim neither
+ * progressed nor gave up to the OOM killer, and runs of
+ * tests/swap_pressure.sh hung (2 of 8 at 96 MiB : 384 MiB); failing fast
+ * lets reclaim see that it cannot make progress.
  */
-#define FS_NOWAIT_RETRIES 8
-#define FS_NOWAIT_RETRY_US 2000
+#define FS_NOWAIT_RETRIES 2
+#define FS_NOWAIT_RETRY_US 200
 
 /* store_write(), retried on -ENOMEM as above. */
 static ssize_t fs_store_write(struct fs_inode *i, const void *buf, size_t len,
