@@ -406,35 +406,36 @@ static void obj_copy(void *const *pages, size_t off, void *buf, size_t len,
 
 /* ---- pages ----------------------------------------------------------- */
 
+/*
+ * Map a new chunk; page_lock held, and dropped around the mmap: mmap takes
+ * the process's mmap lock for writing and allocates, and may wait for
+ * reclaim, which must never happen under a lock that writers need.
+ * Callers look for free pages again afterwards (another thread may have
+ * mapped a chunk meanwhile; a spare chunk costs only address space).
+ */
 static int chunk_map(struct zspool *pool)
 {
 	struct chunk *c;
 	unsigned i;
 	void *base;
 
+	pthread_mutex_unlock(&pool->page_lock);
+	c = calloc(1, sizeof(*c));
+	base = mmap(NULL, (size_t)CHUNK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	pthread_mutex_lock(&pool->page_lock);
+	if (!c || base == MAP_FAILED ||
+	    /* descriptors must fit the slot's 41 address bits */
+	    (uintptr_t)base + (size_t)CHUNK_PAGES * PAGE_SIZE > VA_LIMIT)
+		goto fail;
 	if (pool->nr_chunks == pool->max_chunks) {
 		unsigned n = pool->max_chunks ? pool->max_chunks * 2 : 16;
 		struct chunk **a = realloc(pool->chunks, n * sizeof(*a));
 
 		if (!a)
-			return -ENOMEM;
+			goto fail;
 		pool->chunks = a;
 		pool->max_chunks = n;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	base = mmap(NULL, (size_t)CHUNK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
-		free(c);
-		return -ENOMEM;
-	}
-	if ((uintptr_t)base + (size_t)CHUNK_PAGES * PAGE_SIZE > VA_LIMIT) {
-		/* descriptors must fit the slot's 41 address bits */
-		munmap(base, (size_t)CHUNK_PAGES * PAGE_SIZE);
-		free(c);
-		return -ENOMEM;
 	}
 	c->base = base;
 	c->set[RELEASED].count = CHUNK_PAGES;
@@ -450,6 +451,11 @@ static int chunk_map(struct zspool *pool)
 	if (i < pool->set_hint[RELEASED])
 		pool->set_hint[RELEASED] = i;
 	return 0;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, (size_t)CHUNK_PAGES * PAGE_SIZE);
+	free(c);
+	return -ENOMEM;
 }
 
 /* The index of the chunk holding @page; page_lock held. */
@@ -739,6 +745,35 @@ static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
 	if (blk == MAP_FAILED)
 		return -ENOMEM;
 	__atomic_store_n(&pool->hblocks[b], blk, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * Make sure handle block @b exists, mapping it with no lock held and
+ * installing it under handle_lock (the refill thread's way: an mmap may
+ * wait for the kernel, and writers need handle_lock).  Returns 0 or
+ * -ENOMEM.
+ */
+static int hblock_premap(struct zspool *pool, uint32_t b)
+{
+	void *blk;
+
+	if (b >= MAX_HBLOCKS)
+		return -ENOMEM;
+	if (__atomic_load_n(&pool->hblocks[b], __ATOMIC_ACQUIRE))
+		return 0;
+	blk = mmap(NULL, HBLOCK_BYTES, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (blk == MAP_FAILED)
+		return -ENOMEM;
+	pthread_mutex_lock(&pool->handle_lock);
+	if (!pool->hblocks[b]) {
+		__atomic_store_n(&pool->hblocks[b], blk, __ATOMIC_RELEASE);
+		blk = NULL;
+	}
+	pthread_mutex_unlock(&pool->handle_lock);
+	if (blk)
+		munmap(blk, HBLOCK_BYTES);
 	return 0;
 }
 
@@ -1622,10 +1657,11 @@ uint64_t zspool_refill(struct zspool *pool)
 		from = pool->hprefault;
 		if (from < (pool->hnext & ~(HSLOTS_PER_PAGE - 1)))
 			from = pool->hnext & ~(HSLOTS_PER_PAGE - 1);
-		to = from;
-		while (to < upto && !hblock_ensure(pool, to, 0))
-			to += HSLOTS_PER_PAGE;
 		pthread_mutex_unlock(&pool->handle_lock);
+		/* blocks are mapped outside handle_lock too, as chunks are */
+		to = from;
+		while (to < upto && !hblock_premap(pool, to >> HBLOCK_SHIFT))
+			to += HSLOTS_PER_PAGE;
 		if (to == from)
 			break;
 		for (uint32_t h = from; h < to; h += HSLOTS_PER_PAGE)
