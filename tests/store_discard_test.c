@@ -197,15 +197,19 @@ static void test_auto_compact(uint64_t seed)
 	for (unsigned i = 0; i < n; i += 2)
 		store_discard(f, (uint64_t)i * PAGE, PAGE);
 	store_drain(st);
-	/* the worker compacts just after the drain it reports */
+	/*
+	 * The worker compacts just after a drain it reports, and may have
+	 * compacted already after an earlier drain: wait (up to 2 s) for
+	 * the memory, not for the first compaction.
+	 */
 	for (int i = 0; i < 200; i++) {
 		store_stats(st, &b);
-		if (b.pages_compacted)
+		if (b.mem_used_total < a.mem_used_total * 2 / 3)
 			break;
 		usleep(10000);
 	}
 	tap_ok(ok && b.pages_compacted > 0 &&
-	       b.mem_used_total < a.mem_used_total * 3 / 5,
+	       b.mem_used_total < a.mem_used_total * 2 / 3,
 	       "auto-compact: half discarded, mem_used_total %llu -> %llu, %llu pages compacted",
 	       (unsigned long long)a.mem_used_total,
 	       (unsigned long long)b.mem_used_total,
