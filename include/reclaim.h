@@ -97,6 +97,14 @@ void reclaim_drain(struct reclaim *r);
 bool reclaim_pending(struct reclaim *r);
 /* Ask the refiller to top up the allocator reserve (cheap when asked). */
 void reclaim_kick_refill(struct reclaim *r);
+/*
+ * Is the refill thread stuck: in a pass and asleep in the kernel
+ * (reclaim, I/O), or in one pass for over 20 ms?  Cheap enough for a
+ * write's failure path (one pread of /proc).
+ */
+bool reclaim_refill_stuck(struct reclaim *r);
+/* CLOCK_MONOTONIC in ns. */
+uint64_t reclaim_now_ns(void);
 
 void reclaim_stats(struct reclaim *r, struct reclaim_stats *out);
 

@@ -433,35 +433,6 @@ static void fs_touch(struct fs_inode *i)
 			      memory_order_relaxed);
 }
 
-/*
- * A write that finds the allocator's reserve empty (-ENOMEM) is retried
- * twice over FS_NOWAIT_RETRY_US: enough for the refill thread to catch up
- * with a burst of ordinary writes, and short, because when the refill
- * thread is itself stuck in reclaim on our own device, every failing
- * request holds one of the loop device's tags while it waits.  With 2 ms
- * of retries the tags cycled so slowly that the kernel's reclaim neither
- * progressed nor gave up to the OOM killer, and runs of
- * tests/swap_pressure.sh hung (2 of 8 at 96 MiB : 384 MiB); failing fast
- * lets reclaim see that it cannot make progress.
- */
-#define FS_NOWAIT_RETRIES 2
-#define FS_NOWAIT_RETRY_US 200
-
-/* store_write(), retried on -ENOMEM as above. */
-static ssize_t fs_store_write(struct fs_inode *i, const void *buf, size_t len,
-			      uint64_t off)
-{
-	const struct timespec pause = {
-		.tv_nsec = FS_NOWAIT_RETRY_US * 1000 / FS_NOWAIT_RETRIES };
-	ssize_t n = store_write(i->sf, buf, len, off);
-
-	for (int k = 0; n == -ENOMEM && k < FS_NOWAIT_RETRIES; k++) {
-		nanosleep(&pause, NULL);
-		n = store_write(i->sf, buf, len, off);
-	}
-	return n;
-}
-
 static uint64_t fs_page_up(uint64_t off)
 {
 	return (off + STORE_PAGE_SIZE - 1) & ~(uint64_t)(STORE_PAGE_SIZE - 1);
@@ -492,6 +463,10 @@ static uint64_t fs_page_down(uint64_t off)
  * When only the tail fails, the head is a short write: the size grows to
  * h and the caller learns the count (and gets the error when it writes
  * the rest).  Writes inside the file (a loop device, swap) are one part.
+ *
+ * A write that finds the allocator's reserve empty (-ENOMEM) is not
+ * retried here: the store waits for the refill thread only while that is
+ * not stuck (store_alloc_wait_refill()).
  */
 ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 {
@@ -507,7 +482,7 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 	size = atomic_load_explicit(&i->size, memory_order_relaxed);
 	h = fs_page_up(size) > fs_page_up(off) ? fs_page_up(size) : fs_page_up(off);
 	if (end <= h) {
-		n = fs_store_write(i, buf, len, off);
+		n = store_write(i->sf, buf, len, off);
 		if (n < 0)
 			return n;
 		fs_extend(i, end);
@@ -516,11 +491,11 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 	}
 	head = (size_t)(h - off);
 	if (head) {
-		n = fs_store_write(i, buf, head, off);
+		n = store_write(i->sf, buf, head, off);
 		if (n < 0)
 			return n;
 	}
-	n = fs_store_write(i, (const char *)buf + head, len - head, h);
+	n = store_write(i->sf, (const char *)buf + head, len - head, h);
 	if (n < 0) {
 		tail_from = h;
 		tail_to = fs_page_down(end);
@@ -621,7 +596,7 @@ static int fs_truncate(struct fs_inode *i, uint64_t size)
 	if (size < old) {
 		tail_end = fs_page_up(size) < old ? fs_page_up(size) : old;
 		if (tail_end > size) {
-			n = fs_store_write(i, zeros, (size_t)(tail_end - size), size);
+			n = store_write(i->sf, zeros, (size_t)(tail_end - size), size);
 			if (n < 0) {
 				rc = (int)n;
 				goto out;

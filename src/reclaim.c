@@ -45,6 +45,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -52,12 +53,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "reclaim.h"
 
 #define RECLAIM_GATHER_NS (2 * 1000 * 1000)
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
+/* a refill pass longer than this is stuck, whatever its state says */
+#define RECLAIM_REFILL_STUCK_NS (20 * 1000 * 1000ull)
 
 _Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
 
@@ -102,6 +106,10 @@ struct reclaim {
 	bool refill_started;
 	pthread_t refill_tid;
 	_Atomic uint64_t refills;	/* relaxed */
+	/* CLOCK_MONOTONIC ns when the running refill pass began; 0 = idle */
+	_Atomic uint64_t refill_since;	/* relaxed */
+	/* the refill thread's /proc/thread-self/stat, opened by itself */
+	_Atomic int refill_stat_fd;	/* relaxed; -1 until open */
 
 	unsigned nworkers;
 	struct reclaim_worker workers[];
@@ -314,6 +322,9 @@ static void *reclaim_refill_main(void *arg)
 	struct reclaim *r = arg;
 
 	reclaim_thread_setup(r, "zramfuse-refil");
+	atomic_store_explicit(&r->refill_stat_fd,
+			      open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC),
+			      memory_order_relaxed);
 	pthread_mutex_lock(&r->refill_lock);
 	while (!r->refill_stop) {
 		if (!atomic_exchange_explicit(&r->refill_wanted, false,
@@ -322,11 +333,16 @@ static void *reclaim_refill_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&r->refill_lock);
+		atomic_store_explicit(&r->refill_since, reclaim_now_ns(),
+				      memory_order_relaxed);
 		if (zspool_refill(r->pool))
 			atomic_fetch_add_explicit(&r->refills, 1, memory_order_relaxed);
+		atomic_store_explicit(&r->refill_since, 0, memory_order_relaxed);
 		pthread_mutex_lock(&r->refill_lock);
 	}
 	pthread_mutex_unlock(&r->refill_lock);
+	close(atomic_exchange_explicit(&r->refill_stat_fd, -1,
+				       memory_order_relaxed));
 	if (r->thread_exit)
 		r->thread_exit(r->arg);
 	return NULL;
@@ -377,6 +393,7 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 	r = calloc(1, sizeof(*r) + n * sizeof(r->workers[0]));
 	if (!r)
 		return -ENOMEM;
+	atomic_init(&r->refill_stat_fd, -1);
 	r->pool = cfg->pool;
 	r->queue_max = cfg->queue_max ? cfg->queue_max : RECLAIM_QUEUE_DEFAULT;
 	r->io_flusher = cfg->io_flusher;
@@ -549,6 +566,43 @@ void reclaim_drain(struct reclaim *r)
 bool reclaim_pending(struct reclaim *r)
 {
 	return atomic_load_explicit(&r->pending, memory_order_relaxed) != 0;
+}
+
+uint64_t reclaim_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Is the refill thread asleep in the kernel, uninterruptibly ('D')? */
+static bool reclaim_refill_in_d_state(struct reclaim *r)
+{
+	int fd = atomic_load_explicit(&r->refill_stat_fd, memory_order_relaxed);
+	char buf[256], *p;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');	/* the name may hold spaces and parentheses */
+	return p && p[1] == ' ' && p[2] == 'D';
+}
+
+bool reclaim_refill_stuck(struct reclaim *r)
+{
+	uint64_t since = atomic_load_explicit(&r->refill_since,
+					      memory_order_relaxed);
+	uint64_t now = reclaim_now_ns();
+
+	if (!since)
+		return false;
+	return (now > since && now - since > RECLAIM_REFILL_STUCK_NS) ||
+	       reclaim_refill_in_d_state(r);
 }
 
 void reclaim_kick_refill(struct reclaim *r)

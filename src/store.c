@@ -68,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -573,6 +574,38 @@ static void page_fill(unsigned char *p, uint64_t v)
 		memcpy(p + i, &v, 8);
 }
 
+/*
+ * The reserve is empty: wait for the refill thread, but only while it is
+ * working normally.  A burst of writes outruns it for a moment, and a
+ * write that waits a few dozen microseconds then succeeds (failing it
+ * would be a spurious I/O error).  Under memory pressure the refill
+ * thread is instead stuck in the kernel's reclaim, writing out to our own
+ * device: then a write must fail at once, because every request that
+ * waits holds one of the loop device's tags, and with 2 ms (and even
+ * 200 us) of blind retries the tags cycled so slowly that reclaim neither
+ * progressed nor gave up to the OOM killer (tests/swap_pressure.sh hung).
+ * "Stuck" is the refill thread asleep in the kernel in mid-pass (its
+ * /proc state 'D'), which a page fault without memory pressure never is.
+ */
+#define STORE_REFILL_WAIT_NS (2 * 1000 * 1000)
+#define STORE_REFILL_POLL_NS (50 * 1000)
+
+static int store_alloc_wait_refill(struct store *st, size_t size,
+				   zspool_handle_t *h)
+{
+	const struct timespec poll = { .tv_nsec = STORE_REFILL_POLL_NS };
+	uint64_t start = reclaim_now_ns();
+	int ret = -ENOMEM;
+
+	while (ret == -ENOMEM && !reclaim_refill_stuck(st->rc) &&
+	       reclaim_now_ns() - start < STORE_REFILL_WAIT_NS) {
+		reclaim_kick_refill(st->rc);
+		nanosleep(&poll, NULL);
+		ret = zspool_alloc(st->pool, size, ZSPOOL_NOWAIT, h);
+	}
+	return ret;
+}
+
 static int store_alloc(struct store *st, struct store_tls *t, size_t size,
 		       zspool_handle_t *h)
 {
@@ -589,6 +622,8 @@ static int store_alloc(struct store *st, struct store_tls *t, size_t size,
 		reclaim_drain(st->rc);
 		ret = zspool_alloc(st->pool, size, flags, h);
 	}
+	if (ret == -ENOMEM && st->nowait)
+		ret = store_alloc_wait_refill(st, size, h);
 	if (ret == -ENOMEM && st->nowait) {
 		cnt_add(t, C_NOWAIT_FAILED, 1);
 		reclaim_kick_refill(st->rc);

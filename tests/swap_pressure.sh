@@ -9,11 +9,15 @@
 # could not set its oom_score_adj to -1000 (no CAP_SYS_RESOURCE) may be
 # killed right after the program; that outcome is counted apart.
 #
-# Runs: "LIMIT_MIB:WORKING_SET_MIB:CODEC", from $ZF_PRESSURE_RUNS or below.
+# Runs: "LIMIT_MIB:WORKING_SET_MIB:CODEC", from $ZF_PRESSURE_RUNS or below
+# (128:512 is the working set at four times the limit).  Smaller limits
+# work too but can take long: at 96:384 the kernel's reclaim sometimes
+# spends tens of seconds on swap writes that fail (reserve empty, refill
+# thread itself in reclaim) before it calls the OOM killer; see README.
 . "$top_srcdir/tests/lib.sh"
 zf_init
 
-runs=${ZF_PRESSURE_RUNS:-"320:512:lz4 256:384:zstd 192:512:lz4 128:512:zstd 96:384:lz4"}
+runs=${ZF_PRESSURE_RUNS:-"320:512:lz4 256:384:zstd 192:512:lz4 128:512:zstd"}
 n=0 bad=0 nver=0 noom=0 ndmn=0
 for r in $runs; do
 	lim=${r%%:*} rest=${r#*:}
