@@ -13,60 +13,19 @@
 #include <string.h>
 
 #include "codec.h"
-#include "tap.h"
-
-#define PAGE 4096
+#include "store_test.h"
 
 enum { K_ZERO, K_SAME, K_TEXT, K_BINARY, K_RANDOM, K_NR };
 static const char *const kind_name[K_NR] = {
 	"zero", "same-filled", "text", "binary", "random"
 };
 
+#define PAGE 4096
+
+/* The page kinds are st_fill()'s (tests/store_test.h), in its order. */
 static void fill_page(unsigned char *p, int kind, uint64_t *rng)
 {
-	static const char *const words[] = {
-		"the ", "page ", "store ", "compressed ", "swap ", "zram ",
-		"of ", "and ", "a ", "memory ", "\n", "int ", "return ",
-	};
-	size_t i = 0;
-
-	switch (kind) {
-	case K_ZERO:
-		memset(p, 0, PAGE);
-		break;
-	case K_SAME:
-		for (i = 0; i < PAGE; i += 8)
-			memcpy(p + i, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
-		break;
-	case K_TEXT:
-		while (i < PAGE) {
-			const char *w = words[tap_rand(rng) % 13];
-			size_t n = strlen(w);
-
-			if (n > PAGE - i)
-				n = PAGE - i;
-			memcpy(p + i, w, n);
-			i += n;
-		}
-		break;
-	case K_BINARY:
-		/* Structured: small integers, pointers, some zero runs. */
-		for (i = 0; i < PAGE; i += 8) {
-			uint64_t v = tap_rand(rng);
-			uint64_t w = (v & 3) == 0 ? 0 :
-				     (v & 3) == 1 ? (v >> 56) :
-				     0x00007f0000000000ull | ((v >> 20) & 0xfff0);
-			memcpy(p + i, &w, 8);
-		}
-		break;
-	default:
-		for (i = 0; i < PAGE; i += 8) {
-			uint64_t v = tap_rand(rng);
-
-			memcpy(p + i, &v, 8);
-		}
-		break;
-	}
+	st_fill(p, PAGE, kind, rng);
 }
 
 static int roundtrip(struct codec_ctx *ctx, const unsigned char *src,
