@@ -70,7 +70,7 @@ struct reclaim_stats {
 	uint64_t queued_bytes;
 	uint64_t batches;		/* nodes freed by the workers */
 	uint64_t freed_pages;		/* objects freed by the workers */
-	uint64_t refills;		/* zspool_refill() calls that added pages */
+	uint64_t refills;		/* refill rounds that added pages */
 };
 
 int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out);
@@ -98,9 +98,9 @@ bool reclaim_pending(struct reclaim *r);
 /* Ask the refiller to top up the allocator reserve (cheap when asked). */
 void reclaim_kick_refill(struct reclaim *r);
 /*
- * Is the refill thread stuck: in a pass and asleep in the kernel
- * (reclaim, I/O), or in one pass for over 20 ms?  Cheap enough for a
- * write's failure path (one pread of /proc).
+ * Is the refill thread stuck: in a round and asleep in the kernel
+ * (reclaim, I/O), or in one round of 16 pages for over 20 ms?  Cheap
+ * enough for a write's failure path (one pread of /proc).
  */
 bool reclaim_refill_stuck(struct reclaim *r);
 /* CLOCK_MONOTONIC in ns. */

@@ -37,8 +37,16 @@ struct store_config {
 	size_t reclaim_queue_max;	/* handles; 0 = a sensible default */
 	uint64_t reserve_pages;		/* allocator reserve; 0 = none */
 	/*
-	 * Writes never wait for the kernel for memory: a write that needs a
-	 * page the reserve cannot give fails at once with -ENOMEM.
+	 * With nowait_writes: the memory headroom (include/headroom.h) at
+	 * which a writer that found the reserve empty faults pages in itself;
+	 * 0 = 64 MiB, UINT64_MAX = never (writes then use the reserve only).
+	 */
+	uint64_t headroom_min;
+	/*
+	 * Writes never wait for memory the kernel would have to reclaim: a
+	 * write takes pages from the reserve, or faults them in itself while
+	 * memory is plentiful, and fails with -ENOMEM only when neither
+	 * works (see store.c).
 	 */
 	bool nowait_writes;
 	unsigned max_zspage_pages;	/* 0 = 8 */
@@ -72,7 +80,8 @@ struct store_stats {
 	/* allocator reserve */
 	uint64_t reserve_pages;
 	uint64_t reserve_target;
-	uint64_t nowait_failed;		/* writes refused for want of a page */
+	uint64_t nowait_failed;		/* write allocations refused for want of a page */
+	uint64_t reserve_grown;		/* pages writers faulted in themselves */
 	/* counters */
 	uint64_t reads;
 	uint64_t writes;

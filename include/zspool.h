@@ -16,6 +16,7 @@
 #ifndef ZRAMFUSE_ZSPOOL_H
 #define ZRAMFUSE_ZSPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,7 @@ struct zspool_stats {
 	uint64_t reserve_target;
 	uint64_t chunks_mapped;		/* mmap'ed chunks */
 	uint64_t alloc_nowait_failed;	/* ZSPOOL_NOWAIT allocations refused */
+	uint64_t pages_grown;		/* pages added by zspool_grow() */
 	uint64_t meta_bytes;		/* besides pages_used: handle table, zspage
 					   descriptors, free-handle arrays, chunk
 					   bitmaps, class state */
@@ -131,11 +133,24 @@ uint64_t zspool_trim(struct zspool *pool);
  */
 uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run);
 /*
- * Top the reserve up to its target by faulting in fresh pages; may wait
- * for the kernel.  Returns the number of pages added.  Call from a
- * background thread, never on the I/O path.
+ * Top the reserve up to its target by faulting in fresh pages (and handle
+ * slots ahead of use); may wait for the kernel.  Returns the number of
+ * pages added.  Call from a background thread, never on the I/O path.
+ * zspool_refill_round() adds at most @max pages (0: no bound), so that a
+ * caller can publish its progress between rounds.
  */
 uint64_t zspool_refill(struct zspool *pool);
+uint64_t zspool_refill_round(struct zspool *pool, unsigned max);
+/*
+ * Fault in @pages more resident pages whatever the reserve target, and
+ * handle slots ahead of use; takes no lock while it faults.  For a writer
+ * that found the reserve empty while memory is plentiful: it may wait for
+ * the kernel, so the caller must hold no lock that I/O needs.  Returns
+ * the pages added (fewer when no memory could be mapped).
+ */
+uint64_t zspool_grow(struct zspool *pool, unsigned pages);
+/* Is the reserve below half its target (time to refill)?  A racy peek. */
+bool zspool_reserve_low(struct zspool *pool);
 
 void zspool_set_mem_limit(struct zspool *pool, uint64_t pages);
 void zspool_set_reserve(struct zspool *pool, uint64_t pages);

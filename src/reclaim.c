@@ -60,7 +60,15 @@
 #define RECLAIM_GATHER_NS (2 * 1000 * 1000)
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
-/* a refill pass longer than this is stuck, whatever its state says */
+/*
+ * The refiller publishes its progress after every round of this many
+ * pages (64 KiB), and is stuck when one round has taken longer than
+ * RECLAIM_REFILL_STUCK_NS: a round faults in 16 pages, which takes a few
+ * microseconds unless the kernel is reclaiming for us.  (Judging a whole
+ * pass by its length, as before, called a busy refiller stuck: a pass
+ * never ends while writers keep draining the reserve.)
+ */
+#define RECLAIM_REFILL_ROUND 16u
 #define RECLAIM_REFILL_STUCK_NS (20 * 1000 * 1000ull)
 
 _Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
@@ -106,7 +114,7 @@ struct reclaim {
 	bool refill_started;
 	pthread_t refill_tid;
 	_Atomic uint64_t refills;	/* relaxed */
-	/* CLOCK_MONOTONIC ns when the running refill pass began; 0 = idle */
+	/* CLOCK_MONOTONIC ns when the running refill round began; 0 = idle */
 	_Atomic uint64_t refill_since;	/* relaxed */
 	/* the refill thread's /proc/thread-self/stat, opened by itself */
 	_Atomic int refill_stat_fd;	/* relaxed; -1 until open */
@@ -158,20 +166,24 @@ static void __attribute__((noinline)) reclaim_touch_stack(void)
 		buf[i] = 0;
 }
 
-static void reclaim_thread_setup(struct reclaim *r, const char *name)
+static void reclaim_thread_setup(struct reclaim *r, const char *name,
+				 bool batch)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
 	pthread_setname_np(pthread_self(), name);
 	reclaim_touch_stack();
 	/*
-	 * SCHED_BATCH: the same CPU share as any thread, but a wake-up never
-	 * preempts the running thread.  Without it the worker, woken by a
-	 * discard, preempted the discarding thread on its own CPU and made
-	 * the discard wait for the very frees it deferred (1 MiB discard p50
-	 * 45 us, p99 4.4 ms; with it: see bench/store_bench.c).
+	 * Workers run SCHED_BATCH: the same CPU share as any thread, but a
+	 * wake-up never preempts the running thread.  Without it the worker,
+	 * woken by a discard, preempted the discarding thread on its own CPU
+	 * and made the discard wait for the very frees it deferred (1 MiB
+	 * discard p50 45 us, p99 4.4 ms; with it: see bench/store_bench.c).
+	 * The refiller does not: writers that drain the reserve want it to
+	 * run now, not after the hog on its CPU has used its slice.
 	 */
-	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	if (batch)
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 #if HAVE_DECL_PR_SET_IO_FLUSHER
 	/* Freeing memory must not recurse into our own swap.  Needs
 	 * CAP_SYS_RESOURCE; without it the daemon warns once elsewhere. */
@@ -227,7 +239,7 @@ static void *reclaim_worker_main(void *arg)
 	struct reclaim *r = w->r;
 	bool linger = false, waited = false;
 
-	reclaim_thread_setup(r, "zramfuse-reclm");
+	reclaim_thread_setup(r, "zramfuse-reclm", true);
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct reclaim_node *batch, *node, *next, *spill = NULL;
@@ -321,7 +333,7 @@ static void *reclaim_refill_main(void *arg)
 {
 	struct reclaim *r = arg;
 
-	reclaim_thread_setup(r, "zramfuse-refil");
+	reclaim_thread_setup(r, "zramfuse-refil", false);
 	atomic_store_explicit(&r->refill_stat_fd,
 			      open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC),
 			      memory_order_relaxed);
@@ -333,10 +345,14 @@ static void *reclaim_refill_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&r->refill_lock);
-		atomic_store_explicit(&r->refill_since, reclaim_now_ns(),
-				      memory_order_relaxed);
-		if (zspool_refill(r->pool))
+		/* rounds until the reserve is full, each one a sign of life */
+		for (;;) {
+			atomic_store_explicit(&r->refill_since, reclaim_now_ns(),
+					      memory_order_relaxed);
+			if (!zspool_refill_round(r->pool, RECLAIM_REFILL_ROUND))
+				break;
 			atomic_fetch_add_explicit(&r->refills, 1, memory_order_relaxed);
+		}
 		atomic_store_explicit(&r->refill_since, 0, memory_order_relaxed);
 		pthread_mutex_lock(&r->refill_lock);
 	}

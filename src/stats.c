@@ -46,9 +46,9 @@ int stats_reclaim_stat(const struct store_stats *s, char *buf, size_t len)
 
 int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len)
 {
-	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 			s->reserve_pages, s->reserve_target,
-			s->nowait_failed);
+			s->nowait_failed, s->reserve_grown);
 }
 
 int stats_u64(uint64_t v, char *buf, size_t len)

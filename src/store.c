@@ -45,6 +45,35 @@
  * content in place.  A page whose compressed size reaches 3/4 of a page
  * (zram's huge threshold) is stored raw; a same-filled page stores its word.
  *
+ * Memory for writes.  Every allocation a write makes - the compressed
+ * object, a new slot-table page - goes through store_get(), with no slot
+ * lock held (a partial page is read under the lock, re-encoded without
+ * it, and switched in only if the slot's generation is unchanged, else
+ * redone), and every failure is counted (nowait_failed).  The danger it
+ * avoids: a write that waits for the kernel to find a page, while the
+ * kernel is reclaiming by swapping to this very device, waits for itself
+ * (zram's answer is GFP_NOIO; ours would be PR_SET_IO_FLUSHER, which
+ * needs CAP_SYS_RESOURCE, so the rules below must hold without it).  The
+ * ladder, each step only when the one before failed:
+ *   1. take pages from the pre-faulted reserve (ZSPOOL_NOWAIT): no wait;
+ *   2. memory waiting in the deferred-free queue is ours: drain it, once;
+ *   3. memory plentiful - the headroom (src/headroom.c: limit minus usage
+ *      of the daemon's memory cgroup and its ancestors, and MemAvailable)
+ *      is at least STORE_HEADROOM_MIN: the writer faults STORE_GROW_PAGES
+ *      into the reserve itself (zspool_grow(), no lock held), as zram
+ *      falls back to a GFP_NOIO allocation; a fault that far from every
+ *      limit does not reclaim, so it cannot end up waiting on our device;
+ *   4. memory short: wait for the refill thread, at most
+ *      STORE_REFILL_WAIT_NS and only while it makes progress (a round of
+ *      16 pages in under 20 ms and not asleep in the kernel); under real
+ *      pressure it is stuck in reclaim, and every waiting write would
+ *      hold one of the loop device's tags while reclaim needs them;
+ *   5. fail with -ENOMEM: the kernel keeps the page and retries later.
+ * Before this ladder writes used only steps 1, 2 and 4: a burst drained
+ * the 4 MiB reserve in 12-17 ms, faster than the refill thread could top
+ * it up, and writes failed on an idle 24 GiB machine.  The refill thread
+ * is kicked when the reserve falls below half its target.
+ *
  * Discard detaches pages under their slot locks into this thread's reclaim
  * node and hands full nodes to reclaim (src/reclaim.c); a destroyed file's
  * whole tree is handed over in one push.  Freeing an object replaced by an
@@ -72,6 +101,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "headroom.h"
 #include "reclaim.h"
 #include "store.h"
 #include "zspool.h"
@@ -96,6 +126,11 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
 #define SLOT_IDLE (1u << 19)		/* reserved: idle page tracking */
 #define SLOT_RECOMP (1u << 20)		/* reserved: recompressed */
+/* The top bits count changes of the slot, so that a writer that let go
+ * of the lock to allocate can tell whether the slot changed meanwhile. */
+#define SLOT_GEN_SHIFT 21
+#define SLOT_GEN_ONE (1u << SLOT_GEN_SHIFT)
+#define SLOT_GEN_MASK (~0u << SLOT_GEN_SHIFT)
 
 struct slot {
 	_Atomic uint32_t lock;		/* 0 free, 1 held, 2 held + sleepers */
@@ -150,8 +185,10 @@ struct store {
 	struct codec codec;
 	struct zspool *pool;
 	struct reclaim *rc;
+	struct headroom *hr;
 	bool deferred;
 	bool nowait;
+	uint64_t headroom_min;		/* see store_config */
 	_Atomic bool reserve_on;	/* relaxed */
 	_Atomic uint64_t mem_limit;	/* relaxed; bytes */
 	_Atomic uint64_t table_bytes;	/* relaxed */
@@ -205,10 +242,14 @@ static inline uint32_t slot_info(struct slot *s)
 	return atomic_load_explicit(&s->info, memory_order_relaxed);
 }
 
+/* Set a locked slot's content; its generation advances. */
 static inline void slot_set(struct slot *s, uint32_t info, uint64_t val)
 {
+	uint32_t gen = (slot_info(s) + SLOT_GEN_ONE) & SLOT_GEN_MASK;
+
 	s->val = val;
-	atomic_store_explicit(&s->info, info, memory_order_relaxed);
+	atomic_store_explicit(&s->info, (info & ~SLOT_GEN_MASK) | gen,
+			      memory_order_relaxed);
 }
 
 static inline bool info_has_obj(uint32_t info)
@@ -386,20 +427,25 @@ int store_thread_init(struct store *st)
 
 /* --- the table ------------------------------------------------------- */
 
-static void *table_get(struct store_file *f, _Atomic(void *) *pp, bool create)
+static int store_get(struct store *st, struct store_tls *t, size_t size,
+		     zspool_handle_t *h, void **page);
+
+/* The block at *@pp; with @t (a writer), created when absent. */
+static void *table_get(struct store_file *f, struct store_tls *t,
+		       _Atomic(void *) *pp)
 {
 	void *p = atomic_load_explicit(pp, memory_order_acquire);
 	void *expected = NULL;
 
-	if (p || !create)
+	if (p || !t)
 		return p;
 	/*
-	 * Table pages come from the allocator, so that a no-wait store takes
-	 * them from the same pre-faulted reserve as its objects and never
-	 * waits for the kernel on a new leaf either.
+	 * Table pages come from the allocator, by the same path as objects
+	 * (store_get()), so that a no-wait store takes them from the same
+	 * pre-faulted reserve and never waits for the kernel on a new leaf
+	 * either.
 	 */
-	p = zspool_page_alloc(f->st->pool, f->st->nowait ? ZSPOOL_NOWAIT : 0);
-	if (!p)
+	if (store_get(f->st, t, 0, NULL, &p) < 0)
 		return NULL;
 	memset(p, 0, 4096);
 	if (!atomic_compare_exchange_strong_explicit(pp, &expected, p,
@@ -413,20 +459,24 @@ static void *table_get(struct store_file *f, _Atomic(void *) *pp, bool create)
 	return p;
 }
 
-/* The leaf holding leaf index @lidx; NULL when absent (or out of memory). */
-static struct leaf *table_leaf(struct store_file *f, uint64_t lidx, bool create)
+/*
+ * The leaf holding leaf index @lidx; NULL when absent (or out of memory).
+ * A writer passes its @t, and the path is created as needed.
+ */
+static struct leaf *table_leaf(struct store_file *f, struct store_tls *t,
+			       uint64_t lidx)
 {
 	_Atomic(void *) *pp = &f->root;
 
 	for (int lvl = 0; lvl < TABLE_LEVELS; lvl++) {
-		struct node *n = table_get(f, pp, create);
+		struct node *n = table_get(f, t, pp);
 		unsigned shift = NODE_SHIFT * (TABLE_LEVELS - 1 - lvl);
 
 		if (!n)
 			return NULL;
 		pp = &n->p[(lidx >> shift) & (NODE_PTRS - 1)];
 	}
-	return table_get(f, pp, create);
+	return table_get(f, t, pp);
 }
 
 /*
@@ -575,60 +625,85 @@ static void page_fill(unsigned char *p, uint64_t v)
 }
 
 /*
- * The reserve is empty: wait for the refill thread, but only while it is
- * working normally.  A burst of writes outruns it for a moment, and a
- * write that waits a few dozen microseconds then succeeds (failing it
- * would be a spurious I/O error).  Under memory pressure the refill
- * thread is instead stuck in the kernel's reclaim, writing out to our own
- * device: then a write must fail at once, because every request that
- * waits holds one of the loop device's tags, and with 2 ms (and even
- * 200 us) of blind retries the tags cycled so slowly that reclaim neither
- * progressed nor gave up to the OOM killer (tests/swap_pressure.sh hung).
- * "Stuck" is the refill thread asleep in the kernel in mid-pass (its
- * /proc state 'D'), which a page fault without memory pressure never is.
+ * Memory for writes: one path, store_get(), for every allocation a write
+ * makes (objects and slot-table pages; see the file's head comment).
  */
 #define STORE_REFILL_WAIT_NS (2 * 1000 * 1000)
 #define STORE_REFILL_POLL_NS (50 * 1000)
+#define STORE_GROW_PAGES 64u		/* 256 KiB a writer faults in at once */
+#define STORE_GROW_TRIES 8
+#define STORE_HEADROOM_AGE_NS (5 * 1000 * 1000ull)
+/* plentiful: this much room before a fault could make the kernel reclaim */
+#define STORE_HEADROOM_MIN (64ull << 20)
 
-static int store_alloc_wait_refill(struct store *st, size_t size,
-				   zspool_handle_t *h)
+/* One allocation: an object of @size bytes, or (size 0) a whole page. */
+static int store_try(struct store *st, size_t size, unsigned flags,
+		     zspool_handle_t *h, void **page)
 {
-	const struct timespec poll = { .tv_nsec = STORE_REFILL_POLL_NS };
-	uint64_t start = reclaim_now_ns();
-	int ret = -ENOMEM;
-
-	while (ret == -ENOMEM && !reclaim_refill_stuck(st->rc) &&
-	       reclaim_now_ns() - start < STORE_REFILL_WAIT_NS) {
-		reclaim_kick_refill(st->rc);
-		nanosleep(&poll, NULL);
-		ret = zspool_alloc(st->pool, size, ZSPOOL_NOWAIT, h);
-	}
-	return ret;
+	if (size)
+		return zspool_alloc(st->pool, size, flags, h);
+	*page = zspool_page_alloc(st->pool, flags);
+	return *page ? 0 : -ENOMEM;
 }
 
-static int store_alloc(struct store *st, struct store_tls *t, size_t size,
-		       zspool_handle_t *h)
+/* May a writer fault pages in itself, with no risk of reclaim? */
+static bool store_plentiful(struct store *st)
+{
+	return st->headroom_min != UINT64_MAX &&
+	       headroom_bytes(st->hr, STORE_HEADROOM_AGE_NS) >= st->headroom_min;
+}
+
+/*
+ * Allocate for a write; the caller holds no lock.  Returns 0, -ENOSPC at
+ * mem_limit, or -ENOMEM (counted in nowait_failed) when no page could be
+ * had without a risk of waiting on our own device.
+ */
+static int store_get(struct store *st, struct store_tls *t, size_t size,
+		     zspool_handle_t *h, void **page)
 {
 	unsigned flags = st->nowait ? ZSPOOL_NOWAIT : 0;
-	int ret = zspool_alloc(st->pool, size, flags, h);
+	uint64_t wait_start = 0;
+	bool drained = false;
+	int grows = 0;
+	int ret;
 
-	/*
-	 * Memory waiting in the reclaim queue is ours: wait for it, once.
-	 * With no-wait writes too: the reclaim threads never wait for the
-	 * kernel, and the pages they free go to the reserve.
-	 */
-	if ((ret == -ENOSPC || (ret == -ENOMEM && st->nowait)) &&
-	    reclaim_pending(st->rc)) {
-		reclaim_drain(st->rc);
-		ret = zspool_alloc(st->pool, size, flags, h);
+	for (;;) {
+		ret = store_try(st, size, flags, h, page);
+		if (ret == 0 || ret == -EINVAL)
+			break;
+		/* Memory waiting in the reclaim queue is ours: wait for it,
+		 * once (the reclaim threads never wait for the kernel, and the
+		 * pages they free go to the reserve). */
+		if (!drained && reclaim_pending(st->rc) &&
+		    (ret == -ENOSPC || st->nowait)) {
+			reclaim_drain(st->rc);
+			drained = true;
+			continue;
+		}
+		if (ret != -ENOMEM || !st->nowait)
+			break;
+		if (grows < STORE_GROW_TRIES && store_plentiful(st)) {
+			grows++;
+			reclaim_kick_refill(st->rc);
+			if (zspool_grow(st->pool, STORE_GROW_PAGES))
+				continue;
+		}
+		/* Memory is short: the refill thread, while it is not stuck. */
+		if (!wait_start)
+			wait_start = reclaim_now_ns();
+		if (reclaim_refill_stuck(st->rc) ||
+		    reclaim_now_ns() - wait_start >= STORE_REFILL_WAIT_NS)
+			break;
+		reclaim_kick_refill(st->rc);
+		nanosleep(&(struct timespec){ .tv_nsec = STORE_REFILL_POLL_NS }, NULL);
 	}
-	if (ret == -ENOMEM && st->nowait)
-		ret = store_alloc_wait_refill(st, size, h);
 	if (ret == -ENOMEM && st->nowait) {
 		cnt_add(t, C_NOWAIT_FAILED, 1);
 		reclaim_kick_refill(st->rc);
-	} else if (ret == 0 && (++t->allocs & 31) == 0 &&
-		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed)) {
+	} else if (ret == 0 && st->nowait && (++t->allocs & 7) == 0 &&
+		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed) &&
+		   ((t->allocs & 63) == 0 || zspool_reserve_low(st->pool))) {
+		/* a low reserve, or now and then for the handle slots */
 		reclaim_kick_refill(st->rc);
 	}
 	return ret;
@@ -662,7 +737,7 @@ static int store_encode(struct store *st, struct store_tls *t,
 	} else if (n <= 0) {
 		return n < 0 ? (int)n : -EIO;
 	}
-	ret = store_alloc(st, t, (size_t)n, &h);
+	ret = store_get(st, t, (size_t)n, &h, NULL);
 	if (ret < 0)
 		return ret;
 	zspool_write(st->pool, h, data, (size_t)n);
@@ -701,19 +776,14 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 			    uint64_t pg, const unsigned char *src)
 {
 	struct store *st = f->st;
-	struct leaf *l = table_leaf(f, pg >> LEAF_SHIFT, true);
+	struct leaf *l = table_leaf(f, t, pg >> LEAF_SHIFT);
 	struct slot *s;
 	uint32_t newi, oldi;
 	uint64_t newv, oldv;
 	int ret;
 
-	if (!l) {
-		if (st->nowait) {
-			cnt_add(t, C_NOWAIT_FAILED, 1);
-			reclaim_kick_refill(st->rc);
-		}
-		return -ENOMEM;
-	}
+	if (!l)
+		return -ENOMEM;	/* counted by store_get() */
 	ret = store_encode(st, t, src, &newi, &newv);
 	if (ret < 0)
 		return ret;
@@ -730,45 +800,55 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 }
 
 /*
- * Read-modify-write part of a page under its slot lock: copy @n bytes of
- * @src at @po, or (src NULL: discard) zero them, and then turn a page that
- * became all zeros into a hole.
+ * Read-modify-write part of a page: copy @n bytes of @src at @po, or (src
+ * NULL: discard) zero them, and then turn a page that became all zeros
+ * into a hole.  The slot lock is held to read the page and to switch the
+ * slot, never across the encoding, which may allocate and wait: if the
+ * slot changed meanwhile (its generation tells), the new object is
+ * dropped and the update starts again from the new content.
  */
 static int store_write_partial(struct store_file *f, struct store_tls *t,
 			       uint64_t pg, size_t po, const void *src, size_t n)
 {
 	struct store *st = f->st;
-	struct leaf *l = table_leaf(f, pg >> LEAF_SHIFT, src != NULL);
+	struct leaf *l = table_leaf(f, src ? t : NULL, pg >> LEAF_SHIFT);
 	struct slot *s;
-	uint32_t newi = 0, oldi;
-	uint64_t newv = 0, oldv, fill;
+	uint32_t newi, oldi;
+	uint64_t newv, oldv, fill;
 	int ret;
 
 	if (!l)
 		return src ? -ENOMEM : 0;
 	s = &l->s[pg & (LEAF_SLOTS - 1)];
-	if (!src && !(slot_info(s) & SLOT_STORED))
-		return 0;
-	slot_lock(s);
-	oldi = slot_info(s);
-	oldv = s->val;
-	ret = store_decode(st, t, oldi, oldv, t->page);
-	if (ret < 0) {
+	for (;;) {
+		if (!src && !(slot_info(s) & SLOT_STORED))
+			return 0;
+		slot_lock(s);
+		oldi = slot_info(s);
+		oldv = s->val;
+		ret = store_decode(st, t, oldi, oldv, t->page);
 		slot_unlock(s);
-		cnt_add(t, C_FAILED_READS, 1);
-		return ret;
-	}
-	if (src) {
-		memcpy(t->page + po, src, n);
-		ret = store_encode(st, t, t->page, &newi, &newv);
-	} else {
-		memset(t->page + po, 0, n);
-		if (!(page_same_filled(t->page, &fill) && fill == 0))
+		if (ret < 0) {
+			cnt_add(t, C_FAILED_READS, 1);
+			return ret;
+		}
+		if (src)
+			memcpy(t->page + po, src, n);
+		else
+			memset(t->page + po, 0, n);
+		newi = 0;
+		newv = 0;
+		if (src || !(page_same_filled(t->page, &fill) && fill == 0)) {
 			ret = store_encode(st, t, t->page, &newi, &newv);
-	}
-	if (ret < 0) {
+			if (ret < 0)
+				return ret;
+		}
+		slot_lock(s);
+		if (slot_info(s) == oldi && s->val == oldv)
+			break;
 		slot_unlock(s);
-		return ret;
+		if (info_has_obj(newi))
+			zspool_free(st->pool, (zspool_handle_t)newv);
 	}
 	slot_set(s, newi, newv);
 	slot_unlock(s);
@@ -839,7 +919,7 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 			n = len - done;
 		if (pg >> LEAF_SHIFT != lidx) {
 			lidx = pg >> LEAF_SHIFT;
-			l = table_leaf(f, lidx, false);
+			l = table_leaf(f, NULL, lidx);
 		}
 		s = l ? &l->s[pg & (LEAF_SLOTS - 1)] : NULL;
 		/* A hole: a relaxed peek is a valid order against a writer. */
@@ -1060,7 +1140,7 @@ int store_seek(struct store_file *f, uint64_t off, int whence, uint64_t size,
 	for (; pg < end; pg++) {
 		if (pg >> LEAF_SHIFT != lidx) {
 			lidx = pg >> LEAF_SHIFT;
-			l = table_leaf(f, lidx, false);
+			l = table_leaf(f, NULL, lidx);
 		}
 		if (!l || !(slot_info(&l->s[pg & (LEAF_SLOTS - 1)]) & SLOT_STORED)) {
 			uint64_t at = pg << STORE_PAGE_SHIFT;
@@ -1161,6 +1241,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 		goto fail_free;
 	st->deferred = cfg->deferred_free;
 	st->nowait = cfg->nowait_writes;
+	st->headroom_min = cfg->headroom_min ? cfg->headroom_min : STORE_HEADROOM_MIN;
 	atomic_store_explicit(&st->mem_limit, cfg->mem_limit, memory_order_relaxed);
 	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
 	pthread_mutex_init(&st->tls_lock, NULL);
@@ -1168,9 +1249,12 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
 		goto fail_mutex;
-	ret = zspool_create(&zc, &st->pool);
+	ret = headroom_create(&st->hr);
 	if (ret < 0)
 		goto fail_key;
+	ret = zspool_create(&zc, &st->pool);
+	if (ret < 0)
+		goto fail_hr;
 	rcfg.pool = st->pool;
 	rcfg.nowait = cfg->nowait_writes;
 	rcfg.arg = st;
@@ -1184,6 +1268,8 @@ int store_create(const struct store_config *cfg, struct store **out)
 
 fail_pool:
 	zspool_destroy(st->pool);
+fail_hr:
+	headroom_destroy(st->hr);
 fail_key:
 	pthread_key_delete(st->key);
 fail_mutex:
@@ -1228,6 +1314,7 @@ void store_destroy(struct store *st)
 	reclaim_destroy(st->rc);
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
+	headroom_destroy(st->hr);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 	free(st);
@@ -1273,6 +1360,7 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->reserve_pages = zs.reserve_pages;
 	out->reserve_target = zs.reserve_target;
 	out->nowait_failed = (uint64_t)sum[C_NOWAIT_FAILED];
+	out->reserve_grown = zs.pages_grown;
 	out->reads = (uint64_t)sum[C_READS];
 	out->writes = (uint64_t)sum[C_WRITES];
 	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);

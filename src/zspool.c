@@ -249,7 +249,7 @@ struct zspool {
 
 	/* atomics, relaxed unless noted */
 	uint64_t pages_used, pages_used_max, mem_limit, reserve_target;
-	uint64_t pages_compacted, nowait_failed, meta_pages;
+	uint64_t pages_compacted, nowait_failed, meta_pages, pages_grown;
 };
 
 /* Pages freed under a class lock, handed back to the pool after it. */
@@ -1611,46 +1611,19 @@ void zspool_page_free(struct zspool *pool, void *page)
 		trim_to(pool, LOAD_RELAXED(&pool->reserve_target), AUTO_TRIM_RUN);
 }
 
-uint64_t zspool_refill(struct zspool *pool)
+/*
+ * Fault in handle slots ahead of use, so that NOWAIT allocations do not
+ * wait for the kernel on a fresh handle-table page either (handle_refill()
+ * hands a NOWAIT caller no slot beyond hprefault).  The range is claimed
+ * under handle_lock but touched outside it: a fault may wait for reclaim,
+ * and reclaim may wait for swap I/O that only a worker can serve, and a
+ * worker may need handle_lock.  The touch is an atomic add of 0, as the
+ * slot may be live.
+ */
+static void handles_prefault(struct zspool *pool)
 {
-	uint64_t added = 0;
-	uint32_t upto;
-
 	for (;;) {
-		void *pg[64];
-		unsigned n = 0;
-		uint64_t target = LOAD_RELAXED(&pool->reserve_target);
-
-		pthread_mutex_lock(&pool->page_lock);
-		while (n < 64 && pool->nr_resident + n < target) {
-			void *p = chunk_take(pool, RELEASED);
-
-			if (!p && chunk_map(pool))
-				break;
-			if (p)
-				pg[n++] = p;
-		}
-		pthread_mutex_unlock(&pool->page_lock);
-		if (!n)
-			break;
-		/* Fault them in outside the lock: they are ours meanwhile. */
-		for (unsigned i = 0; i < n; i++)
-			*(volatile char *)pg[i] = 0;
-		pages_put(pool, pg, n);
-		added += n;
-	}
-	hfree_grow_ahead(pool);
-	/*
-	 * Fault in handle slots ahead of use, so that NOWAIT allocations
-	 * do not wait for the kernel on a fresh handle-table page either
-	 * (handle_refill() hands a NOWAIT caller no slot beyond hprefault).
-	 * The range is claimed under handle_lock but touched outside it: a
-	 * fault may wait for reclaim, and reclaim may wait for swap I/O
-	 * that only a worker can serve, and a worker may need handle_lock.
-	 * The touch is an atomic add of 0, as the slot may be live.
-	 */
-	for (;;) {
-		uint32_t from, to;
+		uint32_t from, to, upto;
 
 		pthread_mutex_lock(&pool->handle_lock);
 		upto = pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
@@ -1662,7 +1635,7 @@ uint64_t zspool_refill(struct zspool *pool)
 		to = from;
 		while (to < upto && !hblock_premap(pool, to >> HBLOCK_SHIFT))
 			to += HSLOTS_PER_PAGE;
-		if (to == from)
+		if (to <= from)
 			break;
 		for (uint32_t h = from; h < to; h += HSLOTS_PER_PAGE)
 			__atomic_fetch_add(hslot(pool, h), 0, __ATOMIC_RELAXED);
@@ -1671,7 +1644,71 @@ uint64_t zspool_refill(struct zspool *pool)
 			pool->hprefault = to;
 		pthread_mutex_unlock(&pool->handle_lock);
 	}
+}
+
+/*
+ * Add up to @max resident pages, no more than to reach @upto resident
+ * pages: take released pages under page_lock, fault them in with no lock
+ * held (they are ours meanwhile), and give them to the resident set.
+ * Returns the number of pages added.
+ */
+static uint64_t reserve_add(struct zspool *pool, uint64_t upto, uint64_t max)
+{
+	uint64_t added = 0;
+
+	while (added < max) {
+		void *pg[64];
+		unsigned n = 0;
+
+		pthread_mutex_lock(&pool->page_lock);
+		while (n < 64 && added + n < max && pool->nr_resident + n < upto) {
+			void *p = chunk_take(pool, RELEASED);
+
+			if (!p && chunk_map(pool))
+				break;
+			if (p)
+				pg[n++] = p;
+		}
+		pthread_mutex_unlock(&pool->page_lock);
+		if (!n)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			*(volatile char *)pg[i] = 0;
+		pages_put(pool, pg, n);
+		added += n;
+	}
 	return added;
+}
+
+uint64_t zspool_refill_round(struct zspool *pool, unsigned max)
+{
+	uint64_t added = reserve_add(pool, LOAD_RELAXED(&pool->reserve_target),
+				     max ? max : UINT64_MAX);
+
+	hfree_grow_ahead(pool);
+	handles_prefault(pool);
+	return added;
+}
+
+uint64_t zspool_refill(struct zspool *pool)
+{
+	return zspool_refill_round(pool, 0);
+}
+
+uint64_t zspool_grow(struct zspool *pool, unsigned pages)
+{
+	uint64_t added = reserve_add(pool, UINT64_MAX, pages);
+
+	hfree_grow_ahead(pool);
+	handles_prefault(pool);
+	ADD_RELAXED(&pool->pages_grown, added);
+	return added;
+}
+
+bool zspool_reserve_low(struct zspool *pool)
+{
+	return LOAD_RELAXED(&pool->nr_resident) <
+	       LOAD_RELAXED(&pool->reserve_target) / 2;
 }
 
 void zspool_set_mem_limit(struct zspool *pool, uint64_t pages)
@@ -1706,6 +1743,7 @@ void zspool_stats(struct zspool *pool, struct zspool_stats *st)
 	st->reserve_target = LOAD_RELAXED(&pool->reserve_target);
 	st->chunks_mapped = LOAD_RELAXED(&pool->nr_chunks);
 	st->alloc_nowait_failed = LOAD_RELAXED(&pool->nowait_failed);
+	st->pages_grown = LOAD_RELAXED(&pool->pages_grown);
 	/* Everything besides zspage pages, per object or not. */
 	st->meta_bytes = LOAD_RELAXED(&pool->meta_pages) * PAGE_SIZE +
 			 (uint64_t)LOAD_RELAXED(&pool->hnext) * sizeof(uint64_t) +

@@ -131,7 +131,7 @@ expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
 expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
 expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
 expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5
-expect "reserve_stat columns" "$(wc -w <"$Z/reserve_stat")" 3
+expect "reserve_stat columns" "$(wc -w <"$Z/reserve_stat")" 4
 expect "comp_algorithm" "$(cat "$Z/comp_algorithm")" "[lz4] zstd"
 grep -q '^20971520 [0-9]* [0-9]* swap$' "$Z/files" || zf_fail "files: $(cat "$Z/files")"
 echo 1G >"$Z/mem_limit" || zf_fail "mem_limit=1G"

@@ -35,6 +35,7 @@ int main(void)
 	s.reserve_pages = 19;
 	s.reserve_target = 20;
 	s.nowait_failed = 21;
+	s.reserve_grown = 22;
 
 	n = stats_mm_stat(&s, buf, sizeof(buf));
 	tap_ok(!strcmp(buf, "1 2 3 4 5 6 7 8 9\n") && n == (int)strlen(buf),
@@ -44,7 +45,7 @@ int main(void)
 	stats_reclaim_stat(&s, buf, sizeof(buf));
 	tap_ok(!strcmp(buf, "14 15 16 17 18\n"), "reclaim_stat: five columns");
 	stats_reserve_stat(&s, buf, sizeof(buf));
-	tap_ok(!strcmp(buf, "19 20 21\n"), "reserve_stat: three columns");
+	tap_ok(!strcmp(buf, "19 20 21 22\n"), "reserve_stat: four columns");
 	stats_u64(UINT64_MAX, buf, sizeof(buf));
 	tap_ok(!strcmp(buf, "18446744073709551615\n"), "a single number");
 

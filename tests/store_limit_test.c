@@ -7,9 +7,14 @@
  * discard some, drain, and writing succeeds again.  A write that meets the
  * limit while frees are still queued waits for them instead of failing.
  *
- * nowait_writes: with no reserve, a write needing a new page fails at once
- * with -ENOMEM (nowait_failed counts) while reads still work; with a
+ * nowait_writes, memory short (headroom_min UINT64_MAX: writers never
+ * fault pages in): with no reserve, a write needing a new page fails at
+ * once with -ENOMEM (nowait_failed counts) while reads still work; with a
  * reserve, the refiller tops it up and writes go through.
+ *
+ * nowait_writes, memory plentiful (the default headroom_min, on a machine
+ * with that much room): with no reserve at all, every write succeeds, the
+ * writers faulting pages in themselves (reserve_grown counts them).
  */
 #include "config.h"
 
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "headroom.h"
 #include "store_test.h"
 
 #define PAGE STORE_PAGE_SIZE
@@ -166,7 +172,8 @@ static void sleep_ms(long ms)
 
 static void test_nowait(uint64_t seed)
 {
-	struct store_config cfg = { .deferred_free = true, .nowait_writes = true };
+	struct store_config cfg = { .deferred_free = true, .nowait_writes = true,
+				    .headroom_min = UINT64_MAX };
 	struct store *st;
 	struct store_file *f;
 	struct store_stats s;
@@ -239,6 +246,43 @@ static void test_nowait(uint64_t seed)
 	store_destroy(st);
 }
 
+static void test_nowait_grow(uint64_t seed)
+{
+	struct store_config cfg = { .deferred_free = true, .nowait_writes = true };
+	uint64_t rng = seed, room = headroom_measure(), bad = 0;
+	struct store *st;
+	struct store_file *f;
+	struct store_stats s;
+	unsigned char out[PAGE];
+
+	if (room < (128ull << 20)) {
+		/* not a machine with memory to spare: nothing to assert */
+		tap_ok(1, "# SKIP nowait, plentiful: only %llu bytes of headroom",
+		       (unsigned long long)room);
+		return;
+	}
+	if (!tap_ok(store_create(&cfg, &st) == 0 && store_file_create(st, &f) == 0,
+		    "nowait, plentiful: create"))
+		return;
+	for (uint64_t n = 0; n < 512; n++) {
+		st_fill(model + n * PAGE, PAGE, 4, &rng);
+		bad += store_write(f, model + n * PAGE, PAGE, n * PAGE) != PAGE;
+	}
+	for (uint64_t n = 0; n < 512; n++)
+		bad += store_read(f, out, PAGE, n * PAGE) != PAGE ||
+		       memcmp(out, model + n * PAGE, PAGE) != 0;
+	store_stats(st, &s);
+	tap_ok(bad == 0 && s.nowait_failed == 0 && s.failed_writes == 0,
+	       "nowait, plentiful, no reserve: 512 raw pages stored and read back "
+	       "(%llu bad, %llu refused)", (unsigned long long)bad,
+	       (unsigned long long)s.nowait_failed);
+	tap_ok(s.reserve_grown >= 512, "nowait, plentiful: the writer faulted in "
+	       "%llu pages itself", (unsigned long long)s.reserve_grown);
+	store_file_destroy(f);
+	tap_ok(st_empty(st), "nowait, plentiful: 0 pages in use after destroy + drain");
+	store_destroy(st);
+}
+
 int main(void)
 {
 	uint64_t seed = tap_seed();
@@ -246,6 +290,7 @@ int main(void)
 	model = calloc(MAXPAGES + 1, PAGE);
 	test_limit(seed);
 	test_nowait(seed);
+	test_nowait_grow(seed);
 	free(model);
 	return tap_done();
 }
