@@ -8,22 +8,30 @@
  * short.  So the headroom is the smallest, over the process's memory
  * cgroup and each ancestor, of limit minus usage (cgroup v1:
  * memory.limit_in_bytes - memory.usage_in_bytes; v2: memory.max -
- * memory.current), and of the machine's MemAvailable.  The cgroup is
- * looked up again at every measurement, because the daemon may be moved
- * into one after it started (tests/swap_pressure.sh does).  v1 usage
- * counts page cache as well, which only makes the figure conservative.
+ * memory.current), and of the machine's MemAvailable.  v1 usage counts
+ * page cache as well, which only makes the figure conservative.
+ *
+ * Who measures.  Not the writer that asks: opening and reading a file
+ * allocates kernel memory (a struct file, a seq_file buffer) charged to
+ * the cgroup, and in a full cgroup that allocation itself reclaims, by
+ * swapping to our device, from inside the worker that should serve the
+ * swap write (tests/swap_pressure.sh hung so).  A thread of its own
+ * measures, with its files opened once and read with pread() (a seq_file
+ * keeps its buffer between reads, so a read allocates nothing), and
+ * publishes the figure with a time stamp; writers only load two atomics.
+ * A figure older than the caller's limit counts as "no headroom known":
+ * a measurer stuck in the kernel is itself a sign that memory is short,
+ * and sends writers down the cautious path.  Writers ask for fresh
+ * figures (a flag and a wake-up, as reclaim_kick_refill()); the measurer
+ * then measures every HEADROOM_PERIOD_NS while it is asked, and sleeps
+ * otherwise.  The cgroup is looked up again at each measurement, because
+ * the daemon may be moved into one after it started (swap_pressure.sh
+ * does): only a move reopens files.
  *
  * Not used: pressure stall information.  The system-wide PSI fills with
- * other cgroups' thrashing, and per-cgroup PSI exists only on v2; the
- * limit-minus-usage figure answers the question asked (would a fault
- * here reclaim?) directly, on both.
- *
- * A measurement opens and reads a handful of small files (about 20-40 us
- * here); callers cache it for a short time.  Only one caller measures at
- * a time; the others wait for its figure (measured without the lock they
- * would only repeat it; answering "unknown" instead sent writers that
- * raced the first measurement down the path that fails).  Files are read
- * into stack buffers: no allocation in user space.
+ * other cgroups' thrashing, and per-cgroup PSI exists only on v2; limit
+ * minus usage answers the question asked (would a fault here reclaim?)
+ * directly, on both.
  */
 #include "config.h"
 
@@ -35,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,11 +51,33 @@
 
 #define CG_V1_MEMORY "/sys/fs/cgroup/memory"
 #define CG_V2 "/sys/fs/cgroup"
+#define HEADROOM_PERIOD_NS (1000 * 1000)	/* while asked: every 1 ms */
+#define HEADROOM_LEVELS 16			/* cgroup depth followed */
+#define HEADROOM_PATH 512
+
+/* The open limit and usage files of a cgroup and its ancestors. */
+struct headroom_cg {
+	char path[HEADROOM_PATH];	/* as /proc/self/cgroup names it */
+	bool v2;
+	unsigned n;
+	int limit_fd[HEADROOM_LEVELS], usage_fd[HEADROOM_LEVELS];
+};
 
 struct headroom {
-	pthread_mutex_t lock;		/* held by the one caller measuring */
 	_Atomic uint64_t stamp_ns;	/* when bytes was measured; 0 never */
-	_Atomic uint64_t bytes;
+	_Atomic uint64_t bytes;		/* relaxed, published by stamp_ns */
+	_Atomic bool wanted;		/* set by askers, cleared by the thread */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool stop;			/* protected by lock */
+	bool started;
+	bool io_flusher;
+	pthread_t tid;
+
+	/* the measuring thread's own */
+	int cgroup_fd, meminfo_fd;
+	struct headroom_cg cg;
 };
 
 static uint64_t headroom_now_ns(void)
@@ -57,29 +88,24 @@ static uint64_t headroom_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Read a small file into @buf (NUL-terminated); returns length or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
+/* Read an open file from its start into @buf (NUL-terminated). */
+static ssize_t pread_all(int fd, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, cap - 1, 0);
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, cap - 1);
-	close(fd);
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
 	return n;
 }
 
-/* A number from a file; "max" (v2: no limit) reads as UINT64_MAX. */
-static bool read_u64(const char *path, uint64_t *out)
+/* A number from an open file; "max" (v2: no limit) reads as UINT64_MAX. */
+static bool read_u64(int fd, uint64_t *out)
 {
 	char buf[64], *end;
 	unsigned long long v;
 
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (pread_all(fd, buf, sizeof(buf)) <= 0)
 		return false;
 	if (strncmp(buf, "max", 3) == 0) {
 		*out = UINT64_MAX;
@@ -94,19 +120,16 @@ static bool read_u64(const char *path, uint64_t *out)
 }
 
 /*
- * This process's memory cgroup: sets @path to its directory and the names
- * of its limit and usage files.  v1's memory controller first (a hybrid
- * machine has both); false when there is none.
+ * The memory cgroup in the text of /proc/self/cgroup: sets @path (relative
+ * to the hierarchy's root) and @v2.  v1's memory controller first (a
+ * hybrid machine has both); false when there is none.
  */
-static bool cgroup_find(char *path, size_t cap, const char **limit,
-			const char **usage)
+static bool cgroup_parse(char *text, char *path, size_t cap, bool *v2)
 {
-	char buf[4096], *line, *save = NULL;
-	const char *v2 = NULL;
+	char *line, *save = NULL;
+	const char *unified = NULL;
 
-	if (read_small("/proc/self/cgroup", buf, sizeof(buf)) <= 0)
-		return false;
-	for (line = strtok_r(buf, "\n", &save); line;
+	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *ctl = strchr(line, ':'), *rel;
 
@@ -115,65 +138,98 @@ static bool cgroup_find(char *path, size_t cap, const char **limit,
 		*rel++ = '\0';
 		ctl++;
 		if (*ctl == '\0') {
-			v2 = rel;
+			unified = rel;
 			continue;
 		}
 		for (char *c = ctl, *e; c; c = e ? e + 1 : NULL) {
 			e = strchr(c, ',');
 			if ((e ? (size_t)(e - c) : strlen(c)) == 6 &&
 			    strncmp(c, "memory", 6) == 0) {
-				snprintf(path, cap, "%s%s", CG_V1_MEMORY, rel);
-				*limit = "memory.limit_in_bytes";
-				*usage = "memory.usage_in_bytes";
+				snprintf(path, cap, "%s", rel);
+				*v2 = false;
 				return true;
 			}
 		}
 	}
-	if (v2 && access(CG_V2 "/cgroup.controllers", F_OK) == 0) {
-		snprintf(path, cap, "%s%s", CG_V2, v2);
-		*limit = "memory.max";
-		*usage = "memory.current";
+	if (unified && access(CG_V2 "/cgroup.controllers", F_OK) == 0) {
+		snprintf(path, cap, "%s", unified);
+		*v2 = true;
 		return true;
 	}
 	return false;
 }
 
-/* The smallest limit - usage over the cgroup at @dir and its ancestors. */
-static uint64_t cgroup_headroom(char *dir, const char *limit, const char *usage)
+static void cg_close(struct headroom_cg *cg)
 {
-	uint64_t best = UINT64_MAX;
-	size_t root = strlen(CG_V1_MEMORY);
+	for (unsigned i = 0; i < cg->n; i++) {
+		close(cg->limit_fd[i]);
+		close(cg->usage_fd[i]);
+	}
+	cg->n = 0;
+	cg->path[0] = '\0';
+}
 
-	if (strncmp(dir, CG_V1_MEMORY, root) != 0)
-		root = strlen(CG_V2);
-	for (;;) {
-		char file[4096 + 32];
-		uint64_t lim, use;
+/* Open the limit and usage files of @path and its ancestors. */
+static void cg_open(struct headroom_cg *cg, const char *path, bool v2)
+{
+	char dir[HEADROOM_PATH + 64], file[HEADROOM_PATH + 96];
+	const char *root = v2 ? CG_V2 : CG_V1_MEMORY;
+	size_t rootlen = strlen(root);
+
+	cg_close(cg);
+	snprintf(cg->path, sizeof(cg->path), "%s", path);
+	cg->v2 = v2;
+	snprintf(dir, sizeof(dir), "%s%s", root, strcmp(path, "/") ? path : "");
+	while (cg->n < HEADROOM_LEVELS) {
 		char *slash;
+		int lfd, ufd;
 
-		snprintf(file, sizeof(file), "%s/%s", dir, limit);
-		if (read_u64(file, &lim) && lim != UINT64_MAX) {
-			snprintf(file, sizeof(file), "%s/%s", dir, usage);
-			if (read_u64(file, &use)) {
-				uint64_t room = lim > use ? lim - use : 0;
-
-				if (room < best)
-					best = room;
-			}
+		snprintf(file, sizeof(file), "%s/%s", dir,
+			 v2 ? "memory.max" : "memory.limit_in_bytes");
+		lfd = open(file, O_RDONLY | O_CLOEXEC);
+		snprintf(file, sizeof(file), "%s/%s", dir,
+			 v2 ? "memory.current" : "memory.usage_in_bytes");
+		ufd = open(file, O_RDONLY | O_CLOEXEC);
+		if (lfd >= 0 && ufd >= 0) {
+			cg->limit_fd[cg->n] = lfd;
+			cg->usage_fd[cg->n++] = ufd;
+		} else {
+			if (lfd >= 0)
+				close(lfd);
+			if (ufd >= 0)
+				close(ufd);
 		}
 		slash = strrchr(dir, '/');
-		if (!slash || (size_t)(slash - dir) < root)
+		if (!slash || (size_t)(slash - dir) < rootlen)
 			break;
 		*slash = '\0';
+	}
+}
+
+/* The smallest limit - usage over the open levels. */
+static uint64_t cg_headroom(const struct headroom_cg *cg)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned i = 0; i < cg->n; i++) {
+		uint64_t lim, use;
+
+		if (read_u64(cg->limit_fd[i], &lim) && lim != UINT64_MAX &&
+		    read_u64(cg->usage_fd[i], &use)) {
+			uint64_t room = lim > use ? lim - use : 0;
+
+			if (room < best)
+				best = room;
+		}
 	}
 	return best;
 }
 
-static uint64_t meminfo_available(void)
+static uint64_t meminfo_available(int fd)
 {
 	char buf[8192], *p;
 
-	if (read_small("/proc/meminfo", buf, sizeof(buf)) <= 0)
+	if (pread_all(fd, buf, sizeof(buf)) <= 0)
 		return UINT64_MAX;
 	p = strstr(buf, "MemAvailable:");
 	if (!p)
@@ -181,28 +237,101 @@ static uint64_t meminfo_available(void)
 	return strtoull(p + strlen("MemAvailable:"), NULL, 10) * 1024;
 }
 
-uint64_t headroom_measure(void)
+/* One measurement with the thread's open files (and @cg kept current). */
+static uint64_t measure(int cgroup_fd, int meminfo_fd, struct headroom_cg *cg)
 {
-	char dir[4096];
-	const char *limit, *usage;
-	uint64_t room = meminfo_available();
+	char text[4096], path[HEADROOM_PATH];
+	uint64_t room = meminfo_available(meminfo_fd), c;
+	bool v2;
 
-	if (cgroup_find(dir, sizeof(dir), &limit, &usage)) {
-		uint64_t cg = cgroup_headroom(dir, limit, usage);
-
-		if (cg < room)
-			room = cg;
+	if (pread_all(cgroup_fd, text, sizeof(text)) > 0 &&
+	    cgroup_parse(text, path, sizeof(path), &v2)) {
+		if (strcmp(path, cg->path) || v2 != cg->v2)
+			cg_open(cg, path, v2);
+	} else if (cg->n) {
+		cg_close(cg);
 	}
-	return room;
+	c = cg_headroom(cg);
+	return c < room ? c : room;
 }
 
-int headroom_create(struct headroom **out)
+uint64_t headroom_measure(void)
+{
+	struct headroom_cg cg = { .n = 0 };
+	int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	int mfd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	uint64_t v = measure(cfd, mfd, &cg);
+
+	cg_close(&cg);
+	if (cfd >= 0)
+		close(cfd);
+	if (mfd >= 0)
+		close(mfd);
+	return v;
+}
+
+/* Fault in this thread's stack now, so that it does not fault later. */
+static void __attribute__((noinline)) headroom_touch_stack(void)
+{
+	volatile char buf[64 * 1024];
+
+	for (size_t i = 0; i < sizeof(buf); i += 4096)
+		buf[i] = 0;
+}
+
+static void *headroom_main(void *arg)
+{
+	struct headroom *h = arg;
+
+	pthread_setname_np(pthread_self(), "zramfuse-headr");
+	headroom_touch_stack();
+#if HAVE_DECL_PR_SET_IO_FLUSHER
+	if (h->io_flusher)
+		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+#endif
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		if (!atomic_exchange_explicit(&h->wanted, false, memory_order_acq_rel)) {
+			pthread_cond_wait(&h->cv, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		atomic_store_explicit(&h->bytes,
+				      measure(h->cgroup_fd, h->meminfo_fd, &h->cg),
+				      memory_order_relaxed);
+		atomic_store_explicit(&h->stamp_ns, headroom_now_ns(),
+				      memory_order_release);
+		/* at most one measurement a period, however often asked */
+		nanosleep(&(struct timespec){ .tv_nsec = HEADROOM_PERIOD_NS }, NULL);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int headroom_create(bool io_flusher, struct headroom **out)
 {
 	struct headroom *h = calloc(1, sizeof(*h));
+	int ret;
 
 	if (!h)
 		return -ENOMEM;
+	h->io_flusher = io_flusher;
+	h->cgroup_fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	h->meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	/* the first figure now, so that the first writers need not wait */
+	atomic_store_explicit(&h->bytes, measure(h->cgroup_fd, h->meminfo_fd, &h->cg),
+			      memory_order_relaxed);
+	atomic_store_explicit(&h->stamp_ns, headroom_now_ns(), memory_order_release);
+	ret = -pthread_create(&h->tid, NULL, headroom_main, h);
+	if (ret) {
+		h->started = false;
+		headroom_destroy(h);
+		return ret;
+	}
+	h->started = true;
 	*out = h;
 	return 0;
 }
@@ -211,28 +340,40 @@ void headroom_destroy(struct headroom *h)
 {
 	if (!h)
 		return;
+	if (h->started) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->tid, NULL);
+	}
+	cg_close(&h->cg);
+	if (h->cgroup_fd >= 0)
+		close(h->cgroup_fd);
+	if (h->meminfo_fd >= 0)
+		close(h->meminfo_fd);
+	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
+void headroom_ask(struct headroom *h)
+{
+	/* one load when already asked */
+	if (atomic_load_explicit(&h->wanted, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&h->wanted, true, memory_order_release);
+	pthread_mutex_lock(&h->lock);
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->lock);
+}
+
 uint64_t headroom_bytes(struct headroom *h, uint64_t max_age_ns)
 {
-	uint64_t now = headroom_now_ns();
 	uint64_t stamp = atomic_load_explicit(&h->stamp_ns, memory_order_acquire);
-	uint64_t v;
+	uint64_t v = atomic_load_explicit(&h->bytes, memory_order_relaxed);
+	uint64_t now = headroom_now_ns();
 
-	if (stamp && now - stamp <= max_age_ns)
-		return atomic_load_explicit(&h->bytes, memory_order_relaxed);
-	pthread_mutex_lock(&h->lock);
-	/* whoever held the lock may have just measured */
-	stamp = atomic_load_explicit(&h->stamp_ns, memory_order_acquire);
-	if (stamp && headroom_now_ns() - stamp <= max_age_ns) {
-		pthread_mutex_unlock(&h->lock);
-		return atomic_load_explicit(&h->bytes, memory_order_relaxed);
-	}
-	v = headroom_measure();
-	atomic_store_explicit(&h->bytes, v, memory_order_relaxed);
-	atomic_store_explicit(&h->stamp_ns, headroom_now_ns(), memory_order_release);
-	pthread_mutex_unlock(&h->lock);
-	return v;
+	headroom_ask(h);
+	return now - stamp <= max_age_ns ? v : 0;
 }

@@ -58,8 +58,11 @@
  *   1. take pages from the pre-faulted reserve (ZSPOOL_NOWAIT): no wait;
  *   2. memory waiting in the deferred-free queue is ours: drain it, once;
  *   3. memory plentiful - the headroom (src/headroom.c: limit minus usage
- *      of the daemon's memory cgroup and its ancestors, and MemAvailable)
- *      is at least STORE_HEADROOM_MIN: the writer faults STORE_GROW_PAGES
+ *      of the daemon's memory cgroup and its ancestors, and MemAvailable,
+ *      published by a thread of its own; the writer makes no system call
+ *      to learn it, as that would allocate kernel memory in a full
+ *      cgroup) is at least headroom_min, and was measured at most
+ *      STORE_HEADROOM_AGE_NS ago: the writer faults STORE_GROW_PAGES
  *      into the reserve itself (zspool_grow(), no lock held), as zram
  *      falls back to a GFP_NOIO allocation; a fault that far from every
  *      limit does not reclaim, so it cannot end up waiting on our device;
@@ -703,8 +706,10 @@ static int store_get(struct store *st, struct store_tls *t, size_t size,
 	} else if (ret == 0 && st->nowait && (++t->allocs & 7) == 0 &&
 		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed) &&
 		   ((t->allocs & 63) == 0 || zspool_reserve_low(st->pool))) {
-		/* a low reserve, or now and then for the handle slots */
+		/* a low reserve, or now and then for the handle slots; and a
+		 * fresh headroom figure for when the reserve runs out */
 		reclaim_kick_refill(st->rc);
+		headroom_ask(st->hr);
 	}
 	return ret;
 }
@@ -1249,7 +1254,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
 		goto fail_mutex;
-	ret = headroom_create(&st->hr);
+	ret = headroom_create(cfg->io_flusher, &st->hr);
 	if (ret < 0)
 		goto fail_key;
 	ret = zspool_create(&zc, &st->pool);
