@@ -11,22 +11,25 @@
  * memory.current), and of the machine's MemAvailable.  v1 usage counts
  * page cache as well, which only makes the figure conservative.
  *
- * Who measures.  Not the writer that asks: opening and reading a file
- * allocates kernel memory (a struct file, a seq_file buffer) charged to
- * the cgroup, and in a full cgroup that allocation itself reclaims, by
- * swapping to our device, from inside the worker that should serve the
- * swap write (tests/swap_pressure.sh hung so).  A thread of its own
- * measures, with its files opened once and read with pread() (a seq_file
- * keeps its buffer between reads, so a read allocates nothing), and
- * publishes the figure with a time stamp; writers only load two atomics.
- * A figure older than the caller's limit counts as "no headroom known":
- * a measurer stuck in the kernel is itself a sign that memory is short,
- * and sends writers down the cautious path.  Writers ask for fresh
- * figures (a flag and a wake-up, as reclaim_kick_refill()); the measurer
- * then measures every HEADROOM_PERIOD_NS while it is asked, and sleeps
- * otherwise.  The cgroup is looked up again at each measurement, because
- * the daemon may be moved into one after it started (swap_pressure.sh
- * does): only a move reopens files.
+ * Measuring without allocating.  Opening a file allocates kernel memory
+ * (a struct file, a seq_file buffer) charged to the cgroup, and in a full
+ * cgroup that allocation itself reclaims, by swapping to our device, from
+ * inside the worker that should serve the swap write (swap_pressure.sh
+ * hung so).  So the files are opened once, in a "view" of the cgroup
+ * (its and its ancestors' limit and usage files, and /proc/meminfo), and
+ * read with pread(): a seq_file keeps its buffer between reads, so a read
+ * allocates nothing.  The writer that wants a figure reads the view
+ * itself (about 10-20 us), and shares it with the others for a short
+ * time.  An earlier version had a thread measure and writers wait for
+ * its figure: under CPU load the figure was often 60-500 ms late, and
+ * writes failed on an idle machine.
+ *
+ * The cgroup may change: the daemon may be moved into one after it
+ * started (swap_pressure.sh does).  A thread of its own reads
+ * /proc/self/cgroup every HEADROOM_TRACK_NS and, when the cgroup changed,
+ * opens a new view and publishes it; old views stay open (a writer may
+ * still read one) until headroom_destroy().  A move is rare, so they are
+ * few.
  *
  * Not used: pressure stall information.  The system-wide PSI fills with
  * other cgroups' thrashing, and per-cgroup PSI exists only on v2; limit
@@ -51,22 +54,24 @@
 
 #define CG_V1_MEMORY "/sys/fs/cgroup/memory"
 #define CG_V2 "/sys/fs/cgroup"
-#define HEADROOM_PERIOD_NS (1000 * 1000)	/* while asked: every 1 ms */
+#define HEADROOM_TRACK_NS (100 * 1000 * 1000)	/* cgroup looked up every 100 ms */
 #define HEADROOM_LEVELS 16			/* cgroup depth followed */
 #define HEADROOM_PATH 512
 
-/* The open limit and usage files of a cgroup and its ancestors. */
-struct headroom_cg {
-	char path[HEADROOM_PATH];	/* as /proc/self/cgroup names it */
-	bool v2;
+/* Open files to measure from; immutable once published. */
+struct headroom_view {
+	struct headroom_view *older;	/* views replaced, kept open */
+	char path[HEADROOM_PATH];	/* the cgroup, as /proc/self/cgroup names it */
+	bool v2, has_cg;
+	int meminfo_fd;
 	unsigned n;
 	int limit_fd[HEADROOM_LEVELS], usage_fd[HEADROOM_LEVELS];
 };
 
 struct headroom {
+	_Atomic(struct headroom_view *) view;	/* acquire loads */
 	_Atomic uint64_t stamp_ns;	/* when bytes was measured; 0 never */
 	_Atomic uint64_t bytes;		/* relaxed, published by stamp_ns */
-	_Atomic bool wanted;		/* set by askers, cleared by the thread */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -74,10 +79,7 @@ struct headroom {
 	bool started;
 	bool io_flusher;
 	pthread_t tid;
-
-	/* the measuring thread's own */
-	int cgroup_fd, meminfo_fd;
-	struct headroom_cg cg;
+	int cgroup_fd;			/* the tracking thread's */
 };
 
 static uint64_t headroom_now_ns(void)
@@ -159,72 +161,6 @@ static bool cgroup_parse(char *text, char *path, size_t cap, bool *v2)
 	return false;
 }
 
-static void cg_close(struct headroom_cg *cg)
-{
-	for (unsigned i = 0; i < cg->n; i++) {
-		close(cg->limit_fd[i]);
-		close(cg->usage_fd[i]);
-	}
-	cg->n = 0;
-	cg->path[0] = '\0';
-}
-
-/* Open the limit and usage files of @path and its ancestors. */
-static void cg_open(struct headroom_cg *cg, const char *path, bool v2)
-{
-	char dir[HEADROOM_PATH + 64], file[HEADROOM_PATH + 96];
-	const char *root = v2 ? CG_V2 : CG_V1_MEMORY;
-	size_t rootlen = strlen(root);
-
-	cg_close(cg);
-	snprintf(cg->path, sizeof(cg->path), "%s", path);
-	cg->v2 = v2;
-	snprintf(dir, sizeof(dir), "%s%s", root, strcmp(path, "/") ? path : "");
-	while (cg->n < HEADROOM_LEVELS) {
-		char *slash;
-		int lfd, ufd;
-
-		snprintf(file, sizeof(file), "%s/%s", dir,
-			 v2 ? "memory.max" : "memory.limit_in_bytes");
-		lfd = open(file, O_RDONLY | O_CLOEXEC);
-		snprintf(file, sizeof(file), "%s/%s", dir,
-			 v2 ? "memory.current" : "memory.usage_in_bytes");
-		ufd = open(file, O_RDONLY | O_CLOEXEC);
-		if (lfd >= 0 && ufd >= 0) {
-			cg->limit_fd[cg->n] = lfd;
-			cg->usage_fd[cg->n++] = ufd;
-		} else {
-			if (lfd >= 0)
-				close(lfd);
-			if (ufd >= 0)
-				close(ufd);
-		}
-		slash = strrchr(dir, '/');
-		if (!slash || (size_t)(slash - dir) < rootlen)
-			break;
-		*slash = '\0';
-	}
-}
-
-/* The smallest limit - usage over the open levels. */
-static uint64_t cg_headroom(const struct headroom_cg *cg)
-{
-	uint64_t best = UINT64_MAX;
-
-	for (unsigned i = 0; i < cg->n; i++) {
-		uint64_t lim, use;
-
-		if (read_u64(cg->limit_fd[i], &lim) && lim != UINT64_MAX &&
-		    read_u64(cg->usage_fd[i], &use)) {
-			uint64_t room = lim > use ? lim - use : 0;
-
-			if (room < best)
-				best = room;
-		}
-	}
-	return best;
-}
-
 static uint64_t meminfo_available(int fd)
 {
 	char buf[8192], *p;
@@ -237,37 +173,115 @@ static uint64_t meminfo_available(int fd)
 	return strtoull(p + strlen("MemAvailable:"), NULL, 10) * 1024;
 }
 
-/* One measurement with the thread's open files (and @cg kept current). */
-static uint64_t measure(int cgroup_fd, int meminfo_fd, struct headroom_cg *cg)
+static void view_free(struct headroom_view *v)
 {
-	char text[4096], path[HEADROOM_PATH];
-	uint64_t room = meminfo_available(meminfo_fd), c;
-	bool v2;
+	while (v) {
+		struct headroom_view *older = v->older;
 
-	if (pread_all(cgroup_fd, text, sizeof(text)) > 0 &&
-	    cgroup_parse(text, path, sizeof(path), &v2)) {
-		if (strcmp(path, cg->path) || v2 != cg->v2)
-			cg_open(cg, path, v2);
-	} else if (cg->n) {
-		cg_close(cg);
+		for (unsigned i = 0; i < v->n; i++) {
+			close(v->limit_fd[i]);
+			close(v->usage_fd[i]);
+		}
+		if (v->meminfo_fd >= 0)
+			close(v->meminfo_fd);
+		free(v);
+		v = older;
 	}
-	c = cg_headroom(cg);
-	return c < room ? c : room;
+}
+
+/* A view of the cgroup @path (none: @has_cg false) and its ancestors. */
+static struct headroom_view *view_open(const char *path, bool v2, bool has_cg)
+{
+	struct headroom_view *v = calloc(1, sizeof(*v));
+	char dir[HEADROOM_PATH + 64], file[HEADROOM_PATH + 96], buf[64];
+	const char *root = v2 ? CG_V2 : CG_V1_MEMORY;
+	size_t rootlen = strlen(root);
+
+	if (!v)
+		return NULL;
+	v->meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	v->has_cg = has_cg;
+	v->v2 = v2;
+	if (!has_cg)
+		return v;
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s%s", root, strcmp(path, "/") ? path : "");
+	while (v->n < HEADROOM_LEVELS) {
+		char *slash;
+		int lfd, ufd;
+
+		snprintf(file, sizeof(file), "%s/%s", dir,
+			 v2 ? "memory.max" : "memory.limit_in_bytes");
+		lfd = open(file, O_RDONLY | O_CLOEXEC);
+		snprintf(file, sizeof(file), "%s/%s", dir,
+			 v2 ? "memory.current" : "memory.usage_in_bytes");
+		ufd = open(file, O_RDONLY | O_CLOEXEC);
+		if (lfd >= 0 && ufd >= 0) {
+			/* first reads now: their buffers are then in place */
+			pread_all(lfd, buf, sizeof(buf));
+			pread_all(ufd, buf, sizeof(buf));
+			v->limit_fd[v->n] = lfd;
+			v->usage_fd[v->n++] = ufd;
+		} else {
+			if (lfd >= 0)
+				close(lfd);
+			if (ufd >= 0)
+				close(ufd);
+		}
+		slash = strrchr(dir, '/');
+		if (!slash || (size_t)(slash - dir) < rootlen)
+			break;
+		*slash = '\0';
+	}
+	return v;
+}
+
+/* One measurement through @v: preads only. */
+static uint64_t view_measure(const struct headroom_view *v)
+{
+	uint64_t room = meminfo_available(v->meminfo_fd);
+
+	for (unsigned i = 0; i < v->n; i++) {
+		uint64_t lim, use;
+
+		if (read_u64(v->limit_fd[i], &lim) && lim != UINT64_MAX &&
+		    read_u64(v->usage_fd[i], &use)) {
+			uint64_t r = lim > use ? lim - use : 0;
+
+			if (r < room)
+				room = r;
+		}
+	}
+	return room;
+}
+
+/*
+ * Read /proc/self/cgroup through @fd; a new view when the cgroup is not
+ * the one of @cur (or there is no @cur), else NULL.
+ */
+static struct headroom_view *view_track(int fd, const struct headroom_view *cur)
+{
+	char text[4096], path[HEADROOM_PATH] = "";
+	bool v2 = false, has;
+
+	has = pread_all(fd, text, sizeof(text)) > 0 &&
+	      cgroup_parse(text, path, sizeof(path), &v2);
+	if (cur && cur->has_cg == has &&
+	    (!has || (cur->v2 == v2 && strcmp(cur->path, path) == 0)))
+		return NULL;
+	return view_open(path, v2, has);
 }
 
 uint64_t headroom_measure(void)
 {
-	struct headroom_cg cg = { .n = 0 };
-	int cfd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-	int mfd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	uint64_t v = measure(cfd, mfd, &cg);
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	struct headroom_view *v = view_track(fd, NULL);
+	uint64_t room = v ? view_measure(v) : UINT64_MAX;
 
-	cg_close(&cg);
-	if (cfd >= 0)
-		close(cfd);
-	if (mfd >= 0)
-		close(mfd);
-	return v;
+	view_free(v);
+	if (fd >= 0)
+		close(fd);
+	return room;
 }
 
 /* Fault in this thread's stack now, so that it does not fault later. */
@@ -279,9 +293,21 @@ static void __attribute__((noinline)) headroom_touch_stack(void)
 		buf[i] = 0;
 }
 
+static void headroom_deadline(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += HEADROOM_TRACK_NS;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_nsec -= 1000000000;
+		ts->tv_sec++;
+	}
+}
+
+/* The tracking thread: follows the process's memory cgroup. */
 static void *headroom_main(void *arg)
 {
 	struct headroom *h = arg;
+	struct timespec ts;
 
 	pthread_setname_np(pthread_self(), "zramfuse-headr");
 	headroom_touch_stack();
@@ -291,18 +317,21 @@ static void *headroom_main(void *arg)
 #endif
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		if (!atomic_exchange_explicit(&h->wanted, false, memory_order_acq_rel)) {
-			pthread_cond_wait(&h->cv, &h->lock);
-			continue;
-		}
+		struct headroom_view *cur, *v;
+
+		headroom_deadline(&ts);
+		pthread_cond_timedwait(&h->cv, &h->lock, &ts);
+		if (h->stop)
+			break;
 		pthread_mutex_unlock(&h->lock);
-		atomic_store_explicit(&h->bytes,
-				      measure(h->cgroup_fd, h->meminfo_fd, &h->cg),
-				      memory_order_relaxed);
-		atomic_store_explicit(&h->stamp_ns, headroom_now_ns(),
-				      memory_order_release);
-		/* at most one measurement a period, however often asked */
-		nanosleep(&(struct timespec){ .tv_nsec = HEADROOM_PERIOD_NS }, NULL);
+		cur = atomic_load_explicit(&h->view, memory_order_acquire);
+		v = view_track(h->cgroup_fd, cur);
+		if (v) {
+			v->older = cur;
+			atomic_store_explicit(&h->view, v, memory_order_release);
+			/* the cached figure was of the old cgroup */
+			atomic_store_explicit(&h->stamp_ns, 0, memory_order_release);
+		}
 		pthread_mutex_lock(&h->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -312,22 +341,25 @@ static void *headroom_main(void *arg)
 int headroom_create(bool io_flusher, struct headroom **out)
 {
 	struct headroom *h = calloc(1, sizeof(*h));
+	struct headroom_view *v;
 	int ret;
 
 	if (!h)
 		return -ENOMEM;
 	h->io_flusher = io_flusher;
 	h->cgroup_fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-	h->meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	v = view_track(h->cgroup_fd, NULL);
+	if (!v) {
+		if (h->cgroup_fd >= 0)
+			close(h->cgroup_fd);
+		free(h);
+		return -ENOMEM;
+	}
+	atomic_init(&h->view, v);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	/* the first figure now, so that the first writers need not wait */
-	atomic_store_explicit(&h->bytes, measure(h->cgroup_fd, h->meminfo_fd, &h->cg),
-			      memory_order_relaxed);
-	atomic_store_explicit(&h->stamp_ns, headroom_now_ns(), memory_order_release);
 	ret = -pthread_create(&h->tid, NULL, headroom_main, h);
 	if (ret) {
-		h->started = false;
 		headroom_destroy(h);
 		return ret;
 	}
@@ -347,25 +379,12 @@ void headroom_destroy(struct headroom *h)
 		pthread_mutex_unlock(&h->lock);
 		pthread_join(h->tid, NULL);
 	}
-	cg_close(&h->cg);
+	view_free(atomic_load_explicit(&h->view, memory_order_relaxed));
 	if (h->cgroup_fd >= 0)
 		close(h->cgroup_fd);
-	if (h->meminfo_fd >= 0)
-		close(h->meminfo_fd);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
-}
-
-void headroom_ask(struct headroom *h)
-{
-	/* one load when already asked */
-	if (atomic_load_explicit(&h->wanted, memory_order_relaxed))
-		return;
-	atomic_store_explicit(&h->wanted, true, memory_order_release);
-	pthread_mutex_lock(&h->lock);
-	pthread_cond_signal(&h->cv);
-	pthread_mutex_unlock(&h->lock);
 }
 
 uint64_t headroom_bytes(struct headroom *h, uint64_t max_age_ns)
@@ -374,6 +393,11 @@ uint64_t headroom_bytes(struct headroom *h, uint64_t max_age_ns)
 	uint64_t v = atomic_load_explicit(&h->bytes, memory_order_relaxed);
 	uint64_t now = headroom_now_ns();
 
-	headroom_ask(h);
-	return now - stamp <= max_age_ns ? v : 0;
+	/* (a stamp newer than now is a figure measured meanwhile: fresh) */
+	if (stamp && (now < stamp || now - stamp <= max_age_ns))
+		return v;
+	v = view_measure(atomic_load_explicit(&h->view, memory_order_acquire));
+	atomic_store_explicit(&h->bytes, v, memory_order_relaxed);
+	atomic_store_explicit(&h->stamp_ns, headroom_now_ns(), memory_order_release);
+	return v;
 }

@@ -59,10 +59,10 @@
  *   2. memory waiting in the deferred-free queue is ours: drain it, once;
  *   3. memory plentiful - the headroom (src/headroom.c: limit minus usage
  *      of the daemon's memory cgroup and its ancestors, and MemAvailable,
- *      published by a thread of its own; the writer makes no system call
- *      to learn it, as that would allocate kernel memory in a full
- *      cgroup) is at least headroom_min, and was measured at most
- *      STORE_HEADROOM_AGE_NS ago: the writer faults STORE_GROW_PAGES
+ *      read with pread()s of files opened in advance, as opening them
+ *      would allocate kernel memory in a full cgroup; shared by writers
+ *      for STORE_HEADROOM_AGE_NS) is at least headroom_min: the writer
+ *      faults STORE_GROW_PAGES
  *      into the reserve itself (zspool_grow(), no lock held), as zram
  *      falls back to a GFP_NOIO allocation; a fault that far from every
  *      limit does not reclaim, so it cannot end up waiting on our device;
@@ -634,8 +634,9 @@ static void page_fill(unsigned char *p, uint64_t v)
 #define STORE_REFILL_WAIT_NS (2 * 1000 * 1000)
 #define STORE_REFILL_POLL_NS (50 * 1000)
 #define STORE_GROW_PAGES 64u		/* 256 KiB a writer faults in at once */
-#define STORE_GROW_TRIES 8
-#define STORE_HEADROOM_AGE_NS (5 * 1000 * 1000ull)
+/* a writer grows the pool for itself for at most this long */
+#define STORE_GROW_NS (1000 * 1000 * 1000ull)
+#define STORE_HEADROOM_AGE_NS (2 * 1000 * 1000ull)
 /* plentiful: this much room before a fault could make the kernel reclaim */
 #define STORE_HEADROOM_MIN (64ull << 20)
 
@@ -667,7 +668,7 @@ static int store_get(struct store *st, struct store_tls *t, size_t size,
 	unsigned flags = st->nowait ? ZSPOOL_NOWAIT : 0;
 	uint64_t wait_start = 0;
 	bool drained = false;
-	int grows = 0;
+	uint64_t grow_start = 0;
 	int ret;
 
 	for (;;) {
@@ -685,12 +686,17 @@ static int store_get(struct store *st, struct store_tls *t, size_t size,
 		}
 		if (ret != -ENOMEM || !st->nowait)
 			break;
-		if (grows < STORE_GROW_TRIES && store_plentiful(st)) {
-			grows++;
+		/* Other writers may take the pages first: go on while memory
+		 * is plentiful and the pool grows, with a bound in time. */
+		if (!grow_start)
+			grow_start = reclaim_now_ns();
+		if (reclaim_now_ns() - grow_start < STORE_GROW_NS &&
+		    store_plentiful(st)) {
 			reclaim_kick_refill(st->rc);
 			if (zspool_grow(st->pool, STORE_GROW_PAGES))
 				continue;
 		}
+
 		/* Memory is short: the refill thread, while it is not stuck. */
 		if (!wait_start)
 			wait_start = reclaim_now_ns();
@@ -706,10 +712,8 @@ static int store_get(struct store *st, struct store_tls *t, size_t size,
 	} else if (ret == 0 && st->nowait && (++t->allocs & 7) == 0 &&
 		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed) &&
 		   ((t->allocs & 63) == 0 || zspool_reserve_low(st->pool))) {
-		/* a low reserve, or now and then for the handle slots; and a
-		 * fresh headroom figure for when the reserve runs out */
+		/* a low reserve, or now and then for the handle slots */
 		reclaim_kick_refill(st->rc);
-		headroom_ask(st->hr);
 	}
 	return ret;
 }

@@ -184,9 +184,10 @@ mountpoint -q "$T/m3" && zf_fail "mounted after a bad size"
 expect "mount error lines" "$(wc -l <"$T/err")" 1
 
 # --- a worker thread that cannot be created: one line, exit 1, no mount, no
-# hang.  A preloaded pthread_create() fails call N: the store makes two
-# threads (reclaim_threads=1 and the refill thread), so N=3 is the first
-# FUSE worker and N=5 the third, after two were made.
+# hang.  A preloaded pthread_create() fails call N: the store makes three
+# threads (the headroom measurer, reclaim_threads=1 and the refill
+# thread), so N=4 is the first FUSE worker and N=6 the third, after two
+# were made.
 if command -v cc >/dev/null; then
 	cat >"$T/failthr.c" <<'EOF'
 // SPDX-License-Identifier: GPL-2.0-or-later
@@ -216,8 +217,8 @@ EOF
 		zf_fail "building the pthread_create shim"
 	mkdir -p "$T/ft"
 	ZF_MOUNTS="$T/ft $ZF_MOUNTS"
-	for n in 3 5; do
-		k=$((n - 3))
+	for n in 4 6; do
+		k=$((n - 4))
 		ZF_FAIL_THREAD=$n LD_PRELOAD="$T/failthr.so" \
 			ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 			zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1 \
