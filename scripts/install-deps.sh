@@ -6,9 +6,11 @@ set -eu
 # The last line is what the tests and benchmarks run: mandoc (the man page
 # test), mkswap/swapon/setpriv/fallocate (util-linux), losetup (mount),
 # modprobe (kmod), pgrep (procps), python3 (tests/fs_helper.py), fio (the
-# concurrent-writer check in tests/fs_basic.sh), bc (bench/).
+# concurrent-writer check in tests/fs_basic.sh), bc (bench/).  libtsan2 is
+# the ThreadSanitizer runtime for configure --enable-tsan (gcc-12 pulls it
+# in today; named so that the TSan build does not rest on that).
 pkgs="build-essential autoconf automake libtool pkg-config
-      libfuse3-dev fuse3 liblz4-dev libzstd-dev
+      libfuse3-dev fuse3 liblz4-dev libzstd-dev libtsan2
       mandoc util-linux mount kmod procps python3 fio bc"
 missing=
 for p in $pkgs; do

@@ -111,7 +111,8 @@ struct main_ctx {
 };
 
 static bool main_syslog;		/* detached: log to syslog as well */
-static bool main_quiet;			/* detached: stderr is /dev/null */
+/* detached: stderr is /dev/null; relaxed, as a worker may log meanwhile */
+static atomic_bool main_quiet;
 
 static void __attribute__((format(printf, 2, 3)))
 main_log(int prio, const char *fmt, ...)
@@ -120,7 +121,8 @@ main_log(int prio, const char *fmt, ...)
 	va_list ap;
 
 	/* detached: only warnings and errors still go to the terminal */
-	if (!main_quiet && (!main_syslog || prio <= LOG_WARNING)) {
+	if (!atomic_load_explicit(&main_quiet, memory_order_relaxed) &&
+	    (!main_syslog || prio <= LOG_WARNING)) {
 		va_start(ap, fmt);
 		fprintf(stderr, "zramfuse: ");
 		errno = saved;
@@ -437,7 +439,7 @@ static void main_detach(int status_fd)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	main_quiet = true;
+	atomic_store_explicit(&main_quiet, true, memory_order_relaxed);
 	if (write(status_fd, &ok, 1) != 1)
 		main_log(LOG_WARNING, "warning: telling the parent: %m");
 	close(status_fd);

@@ -102,6 +102,10 @@
  *   While the bit is set nobody but its holder writes the slot.  Free needs
  *   no bit: the caller guarantees no access to a handle being freed, and
  *   compaction is excluded by the class lock.
+ * - Every access to a handle slot is atomic, relaxed where it takes no
+ *   lock bit: zspool_refill() prefaults the table with an atomic add of 0
+ *   to slots that a zspool_alloc() or a free may be filling in or clearing
+ *   at that moment, under a class lock the refill does not hold.
  *
  * Readers touch a descriptor without the class lock: its cls and pages[]
  * are written before the descriptor's first handle is published and never
@@ -832,7 +836,7 @@ static int handle_get(struct zspool *pool, struct zs_class *cls,
  */
 static void handle_put(struct zspool *pool, struct zs_class *cls, uint32_t h)
 {
-	*hslot(pool, h) = 0;
+	STORE_RELAXED(hslot(pool, h), 0);
 	if (cls->nr_hcache == HCACHE) {
 		cls->nr_hcache -= HANDLE_BATCH;
 		pthread_mutex_lock(&pool->handle_lock);
@@ -1238,7 +1242,7 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 			handle_put(pool, cls, h);
 			goto out;
 		}
-		*hslot(pool, h) = slot_make(pg, 0, size);
+		STORE_RELAXED(hslot(pool, h), slot_make(pg, 0, size));
 		STORE_RELAXED(&cls->zspages, cls->zspages + 1);
 		goto done;
 	}
@@ -1253,7 +1257,7 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 	}
 	idx = obj_take(zs, h);
 	group_update(cls, zs);
-	*hslot(pool, h) = slot_make(zs, idx, size);
+	STORE_RELAXED(hslot(pool, h), slot_make(zs, idx, size));
 done:
 	STORE_RELAXED(&cls->objs_allocated, cls->objs_allocated + 1);
 	STORE_RELAXED(&cls->bytes_allocated, cls->bytes_allocated + size);
@@ -1267,7 +1271,7 @@ out:
 static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
 			struct page_batch *pb)
 {
-	uint64_t v = *hslot(pool, h);
+	uint64_t v = LOAD_RELAXED(hslot(pool, h));
 	struct zspage *zs = slot_desc(v);
 
 	assert((v & (SLOT_LIVE | SLOT_LOCK)) == SLOT_LIVE);
@@ -1852,7 +1856,7 @@ static int check_class(struct zspool *pool, struct zs_class *cls,
 	for (; nh < cls->nr_hcache; nh++) {
 		uint32_t h = cls->hcache[nh];
 
-		CHECK(h && h < pool->hnext && !(*hslot(pool, h) & SLOT_LIVE),
+		CHECK(h && h < pool->hnext && !(LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE),
 		      "class %u: bad free handle %u", cls->index, h);
 	}
 	if (cls->huge)
@@ -1910,7 +1914,7 @@ static int check_handles(struct zspool *pool, uint64_t free_handles)
 	for (size_t i = 0; i < pool->nr_hfree && !err; i++) {
 		uint32_t h = pool->hfree[i];
 
-		if (!h || h >= pool->hnext || (*hslot(pool, h) & SLOT_LIVE)) {
+		if (!h || h >= pool->hnext || (LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE)) {
 			fprintf(stderr, "zspool_check: bad free handle %u\n", h);
 			err = -EUCLEAN;
 		}

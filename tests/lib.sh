@@ -132,8 +132,25 @@ zf_teardown() {
 	done
 	# a caller's own last step (e.g. resetting kernel zram)
 	[ -n "${ZF_ATEXIT:-}" ] && eval "$ZF_ATEXIT"
+	zf_tsan_check || _rc=1
 	[ -n "$ZF_TMP" ] && rm -rf "$ZF_TMP"
 	exit $_rc
+}
+
+# In a ThreadSanitizer build (mk/tsan.am sets TSAN_OPTIONS) every process
+# this test starts writes its reports to $ZF_TMP/tsan.PID: a daemon's
+# stderr may be a log that the next mount overwrites, or nothing at all.
+# Print them, and fail if there are any.
+zf_tsan_check() {
+	[ -n "${TSAN_OPTIONS:-}" ] && [ -n "$ZF_TMP" ] || return 0
+	_bad=0
+	for _f in "$ZF_TMP"/tsan.*; do
+		[ -e "$_f" ] || continue
+		zf_log "FAIL: ThreadSanitizer report in ${_f##*/}:"
+		cat "$_f" >&2
+		_bad=1
+	done
+	return $_bad
 }
 
 # Check the facilities, make a scratch directory and install the trap.
@@ -142,6 +159,10 @@ zf_init() {
 	[ -c /dev/fuse ] || zf_skip "no /dev/fuse"
 	[ -x "$ZRAMFUSE" ] || zf_fail "daemon not built: $ZRAMFUSE"
 	ZF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/zramfuse-test.XXXXXX")
+	if [ -n "${TSAN_OPTIONS:-}" ]; then
+		TSAN_OPTIONS="$TSAN_OPTIONS log_path=$ZF_TMP/tsan"
+		export TSAN_OPTIONS
+	fi
 	trap zf_teardown EXIT
 	trap 'exit 130' INT TERM HUP
 }
