@@ -46,7 +46,7 @@ burst() {
 	shift 2
 	_before=$(failures)
 	zf_timeout 120 fio --name="$_name" --filename="$_target" --direct=1 \
-		--ioengine=libaio --refill_buffers --output="$ZF_TMP/fio.log" "$@" ||
+		--ioengine=libaio --refill_buffers --verify_state_save=0 --output="$ZF_TMP/fio.log" "$@" ||
 		{ cat "$ZF_TMP/fio.log" >&2; zf_fail "$_name on $_target: fio failed" \
 			"(io_stat: $(cat "$mnt/.zram/io_stat"); reserve_stat: $(cat "$mnt/.zram/reserve_stat"))"; }
 	grep -q 'err= *0' "$ZF_TMP/fio.log" ||
