@@ -600,10 +600,17 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 {
 	ssize_t n;
 
-	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
-		return -EFBIG;
+	/*
+	 * As the kernel checks a local filesystem's s_maxbytes (it cannot
+	 * know ours, FUSE's is 2^63 - 1): nothing to write is no error, at
+	 * or beyond the largest file is -EFBIG, across it a short write.
+	 */
 	if (!len)
 		return 0;
+	if (off >= FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (len > FS_MAX_FILE_SIZE - off)
+		len = (size_t)(FS_MAX_FILE_SIZE - off);
 	/* from reading the size to raising it: no truncate in between */
 	pthread_rwlock_rdlock(&i->size_lock);
 	n = fs_write_sized(i, buf, len, off);
