@@ -688,7 +688,8 @@ int main(int argc, char **argv)
 	int status_fd = -1, rc;
 
 	if (options_parse(argc, argv, &o, err, sizeof(err))) {
-		fprintf(stderr, "zramfuse: %s\n", err);
+		if (*err)	/* else libfuse said why */
+			fprintf(stderr, "zramfuse: %s\n", err);
 		return 1;
 	}
 	if (o.show_help) {
