@@ -6,7 +6,8 @@
 # rename, readdir, the refused operations and their errno, ENOSPC and
 # truncate at mem_limit, the control files and their permissions for a
 # non-root user, the mount.fuse3 and fstab forms, a worker thread that
-# cannot be created, and unmount.
+# cannot be created, SIGTERM and SIGHUP with no file open (with one:
+# tests/fs_faults.sh), and unmount.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
