@@ -68,10 +68,12 @@ unsigned fs_open_files(struct fs *fs);
  * (the kernel's node id).  Offsets beyond the size read as end of file;
  * writes extend the size.  Return a byte count / 0, or -errno:
  * fs_write() gives -ENOSPC at mem_limit, -ENOMEM when the allocator's
- * reserve is empty and a page cannot be had without waiting, -EFBIG beyond
- * the largest file.  A failed write leaves no byte stored beyond the size;
- * one that reaches past the size may instead come back short, having
- * stored up to a page boundary and raised the size to it.
+ * reserve is empty and a page cannot be had without waiting, -EFBIG at or
+ * beyond the largest file (STORE_MAX_BYTES; a write across it is cut
+ * short there, as the kernel cuts one at a local filesystem's limit).
+ * A write of 0 bytes does nothing.  A failed write leaves no byte stored
+ * beyond the size; one that reaches past the size may instead come back
+ * short, having stored up to a page boundary and raised the size to it.
  */
 ssize_t fs_read(struct fs_inode *ino, void *buf, size_t len, uint64_t off);
 ssize_t fs_write(struct fs_inode *ino, const void *buf, size_t len,

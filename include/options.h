@@ -62,7 +62,8 @@ struct options {
 
 /*
  * Parse argv into @o.  Returns 0, or -EINVAL with one line (no newline)
- * in @err.  On success the caller owns @o and frees it with
+ * in @err - or an empty @err when libfuse's parser has already printed
+ * its own line (a "-o" with nothing after it).  On success the caller owns @o and frees it with
  * options_free(); on failure @o is already freed.
  */
 int options_parse(int argc, char **argv, struct options *o,

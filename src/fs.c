@@ -20,13 +20,14 @@
  * The directory is a list searched linearly: zramfuse holds a handful of
  * files (usually one swap file), and every data request bypasses it.
  *
- * Lock order: fs->lock, then inode->lock.  Reads, writes, seeks and
- * discards take neither (the size is an atomic); only truncate calls
- * store_discard() under inode->lock, and a discard never waits - it
- * detaches pages and queues them for reclaim.  Truncate and writes are
- * not serialised here: the kernel holds the inode's i_rwsem around both
- * (FUSE direct writes without FOPEN_PARALLEL_DIRECT_WRITES), so a
- * truncate never races a write's submission.
+ * Lock order: fs->lock, then inode->size_lock, then inode->lock.  Reads,
+ * seeks and discards take none of them (the size is an atomic); writes
+ * take size_lock shared, truncate takes it exclusive (see fs_truncate()
+ * for why the kernel's i_rwsem is not enough), and only truncate calls
+ * store_discard() under it; a discard never waits - it detaches pages and
+ * queues them for reclaim.
+ *
+ * Times are kept whole, as timespecs with any tv_sec (see fs_time_set()).
  *
  * Errors: internal functions return 0 / -errno; the fs_op_* functions at
  * the bottom are the only ones that talk to libfuse.  What reaches the
@@ -123,15 +124,29 @@ struct fs_inode {
 	unsigned nopen;			/* open handles and pins */
 	struct store_file *sf;		/* NULL once destroyed */
 
+	/*
+	 * Held shared by a write from reading the size to raising it, and
+	 * exclusive by a truncate (fs_truncate()).  Prefers writers, so a
+	 * stream of writes cannot starve a truncate.
+	 */
+	pthread_rwlock_t size_lock;
+
 	pthread_mutex_t lock;
 	/* protected by lock */
 	mode_t mode;			/* permission bits only */
 	uid_t uid;
 	gid_t gid;
 	struct timespec atime, ctime;
+	struct timespec mtime_wide;	/* when mtime_ns is FS_TIME_WIDE */
 
-	_Atomic uint64_t size;		/* relaxed; only grows, except truncate */
-	_Atomic int64_t mtime_ns;	/* relaxed */
+	/* size: relaxed; only grows, except truncate (under size_lock) */
+	_Atomic uint64_t size;
+	/*
+	 * mtime in ns since the epoch, or FS_TIME_WIDE: then it is
+	 * mtime_wide.  Relaxed; stored without the lock by writes
+	 * (fs_time_set()).
+	 */
+	_Atomic int64_t mtime_ns;
 };
 
 struct fs {
@@ -178,15 +193,70 @@ static struct timespec fs_now(void)
 	return ts;
 }
 
-static int64_t fs_ts_ns(struct timespec ts)
+/*
+ * Times.  Every write sets the mtime, so it lives in one 64-bit atomic
+ * that a write stores without a lock: nanoseconds since the epoch, which
+ * covers 1677-09-21 to 2262-04-11.  Any other time a filesystem accepts -
+ * tv_sec anywhere in time_t, as tmpfs takes it - is kept whole in
+ * mtime_wide under the inode lock, and the atomic then holds FS_TIME_WIDE
+ * (INT64_MIN, which is itself stored wide).  A reader holds the lock
+ * anyway (fs_inode_stat()), so it reads either form consistently; a
+ * write racing a setattr leaves whichever stored last, as on any
+ * filesystem.  atime and ctime are timespecs under the lock.  Before
+ * 1970 tv_sec is negative and tv_nsec still in [0, 1e9): division
+ * rounds down, not towards zero.
+ */
+#define FS_NSEC 1000000000
+#define FS_TIME_WIDE INT64_MIN
+
+/* @ts in ns, or false when it does not fit (or is FS_TIME_WIDE). */
+static bool fs_ts_ns(struct timespec ts, int64_t *ns)
 {
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t v;
+
+	if (__builtin_mul_overflow((int64_t)ts.tv_sec, (int64_t)FS_NSEC, &v) ||
+	    __builtin_add_overflow(v, (int64_t)ts.tv_nsec, &v) ||
+	    v == FS_TIME_WIDE)
+		return false;
+	*ns = v;
+	return true;
 }
 
 static struct timespec fs_ns_ts(int64_t ns)
 {
-	return (struct timespec){ .tv_sec = ns / 1000000000,
-				  .tv_nsec = ns % 1000000000 };
+	struct timespec ts = { .tv_sec = (time_t)(ns / FS_NSEC),
+			       .tv_nsec = (long)(ns % FS_NSEC) };
+
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += FS_NSEC;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+/* Set the mtime; @locked: the caller holds i->lock. */
+static void fs_time_set(struct fs_inode *i, struct timespec ts, bool locked)
+{
+	int64_t ns;
+
+	if (fs_ts_ns(ts, &ns)) {
+		atomic_store_explicit(&i->mtime_ns, ns, memory_order_relaxed);
+		return;
+	}
+	if (!locked)
+		pthread_mutex_lock(&i->lock);
+	i->mtime_wide = ts;
+	atomic_store_explicit(&i->mtime_ns, FS_TIME_WIDE, memory_order_relaxed);
+	if (!locked)
+		pthread_mutex_unlock(&i->lock);
+}
+
+/* The mtime; the caller holds i->lock. */
+static struct timespec fs_time_get_locked(struct fs_inode *i)
+{
+	int64_t ns = atomic_load_explicit(&i->mtime_ns, memory_order_relaxed);
+
+	return ns == FS_TIME_WIDE ? i->mtime_wide : fs_ns_ts(ns);
 }
 
 static bool fs_is_inode(uint64_t nodeid)
@@ -261,9 +331,26 @@ static void fs_inode_finish(struct fs_reap *r)
 		store_file_destroy(r->sf);
 	if (r->dead) {
 		pthread_mutex_destroy(&r->dead->lock);
+		pthread_rwlock_destroy(&r->dead->size_lock);
 		free(r->dead->name);
 		free(r->dead);
 	}
+}
+
+static int fs_size_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+	int rc;
+
+	rc = pthread_rwlockattr_init(&a);
+	if (rc)
+		return -rc;
+	rc = pthread_rwlockattr_setkind_np(&a,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (!rc)
+		rc = pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+	return -rc;
 }
 
 /* Create a linked inode named @name (fs->lock held). */
@@ -285,9 +372,12 @@ static int fs_inode_new_locked(struct fs *fs, const char *name, uid_t uid,
 	rc = store_file_create(fs->st, &i->sf);
 	if (rc)
 		goto err_name;
-	rc = -pthread_mutex_init(&i->lock, NULL);
+	rc = fs_size_lock_init(&i->size_lock);
 	if (rc)
 		goto err_file;
+	rc = -pthread_mutex_init(&i->lock, NULL);
+	if (rc)
+		goto err_size_lock;
 	i->fs = fs;
 	i->serial = fs->next_serial++;
 	/* The rule: new files are 0600 whatever create asked for. */
@@ -295,12 +385,15 @@ static int fs_inode_new_locked(struct fs *fs, const char *name, uid_t uid,
 	i->uid = uid;
 	i->gid = gid;
 	i->atime = i->ctime = now;
-	atomic_init(&i->mtime_ns, fs_ts_ns(now));
+	atomic_init(&i->mtime_ns, 0);
+	fs_time_set(i, now, true);	/* no other thread sees it yet */
 	atomic_init(&i->size, 0);
 	fs_list_add(fs, i);
 	*out = i;
 	return 0;
 
+err_size_lock:
+	pthread_rwlock_destroy(&i->size_lock);
 err_file:
 	store_file_destroy(i->sf);
 err_name:
@@ -323,9 +416,8 @@ static void fs_inode_stat(struct fs_inode *i, struct stat *st)
 	st->st_size = (off_t)atomic_load_explicit(&i->size, memory_order_relaxed);
 	st->st_blksize = STORE_PAGE_SIZE;
 	st->st_blocks = (blkcnt_t)(pages * (STORE_PAGE_SIZE / 512));
-	st->st_mtim = fs_ns_ts(atomic_load_explicit(&i->mtime_ns,
-						    memory_order_relaxed));
 	pthread_mutex_lock(&i->lock);
+	st->st_mtim = fs_time_get_locked(i);
 	st->st_mode = S_IFREG | i->mode;
 	st->st_uid = i->uid;
 	st->st_gid = i->gid;
@@ -429,8 +521,7 @@ static void fs_extend(struct fs_inode *i, uint64_t end)
 
 static void fs_touch(struct fs_inode *i)
 {
-	atomic_store_explicit(&i->mtime_ns, fs_ts_ns(fs_now()),
-			      memory_order_relaxed);
+	fs_time_set(i, fs_now(), false);
 }
 
 static uint64_t fs_page_up(uint64_t off)
@@ -468,16 +559,13 @@ static uint64_t fs_page_down(uint64_t off)
  * retried here: the store waits for the refill thread only while that is
  * not stuck (store_alloc_wait_refill()).
  */
-ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
+static ssize_t fs_write_sized(struct fs_inode *i, const void *buf, size_t len,
+			      uint64_t off)
 {
 	uint64_t size, end, h, tail_from, tail_to;
 	ssize_t n;
 	size_t head;
 
-	if (off > FS_MAX_FILE_SIZE || len > FS_MAX_FILE_SIZE - off)
-		return -EFBIG;
-	if (!len)
-		return 0;
 	end = off + len;
 	size = atomic_load_explicit(&i->size, memory_order_relaxed);
 	h = fs_page_up(size) > fs_page_up(off) ? fs_page_up(size) : fs_page_up(off);
@@ -486,7 +574,6 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 		if (n < 0)
 			return n;
 		fs_extend(i, end);
-		fs_touch(i);
 		return n;
 	}
 	head = (size_t)(h - off);
@@ -506,8 +593,31 @@ ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
 		n = 0;
 	}
 	fs_extend(i, h + (uint64_t)n);
-	fs_touch(i);
 	return (ssize_t)head + n;
+}
+
+ssize_t fs_write(struct fs_inode *i, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	/*
+	 * As the kernel checks a local filesystem's s_maxbytes (it cannot
+	 * know ours, FUSE's is 2^63 - 1): nothing to write is no error, at
+	 * or beyond the largest file is -EFBIG, across it a short write.
+	 */
+	if (!len)
+		return 0;
+	if (off >= FS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (len > FS_MAX_FILE_SIZE - off)
+		len = (size_t)(FS_MAX_FILE_SIZE - off);
+	/* from reading the size to raising it: no truncate in between */
+	pthread_rwlock_rdlock(&i->size_lock);
+	n = fs_write_sized(i, buf, len, off);
+	pthread_rwlock_unlock(&i->size_lock);
+	if (n > 0)
+		fs_touch(i);
+	return n;
 }
 
 /* Discard [off, off + len) clamped to the size. */
@@ -570,6 +680,26 @@ int fs_seek(struct fs_inode *i, uint64_t off, int whence, uint64_t *out)
  * old end's page boundary, so that no byte beyond the size is ever stored
  * and a later extension reads zeros.
  *
+ * Against writes: the kernel does not serialise them for us.  It holds
+ * the inode's i_rwsem around a truncate and around the submission of a
+ * write, but an asynchronous direct write that does not extend the file
+ * (libaio, io_uring, and every write of a loop device with direct I/O)
+ * is sent as a background request and the lock dropped while it is in
+ * flight; nor does FUSE's setattr wait for such writes (a local
+ * filesystem calls inode_dio_wait()).  The daemon can thus serve a write
+ * and a shrink at once: the write stores its pages, the truncate
+ * discards some of them, and the write then raises the size over the
+ * hole it lost - or its pages land half before and half after the
+ * discard (tests/trunc_race.c saw both).  So each write holds size_lock
+ * shared from reading the size to raising it, and a truncate holds it
+ * exclusive: a write then comes wholly before the truncate (its bytes
+ * beyond the new size are discarded) or wholly after it (it stores and
+ * extends as into any file), as one of the serial orders.  Writes do not
+ * exclude each other, the lock is per file, and swap never truncates;
+ * the lock prefers writers so that a truncate is not starved.  Reads take
+ * no lock: one that overlaps a truncate may see the zeros of step 1
+ * below, or the discarded pages as zeros, before the new size.
+ *
  * A shrink either fails with the file unchanged or completes, in this
  * order: (1) zero the bytes of the new last page beyond the new size with
  * a store_write() of zeros - the only step that may need memory, and one
@@ -580,7 +710,7 @@ int fs_seek(struct fs_inode *i, uint64_t off, int whence, uint64_t *out)
  * size could then be neither restored - freed pages would read as zeros
  * - nor kept - the partial page would keep bytes beyond the size.)  A
  * read racing the truncate may see step 1's zeros before the new size;
- * the kernel serialises truncate with writes (i_rwsem).
+ * with writes it is serialised by size_lock.
  */
 static int fs_truncate(struct fs_inode *i, uint64_t size)
 {
@@ -591,7 +721,7 @@ static int fs_truncate(struct fs_inode *i, uint64_t size)
 
 	if (size > FS_MAX_FILE_SIZE)
 		return -EFBIG;
-	pthread_mutex_lock(&i->lock);
+	pthread_rwlock_wrlock(&i->size_lock);
 	old = atomic_load_explicit(&i->size, memory_order_relaxed);
 	if (size < old) {
 		tail_end = fs_page_up(size) < old ? fs_page_up(size) : old;
@@ -608,7 +738,7 @@ static int fs_truncate(struct fs_inode *i, uint64_t size)
 	if (end > fs_page_up(size))
 		rc = store_discard(i->sf, fs_page_up(size), end - fs_page_up(size));
 out:
-	pthread_mutex_unlock(&i->lock);
+	pthread_rwlock_unlock(&i->size_lock);
 	if (!rc)
 		fs_touch(i);
 	return rc;
@@ -1225,10 +1355,9 @@ static int fs_setattr(struct fs *fs, uint64_t nodeid, const struct stat *attr,
 	else if (to_set & FUSE_SET_ATTR_ATIME)
 		i->atime = attr->st_atim;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-		atomic_store_explicit(&i->mtime_ns, fs_ts_ns(now), memory_order_relaxed);
+		fs_time_set(i, now, true);
 	else if (to_set & FUSE_SET_ATTR_MTIME)
-		atomic_store_explicit(&i->mtime_ns, fs_ts_ns(attr->st_mtim),
-				      memory_order_relaxed);
+		fs_time_set(i, attr->st_mtim, true);
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		i->ctime = attr->st_ctim;
 	else

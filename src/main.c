@@ -18,7 +18,7 @@
  *                chunks, and MCL_FUTURE alone would fault in every one of
  *                them at mmap time (a 64 GiB file would lock 64 GiB)
  *   store, fs    the allocator's reserve is faulted in here
- *   session      fuse_session_new(), signal handlers, mount
+ *   session      fuse_session_new(), mount (signals: see below)
  *   workers      threads= of them, each with PR_SET_IO_FLUSHER, the
  *                store's scratch state, a faulted-in receive buffer and a
  *                touched stack; each reports ready and waits for the main
@@ -33,15 +33,40 @@
  * not need.  Each worker loops fuse_session_receive_buf() /
  * fuse_session_process_buf() until the session exits.
  *
+ * Signals.  A stray signal must never drop stored data: a loop device,
+ * and swap on it, may hold a file, and whatever was swapped to it is lost
+ * with the daemon.  So libfuse's handlers (which end the session on
+ * SIGINT, SIGTERM and SIGHUP) are not used.  Every thread blocks SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT and SIGUSR2 from the start of main_run(), and
+ * the main thread takes them synchronously with sigtimedwait(), in
+ * ordinary context, so it may lock and log:
+ *
+ *   SIGTERM, SIGHUP, SIGINT  exit when no data file is open (exactly as
+ *                before: unmount, status 0); while one is open, log once
+ *                per signal that it is in use, who sent the signal and
+ *                how to tear down, and go on serving.  zram likewise
+ *                refuses reset while its device is open.  SIGINT too:
+ *                Ctrl-C under -f must not drop live swap either.
+ *   SIGQUIT      the explicit force: exit now, open files or not (Ctrl-\
+ *                under -f, or kill -QUIT), with a warning of what is lost
+ *   SIGUSR2      a worker left its loop (the session is over); sent by
+ *                the worker to the main thread, harmless from outside
+ *
+ * A signal whose disposition the daemon inherited as ignored stays
+ * ignored (the kernel discards it), as libfuse has it: a script's
+ * background job ignores SIGINT and SIGQUIT, so that Ctrl-C and Ctrl-\
+ * at the script's terminal do not reach it.  Except SIGQUIT once the
+ * daemon has detached: no terminal can send it any more, and the force
+ * must work however the daemon was started.
+ *
  * Shutdown: an unmount (or an aborted connection) makes every read of
- * /dev/fuse fail with ENODEV and libfuse marks the session exited;
- * SIGINT/SIGTERM/SIGHUP reach only the main thread (the workers and the
- * store's reclaim and refill threads are created with them blocked) and
- * libfuse's handler marks it exited.  The main thread then wakes each
- * worker still blocked in read() with SIGUSR1, whose handler does nothing
- * and is installed without SA_RESTART, so read() returns EINTR; it repeats
- * that until the worker is joined (a signal that lands just before the
- * read() would otherwise be lost).  Then unmount, and store_destroy().
+ * /dev/fuse fail with ENODEV and libfuse marks the session exited, and
+ * the worker that saw it wakes the main thread; or the main thread ends
+ * the session itself on a signal.  It then wakes each worker still
+ * blocked in read() with SIGUSR1, whose handler does nothing and is
+ * installed without SA_RESTART, so read() returns EINTR; it repeats that
+ * until the worker is joined (a signal that lands just before the read()
+ * would otherwise be lost).  Then unmount, and store_destroy().
  */
 #include "config.h"
 
@@ -52,7 +77,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -106,7 +130,7 @@ struct main_ctx {
 	pthread_cond_t start_cv;
 	unsigned nr_ready;		/* workers done with their set-up */
 	enum { MAIN_START_WAIT, MAIN_START_GO, MAIN_START_ABORT } start;
-	sem_t done;			/* a worker left its loop */
+	pthread_t main_tid;		/* takes the signals (main_wait()) */
 	atomic_int io_flusher_errno;	/* relaxed; first failure */
 };
 
@@ -139,13 +163,18 @@ main_log(int prio, const char *fmt, ...)
 	errno = saved;
 }
 
-/* The signals that stop the daemon: libfuse's handlers take them. */
+/* The main thread's wake-up: a worker left, the session is over. */
+#define MAIN_SIG_LEFT SIGUSR2
+
+/* The signals every thread blocks and the main thread waits for. */
 static void main_exit_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, MAIN_SIG_LEFT);
 }
 
 static void main_wake(int sig)
@@ -257,7 +286,7 @@ static void *main_worker(void *arg)
 	}
 	/* one worker leaving means the session is over for all */
 	fuse_session_exit(m->se);
-	sem_post(&m->done);
+	pthread_kill(m->main_tid, MAIN_SIG_LEFT);
 out:
 	free(fbuf.mem);
 	fs_thread_exit();
@@ -429,6 +458,8 @@ static void main_detach(int status_fd)
 	if (status_fd < 0)
 		return;
 	setsid();
+	/* no terminal now: the force works even if SIGQUIT was ignored */
+	signal(SIGQUIT, SIG_DFL);
 	if (chdir("/"))
 		main_log(LOG_WARNING, "warning: chdir /: %m");
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -445,11 +476,61 @@ static void main_detach(int status_fd)
 	close(status_fd);
 }
 
+/*
+ * What a signal taken by main_wait() does (see the top of the file).
+ * Returns true when the daemon should exit.
+ */
+static bool main_signal(struct main_ctx *m, const siginfo_t *si)
+{
+	const char *name = sigabbrev_np(si->si_signo);
+	unsigned n = fs_open_files(m->fs);
+	char from[48] = "";
+
+	if (si->si_signo == MAIN_SIG_LEFT)
+		return false;	/* the loop looks at the session */
+	if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
+		snprintf(from, sizeof(from), " from pid %ld", (long)si->si_pid);
+	if (si->si_signo == SIGQUIT) {
+		if (n)
+			main_log(LOG_WARNING, "SIG%s%s: forced exit with %u file%s open",
+				 name, from, n, n == 1 ? "" : "s");
+		else
+			main_log(LOG_INFO, "SIG%s%s: exiting", name, from);
+		return true;
+	}
+	if (!n) {
+		main_log(LOG_INFO, "SIG%s%s: no file open, exiting", name, from);
+		return true;
+	}
+	main_log(LOG_WARNING, "SIG%s%s ignored: %u file%s open on %s (a loop device, swap, a program), whose data would be lost; to stop, run swapoff, losetup -d and umount %s, in that order; SIGQUIT forces an exit",
+		 name, from, n, n == 1 ? "" : "s", m->o->mountpoint,
+		 m->o->mountpoint);
+	return false;
+}
+
+/*
+ * Serve until the session is over: the workers serve, the main thread
+ * takes the signals.  The timeout is only a safety net; a worker that
+ * leaves wakes it at once.
+ */
+static void main_wait(struct main_ctx *m, const sigset_t *sigs)
+{
+	while (!fuse_session_exited(m->se)) {
+		const struct timespec tick = { .tv_sec = 1 };
+		siginfo_t si;
+
+		if (sigtimedwait(sigs, &si, &tick) < 0)
+			continue;	/* EAGAIN, EINTR */
+		if (main_signal(m, &si))
+			fuse_session_exit(m->se);
+	}
+}
+
 static int main_run(struct options *o, int status_fd)
 {
 	struct store_config cfg;
 	struct main_ctx m;
-	sigset_t exit_sigs, old_mask;
+	sigset_t exit_sigs;
 	size_t ops_size;
 	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
 	int rc, oom_err = 0;
@@ -460,10 +541,16 @@ static int main_run(struct options *o, int status_fd)
 		main_syslog = true;
 		openlog("zramfuse", LOG_PID, LOG_DAEMON);
 	}
-	if (sem_init(&m.done, 0, 0)) {
-		main_log(LOG_ERR, "semaphore: %m");
-		return 1;
-	}
+	/*
+	 * From here on every thread blocks the exit signals, and the main
+	 * thread takes them in main_wait(): one that comes during start-up
+	 * waits until the mount serves.  A broken pipe is an error, not a
+	 * death, as libfuse's handlers have it.
+	 */
+	m.main_tid = pthread_self();
+	main_exit_signals(&exit_sigs);
+	pthread_sigmask(SIG_BLOCK, &exit_sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&m.start_lock, NULL);
 	pthread_cond_init(&m.start_cv, NULL);
 
@@ -476,7 +563,7 @@ static int main_run(struct options *o, int status_fd)
 	if (o->mlock) {
 		rc = main_mlock();
 		if (rc)
-			goto err_sem;
+			goto err_start;
 	}
 	main_malloc_tune();
 
@@ -491,10 +578,7 @@ static int main_run(struct options *o, int status_fd)
 	cfg.nowait_writes = o->reserve > 0;
 	cfg.io_flusher = o->io_flusher;
 	/* the store's reclaim and refill threads inherit the mask */
-	main_exit_signals(&exit_sigs);
-	pthread_sigmask(SIG_BLOCK, &exit_sigs, &old_mask);
 	rc = store_create(&cfg, &m.st);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (rc) {
 		/* with mlockall, every later mapping counts against the limit */
 		bool memlock = o->mlock && rc == -EAGAIN;
@@ -503,7 +587,7 @@ static int main_run(struct options *o, int status_fd)
 		main_log(LOG_ERR, "store (comp=%s, reserve=%lluK): %m%s", o->comp,
 			 (unsigned long long)(o->reserve >> 10),
 			 memlock ? " (RLIMIT_MEMLOCK too low for mlockall: raise it, e.g. ulimit -l unlimited, or use -o nomlock for non-swap use)" : "");
-		goto err_sem;
+		goto err_start;
 	}
 
 	rc = fs_create(m.st, &(struct fs_config){
@@ -522,14 +606,9 @@ static int main_run(struct options *o, int status_fd)
 		rc = -EINVAL;
 		goto err_fs;
 	}
-	if (fuse_set_signal_handlers(m.se)) {
-		main_log(LOG_ERR, "signal handlers: %m");
-		rc = -EINVAL;
-		goto err_session;
-	}
 	if (fuse_session_mount(m.se, o->mountpoint)) {
 		rc = -EINVAL;
-		goto err_signals;
+		goto err_session;
 	}
 	rc = main_start_workers(&m);
 	if (rc)
@@ -543,13 +622,7 @@ static int main_run(struct options *o, int status_fd)
 		 (unsigned long long)(o->reserve >> 10));
 	main_detach(status_fd);
 
-	while (!fuse_session_exited(m.se)) {
-		struct timespec until;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		sem_timedwait(&m.done, &until);
-	}
+	main_wait(&m, &exit_sigs);
 	main_stop_workers(&m);
 	if (fs_open_files(m.fs))
 		main_log(LOG_WARNING, "exiting with %u files open: whatever still uses them (a loop device, swap) now gets I/O errors",
@@ -561,18 +634,15 @@ static int main_run(struct options *o, int status_fd)
 
 err_unmount:
 	fuse_session_unmount(m.se);
-err_signals:
-	fuse_remove_signal_handlers(m.se);
 err_session:
 	fuse_session_destroy(m.se);
 err_fs:
 	fs_destroy(m.fs);
 err_store:
 	store_destroy(m.st);
-err_sem:
+err_start:
 	pthread_cond_destroy(&m.start_cv);
 	pthread_mutex_destroy(&m.start_lock);
-	sem_destroy(&m.done);
 	return rc ? 1 : 0;
 }
 
@@ -620,7 +690,8 @@ int main(int argc, char **argv)
 	int status_fd = -1, rc;
 
 	if (options_parse(argc, argv, &o, err, sizeof(err))) {
-		fprintf(stderr, "zramfuse: %s\n", err);
+		if (*err)	/* else libfuse said why */
+			fprintf(stderr, "zramfuse: %s\n", err);
 		return 1;
 	}
 	if (o.show_help) {

@@ -362,7 +362,6 @@ int options_parse(int argc, char **argv, struct options *o,
 	char *mnt;
 
 	options_defaults(o);
-	snprintf(err, errlen, "invalid arguments");
 	args = calloc(1, sizeof(*args));
 	if (!args) {
 		snprintf(err, errlen, "out of memory");
@@ -370,6 +369,11 @@ int options_parse(int argc, char **argv, struct options *o,
 	}
 	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	o->fuse_args = args;
+	/*
+	 * Our own errors fill @err; libfuse prints its own ("missing
+	 * argument after `-o'") and leaves it empty, so that one line shows.
+	 */
+	*err = '\0';
 	if (fuse_opt_parse(args, &c, options_table, options_proc) == -1)
 		goto fail;
 	if (!o->file && !(o->file = strdup(OPTIONS_DEFAULT_FILE)))

@@ -3,6 +3,9 @@
 # options_bad: every bad option, size or argument stops the daemon with a
 # non-zero exit and exactly one line on stderr, and nothing is mounted -
 # in the foreground and through the forking (background) start alike.
+# Every option of src/options.c has its bad values here: empty, not a
+# number or size, out of range both ways, overflowing, a value for a
+# switch; and a bad value after a good one.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
@@ -10,6 +13,7 @@ MNT=$ZF_TMP/mnt
 mkdir -p "$MNT"
 ZF_MOUNTS="$MNT"
 : >"$ZF_TMP/file"
+long=$(printf '%0256d' 0)	# a name of 256 bytes
 
 # refuse [-f] ARGS...: run the daemon, which must fail as described
 refuse() {
@@ -37,9 +41,26 @@ for f in -f ""; do
 		 deferred_free=yes threads=0 threads=65 threads=two \
 		 reclaim_threads=0 reclaim_threads=17 reserve=2G reserve=1Z \
 		 file= file=a/b file=.zram file=.. frobnicate \
-		 size=1M,allow_other,bogus=1; do
+		 size=1M,allow_other,bogus=1 \
+		 size=1T5 size=1KK size=129T size=0K \
+		 comp= comp_level= comp_level=99999999999 \
+		 comp=lz4,comp_level=-1 comp=zstd,comp_level=-8 \
+		 comp=zstd,comp_level=23 \
+		 mem_limit= mem_limit=1Q mem_limit=1.5G \
+		 mem_limit=99999999999999999999 \
+		 deferred_free= deferred_free=ON \
+		 threads= threads=-1 threads=4.5 threads=99999999999 \
+		 reclaim_threads= reclaim_threads=x reclaim_threads=-1 \
+		 reserve= reserve=-1 reserve=abc reserve=1025M \
+		 reserve=99999999999999999999 \
+		 file=. "file=$long" \
+		 nomlock=1 noioflusher=x nooomadj=1 \
+		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done
+	refuse $f -o size=1M -o threads=0 "$MNT"
+	refuse $f "$MNT" -o
+	refuse $f ""
 	refuse $f
 	refuse $f "$ZF_TMP/does-not-exist"
 	refuse $f a b "$MNT"
