@@ -99,23 +99,25 @@ for p in $pids; do
 done
 touch "$STOP"
 wait "$cpid" "$wpid"
-for k in $(seq $#); do
+ncopies=$#
+for k in $(seq $ncopies); do
 	sed "s/^/copy $k: /" "$T/fsx.$k.out"
 done
-[ $bad = 0 ] || zf_fail "$bad of $# exerciser copies failed (output above)"
-
+# the figures first, so that a failure shows them too
 ncompact=$(cat "$T/compact.n" 2>/dev/null || echo 0)
 nchurn=$(cat "$T/churn.n" 2>/dev/null || echo 0)
 zf_log "background: $ncompact compactions, $nchurn 4 MiB files written and unlinked"
+io1=$(cat "$MNT/.zram/io_stat")
+res1=$(cat "$MNT/.zram/reserve_stat")
+zf_log "end: io_stat $io1; reserve_stat $res1; reclaim_stat $(cat "$MNT/.zram/reclaim_stat")"
+[ $bad = 0 ] || zf_fail "$bad of $ncopies exerciser copies failed (output above;" \
+	"$(cat "$T"/fsx.*.out | grep -c 'Cannot allocate memory') of them with ENOMEM)"
 [ -e "$T/compact.err" ] && zf_fail "$(cat "$T/compact.err")"
 [ -e "$T/churn.err" ] && zf_fail "$(cat "$T/churn.err")"
 [ "$ncompact" -ge 2 ] || zf_fail "compaction loop ran $ncompact times"
 [ "$nchurn" -ge 2 ] || zf_fail "churn loop ran $nchurn times"
 
 # --- no failed I/O, no refused write, reclaim busy ------------------------
-io1=$(cat "$MNT/.zram/io_stat")
-res1=$(cat "$MNT/.zram/reserve_stat")
-zf_log "end: io_stat $io1; reserve_stat $res1; reclaim_stat $(cat "$MNT/.zram/reclaim_stat")"
 set -- $io0
 fr0=$1 fw0=$2
 set -- $io1
