@@ -10,7 +10,9 @@
  * aside.  Then it makes PASSES passes over the set: each verifies every
  * page against its checksum and rewrites a share of them with new content,
  * so pages travel to swap and back in both directions.  A last pass
- * verifies everything.
+ * verifies everything.  With -T SECS it keeps making passes (at least
+ * PASSES) until SECS seconds have passed, for a soak.  It prints how many
+ * page checksums it verified.
  *
  * Run inside a memory cgroup smaller than SIZE, it forces the kernel to
  * swap.  Progress (pages touched so far) is written to a file every few
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +117,8 @@ static void fill_page(unsigned char *p, uint64_t i, uint64_t gen,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: swapload -s MIB [-p PASSES] [-r PERCENT] [-S SEED] "
-		"[-P PROGRESS_FILE]\n");
+		"usage: swapload -s MIB [-p PASSES] [-T SECS] [-r PERCENT] "
+		"[-S SEED] [-P PROGRESS_FILE]\n");
 	exit(2);
 }
 
@@ -137,15 +140,16 @@ static void progress(uint64_t done)
 int main(int argc, char **argv)
 {
 	uint64_t mib = 0, passes = 2, rewrite = 25, seed = 1, done = 0;
-	uint64_t *sum, *gen, npages, bad = 0;
+	uint64_t *sum, *gen, npages, bad = 0, secs = 0, verified = 0, pass;
 	unsigned char *mem;
 	struct timespec t0, t1;
 	int c;
 
-	while ((c = getopt(argc, argv, "s:p:r:S:P:")) != -1) {
+	while ((c = getopt(argc, argv, "s:p:T:r:S:P:")) != -1) {
 		switch (c) {
 		case 's': mib = strtoull(optarg, NULL, 0); break;
 		case 'p': passes = strtoull(optarg, NULL, 0); break;
+		case 'T': secs = strtoull(optarg, NULL, 0); break;
 		case 'r': rewrite = strtoull(optarg, NULL, 0); break;
 		case 'S': seed = strtoull(optarg, NULL, 0); break;
 		case 'P':
@@ -181,8 +185,16 @@ int main(int argc, char **argv)
 		if (++done % 1024 == 0)
 			progress(done);
 	}
-	for (uint64_t pass = 0; pass <= passes; pass++) {
+	for (pass = 0;; pass++) {
 		uint64_t s = seed + pass;
+		bool last = pass >= passes;
+
+		if (secs) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			last = last && (double)(t1.tv_sec - t0.tv_sec) +
+				       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >=
+				       (double)secs;
+		}
 
 		for (uint64_t i = 0; i < npages; i++) {
 			unsigned char *p = mem + i * PAGE;
@@ -196,19 +208,23 @@ int main(int argc, char **argv)
 						PRIu64 "\n", i, gen[i], pass);
 				bad++;
 			}
-			if (pass < passes && rng_next(&s) % 100 < rewrite) {
+			verified++;
+			if (!last && rng_next(&s) % 100 < rewrite) {
 				fill_page(p, i, ++gen[i], seed);
 				sum[i] = page_sum(p);
 			}
 			if (++done % 1024 == 0)
 				progress(done);
 		}
+		if (last)
+			break;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	progress(done);
 	printf("swapload: %" PRIu64 " MiB, %" PRIu64 " pages, %" PRIu64
-	       " passes, %.1f s, %" PRIu64 " bad pages\n", mib, npages, passes,
+	       " passes, %.1f s, %" PRIu64 " page checksums verified, %" PRIu64
+	       " bad pages\n", mib, npages, pass,
 	       (double)(t1.tv_sec - t0.tv_sec) +
-	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, bad);
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, verified, bad);
 	return bad ? 1 : 0;
 }
