@@ -39,6 +39,9 @@ struct options {
 	char *file;			/* name of that file */
 	char *comp;
 	int comp_level;			/* 0 = the codec's default */
+	char *recomp;			/* second codec, "off", or NULL = default */
+	int recomp_level;		/* 0 = the codec's default */
+	bool readback_recomp;		/* recompress read-back pages */
 	uint64_t mem_limit;		/* bytes; 0 = none */
 	bool deferred_free;
 	unsigned threads;		/* FUSE worker threads */

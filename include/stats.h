@@ -31,6 +31,12 @@ int stats_io_stat(const struct store_stats *s, char *buf, size_t len);
 int stats_reclaim_stat(const struct store_stats *s, char *buf, size_t len);
 /* The allocator reserve: reserve_pages reserve_target nowait_failed. */
 int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len);
+/*
+ * Pages read since they were last written and their recompression:
+ * readback_pages readback_compr recomp_pages recomp_todo recomp_tried
+ * recomp_saved.
+ */
+int stats_readback_stat(const struct store_stats *s, char *buf, size_t len);
 /* One number and a newline (mem_limit, mem_used_max). */
 int stats_u64(uint64_t v, char *buf, size_t len);
 /*

@@ -31,6 +31,10 @@ struct store_file;
 struct store_config {
 	const char *comp;		/* codec name; NULL = "lz4" */
 	int comp_level;			/* 0 = the codec's default */
+	const char *recomp;		/* second codec (recompression); NULL = none */
+	int recomp_level;		/* 0 = its default */
+	/* a thread re-encodes read-back pages with it (src/recomp.c) */
+	bool recomp_readback;
 	uint64_t mem_limit;		/* bytes; 0 = no limit */
 	bool deferred_free;		/* false: discard/destroy free in place */
 	unsigned reclaim_threads;	/* 0 = 1 */
@@ -85,6 +89,15 @@ struct store_stats {
 	/* counters */
 	uint64_t reads;
 	uint64_t writes;
+	/* pages read since they were written (on a swap device: pages the
+	 * kernel may also hold in its swap cache) and their objects' bytes */
+	uint64_t readback_pages;
+	uint64_t readback_compr;
+	/* recompression by the second codec */
+	uint64_t recomp_pages;		/* objects it holds now */
+	uint64_t recomp_todo;		/* read-back objects not tried yet */
+	uint64_t recomp_tried;		/* objects tried, in all */
+	uint64_t recomp_saved;		/* bytes saved, in all */
 	/* slot-table metadata of all files (and destroyed, not yet freed) */
 	uint64_t table_bytes;
 };
@@ -146,5 +159,24 @@ void store_set_mem_limit(struct store *st, uint64_t bytes);
 /* Reset mem_used_max to the current mem_used_total. */
 void store_reset_mem_used_max(struct store *st);
 void store_set_reserve(struct store *st, uint64_t pages);
+
+/* Which objects store_recompress() tries. */
+enum {
+	STORE_RECOMP_READBACK = 1u << 0,	/* read since written */
+};
+/*
+ * Re-encode up to @max_pages objects (of the kinds in @which) with the
+ * second codec, keeping each new encoding only when it is smaller; an
+ * object that does not shrink is marked and never tried again.  Each call
+ * goes on from where the last one stopped, and wraps around once.  Never
+ * waits for memory: it takes the allocator's reserve while it is not
+ * low, and stops with -ENOMEM when it is.  *@done: objects tried.
+ * -EINVAL when the store has no second codec.
+ */
+int store_recompress(struct store *st, unsigned which, uint64_t max_pages,
+		     uint64_t *done);
+bool store_has_recomp(struct store *st);
+/* The second codec's name, or NULL. */
+const char *store_recomp_name(struct store *st);
 
 #endif

@@ -91,6 +91,7 @@ enum fs_ctl {
 	FS_CTL_COMP_ALGORITHM,
 	FS_CTL_RECLAIM_STAT,
 	FS_CTL_RESERVE_STAT,
+	FS_CTL_READBACK_STAT,
 	FS_CTL_FILES,
 	FS_NR_CTL
 };
@@ -107,6 +108,7 @@ static const struct {
 	[FS_CTL_COMP_ALGORITHM] = { "comp_algorithm", 0444 },
 	[FS_CTL_RECLAIM_STAT] = { "reclaim_stat", 0444 },
 	[FS_CTL_RESERVE_STAT] = { "reserve_stat", 0444 },
+	[FS_CTL_READBACK_STAT] = { "readback_stat", 0444 },
 	[FS_CTL_FILES] = { "files", 0444 },
 };
 
@@ -990,6 +992,9 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		break;
 	case FS_CTL_RESERVE_STAT:
 		k = stats_reserve_stat(&s, buf, cap);
+		break;
+	case FS_CTL_READBACK_STAT:
+		k = stats_readback_stat(&s, buf, cap);
 		break;
 	case FS_CTL_COMP_ALGORITHM:
 		k = stats_comp_algorithm(store_comp_name(fs->st), codec_names(),

@@ -213,6 +213,19 @@ static void main_touch_stack(void)
  * each worker touches a megabyte of its own arena before serving, so the
  * pages its requests recycle are resident and, with mlockall, locked.
  */
+/*
+ * The second codec: as asked, or by default zstd behind lz4 (when built),
+ * so that pages read back cost zstd's size rather than lz4's.
+ */
+static const char *main_recomp(const struct options *o)
+{
+	if (o->recomp)
+		return strcmp(o->recomp, "off") ? o->recomp : NULL;
+	if (!strcmp(o->comp, "lz4") && strstr(codec_names(), "zstd"))
+		return "zstd";
+	return NULL;
+}
+
 static void main_malloc_tune(void)
 {
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
@@ -570,6 +583,9 @@ static int main_run(struct options *o, int status_fd)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.comp = o->comp;
 	cfg.comp_level = o->comp_level;
+	cfg.recomp = main_recomp(o);
+	cfg.recomp_level = o->recomp_level;
+	cfg.recomp_readback = cfg.recomp && o->readback_recomp;
 	cfg.mem_limit = o->mem_limit;
 	cfg.deferred_free = o->deferred_free;
 	cfg.reclaim_threads = o->reclaim_threads;
@@ -584,7 +600,8 @@ static int main_run(struct options *o, int status_fd)
 		bool memlock = o->mlock && rc == -EAGAIN;
 
 		errno = -rc;
-		main_log(LOG_ERR, "store (comp=%s, reserve=%lluK): %m%s", o->comp,
+		main_log(LOG_ERR, "store (comp=%s, recomp=%s, reserve=%lluK): %m%s", o->comp,
+			 cfg.recomp ? cfg.recomp : "off",
 			 (unsigned long long)(o->reserve >> 10),
 			 memlock ? " (RLIMIT_MEMLOCK too low for mlockall: raise it, e.g. ulimit -l unlimited, or use -o nomlock for non-swap use)" : "");
 		goto err_start;
@@ -615,9 +632,11 @@ static int main_run(struct options *o, int status_fd)
 		goto err_unmount;
 
 	main_report_safety(&m, oom_err);
-	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, mem_limit=%llu, threads=%u, reserve=%lluK",
+	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, recomp=%s%s, mem_limit=%llu, threads=%u, reserve=%lluK",
 		 o->mountpoint, o->size ? o->file : "no file", o->size ? " of " : "",
 		 (unsigned long long)o->size, o->comp,
+		 cfg.recomp ? cfg.recomp : "off",
+		 cfg.recomp_readback ? " (read-back pages)" : "",
 		 (unsigned long long)o->mem_limit, o->threads,
 		 (unsigned long long)(o->reserve >> 10));
 	main_detach(status_fd);

@@ -36,6 +36,9 @@ enum {
 	KEY_FILE,
 	KEY_COMP,
 	KEY_COMP_LEVEL,
+	KEY_RECOMP,
+	KEY_RECOMP_LEVEL,
+	KEY_READBACK_RECOMP,
 	KEY_MEM_LIMIT,
 	KEY_DEFERRED_FREE,
 	KEY_THREADS,
@@ -56,6 +59,9 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("file=", KEY_FILE),
 	FUSE_OPT_KEY("comp=", KEY_COMP),
 	FUSE_OPT_KEY("comp_level=", KEY_COMP_LEVEL),
+	FUSE_OPT_KEY("recomp=", KEY_RECOMP),
+	FUSE_OPT_KEY("recomp_level=", KEY_RECOMP_LEVEL),
+	FUSE_OPT_KEY("readback_recomp=", KEY_READBACK_RECOMP),
 	FUSE_OPT_KEY("mem_limit=", KEY_MEM_LIMIT),
 	FUSE_OPT_KEY("deferred_free=", KEY_DEFERRED_FREE),
 	FUSE_OPT_KEY("threads=", KEY_THREADS),
@@ -188,6 +194,16 @@ static int options_size_value(struct options_ctx *c, const char *arg,
 	return 0;
 }
 
+/* "on" or "off". */
+static int options_onoff_value(struct options_ctx *c, const char *arg,
+			       const char *v, bool *out)
+{
+	if (strcmp(v, "on") && strcmp(v, "off"))
+		return options_error(c, "%s: expected on or off", arg);
+	*out = !strcmp(v, "on");
+	return 0;
+}
+
 static int options_uint_value(struct options_ctx *c, const char *arg,
 			      unsigned min, unsigned max, unsigned *out)
 {
@@ -258,22 +274,25 @@ static int options_proc(void *data, const char *arg, int key,
 			return options_error(c, "out of memory");
 		return 0;
 	case KEY_COMP_LEVEL:
+	case KEY_RECOMP_LEVEL:
 		errno = 0;
 		l = strtol(v, &end, 10);
 		if (!*v || *end || errno || l < -1000000 || l > 1000000)
 			return options_error(c, "%s: not a number", arg);
-		o->comp_level = (int)l;
+		*(key == KEY_COMP_LEVEL ? &o->comp_level : &o->recomp_level) = (int)l;
 		return 0;
+	case KEY_RECOMP:
+		if (strcmp(v, "lz4") && strcmp(v, "zstd") && strcmp(v, "off"))
+			return options_error(c, "%s: unknown compressor (lz4, zstd or off)", arg);
+		if (options_replace(&o->recomp, v))
+			return options_error(c, "out of memory");
+		return 0;
+	case KEY_READBACK_RECOMP:
+		return options_onoff_value(c, arg, v, &o->readback_recomp);
 	case KEY_MEM_LIMIT:
 		return options_size_value(c, arg, 0, UINT64_MAX, &o->mem_limit);
 	case KEY_DEFERRED_FREE:
-		if (!strcmp(v, "on"))
-			o->deferred_free = true;
-		else if (!strcmp(v, "off"))
-			o->deferred_free = false;
-		else
-			return options_error(c, "%s: expected on or off", arg);
-		return 0;
+		return options_onoff_value(c, arg, v, &o->deferred_free);
 	case KEY_THREADS:
 		if (options_uint_value(c, arg, 1, OPTIONS_MAX_THREADS, &u))
 			return -1;
@@ -323,6 +342,7 @@ static void options_defaults(struct options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->deferred_free = true;
+	o->readback_recomp = true;
 	o->threads = OPTIONS_DEFAULT_THREADS;
 	o->reclaim_threads = OPTIONS_DEFAULT_RECLAIM_THREADS;
 	o->reserve = OPTIONS_DEFAULT_RESERVE;
@@ -435,6 +455,7 @@ void options_free(struct options *o)
 	}
 	free(o->file);
 	free(o->comp);
+	free(o->recomp);
 	free(o->source);
 	free(o->mountpoint);
 	memset(o, 0, sizeof(*o));
@@ -457,6 +478,13 @@ void options_help(const char *prog)
 "    -o file=NAME           name of that file (default: " OPTIONS_DEFAULT_FILE ")\n"
 "    -o comp=lz4|zstd       compressor (default: " OPTIONS_DEFAULT_COMP ")\n"
 "    -o comp_level=N        compression level (default: the codec's)\n"
+"    -o recomp=lz4|zstd|off\n"
+"                           second codec, for recompression (default:\n"
+"                           zstd with comp=lz4, else off)\n"
+"    -o recomp_level=N      its level (default: the codec's)\n"
+"    -o readback_recomp=on|off\n"
+"                           recompress pages read back in the background\n"
+"                           (default: on with a second codec)\n"
 "    -o mem_limit=SIZE      most memory the store may use; 0 = none\n"
 "                           (default: 0)\n"
 "    -o deferred_free=on|off  free discarded pages on a reclaim thread\n"

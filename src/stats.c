@@ -51,6 +51,14 @@ int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len)
 			s->nowait_failed, s->reserve_grown);
 }
 
+int stats_readback_stat(const struct store_stats *s, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			" %" PRIu64 " %" PRIu64 "\n",
+			s->readback_pages, s->readback_compr, s->recomp_pages,
+			s->recomp_todo, s->recomp_tried, s->recomp_saved);
+}
+
 int stats_u64(uint64_t v, char *buf, size_t len)
 {
 	return snprintf(buf, len, "%" PRIu64 "\n", v);

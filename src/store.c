@@ -105,6 +105,7 @@
 
 #include "codec.h"
 #include "headroom.h"
+#include "recomp.h"
 #include "reclaim.h"
 #include "store.h"
 #include "zspool.h"
@@ -124,11 +125,13 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 
 /* Slot info: size in the low bits, flags above. */
 #define SLOT_SIZE_MASK 0x1fffu
+#define SLOT_NORECOMP (1u << 14)	/* the second codec did not shrink it */
+#define SLOT_READ (1u << 15)		/* read since it was written */
 #define SLOT_STORED (1u << 16)		/* the page holds data */
 #define SLOT_SAME (1u << 17)		/* val is the fill word */
 #define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
 #define SLOT_IDLE (1u << 19)		/* reserved: idle page tracking */
-#define SLOT_RECOMP (1u << 20)		/* reserved: recompressed */
+#define SLOT_RECOMP (1u << 20)		/* encoded by the second codec */
 /* The top bits count changes of the slot, so that a writer that let go
  * of the lock to allocate can tell whether the slot changed meanwhile. */
 #define SLOT_GEN_SHIFT 21
@@ -158,6 +161,8 @@ enum store_counter {
 	C_ORIG, C_COMPR, C_SAME, C_HUGE, C_HUGE_SINCE,
 	C_FAILED_READS, C_FAILED_WRITES, C_INVALID, C_NOTIFY_FREE,
 	C_SYNC_FREES, C_NOWAIT_FAILED, C_READS, C_WRITES,
+	C_READBACK, C_READBACK_COMPR, C_RECOMP, C_RECOMP_TODO,
+	C_RECOMP_TRIED, C_RECOMP_SAVED,
 	C_NR
 };
 
@@ -167,6 +172,7 @@ struct store_tls {
 	struct store_tls *next, *prev;	/* protected by st->tls_lock */
 	_Atomic int64_t cnt[C_NR];	/* written by the owner only, relaxed */
 	struct codec_ctx *ctx;
+	struct codec_ctx *ctx2;		/* the second codec's, or NULL */
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
 	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
@@ -186,8 +192,10 @@ struct store_file {
 
 struct store {
 	struct codec codec;
+	struct codec codec2;		/* recompression; ops NULL = none */
 	struct zspool *pool;
 	struct reclaim *rc;
+	struct recomp *recomp;		/* read-back recompression, or NULL */
 	struct headroom *hr;
 	bool deferred;
 	bool nowait;
@@ -201,6 +209,13 @@ struct store {
 	int64_t dead[C_NR];		/* protected by tls_lock */
 	pthread_mutex_t files_lock;
 	struct store_file *files;	/* protected by files_lock */
+	/* recompression: one walker at a time (recomp_lock); the file it is
+	 * in is pinned against store_file_destroy() (files_lock, files_cond) */
+	pthread_mutex_t recomp_lock;
+	pthread_cond_t files_cond;
+	struct store_file *walk_file;	/* protected by files_lock */
+	struct store_file *cursor_file;	/* protected by recomp_lock */
+	uint64_t cursor_page;		/* protected by recomp_lock */
 };
 
 /* --- slot lock ------------------------------------------------------- */
@@ -265,6 +280,13 @@ static inline uint32_t info_obj_size(uint32_t info)
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
 }
 
+/* A read-back object the second codec has not tried yet. */
+static inline bool info_recomp_todo(uint32_t info)
+{
+	return info_has_obj(info) && (info & SLOT_READ) &&
+	       !(info & (SLOT_RECOMP | SLOT_NORECOMP));
+}
+
 /* --- counters -------------------------------------------------------- */
 
 static inline void cnt_add(struct store_tls *t, enum store_counter c, int64_t d)
@@ -285,7 +307,19 @@ static void cnt_add_locked(struct store *st, enum store_counter c, int64_t d)
 /* Changes to the counters, summed over one operation and applied once. */
 struct store_delta {
 	int64_t pages, compr, objs, same, huge, huge_new, freed;
+	int64_t readback, readback_compr, recomp, recomp_todo;
 };
+
+/* The read-back and recompression marks of a slot went from @oldi to @newi. */
+static inline void delta_marks(struct store_delta *d, uint32_t oldi, uint32_t newi)
+{
+	d->readback += !!(newi & SLOT_READ) - !!(oldi & SLOT_READ);
+	d->readback_compr += (int64_t)((newi & SLOT_READ) ? info_obj_size(newi) : 0) -
+			     ((oldi & SLOT_READ) ? info_obj_size(oldi) : 0);
+	d->recomp += (info_has_obj(newi) && (newi & SLOT_RECOMP)) -
+		     (info_has_obj(oldi) && (oldi & SLOT_RECOMP));
+	d->recomp_todo += info_recomp_todo(newi) - info_recomp_todo(oldi);
+}
 
 /* A slot went from @oldi to @newi (either may be empty). */
 static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t newi)
@@ -301,6 +335,7 @@ static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t new
 	/* zram's huge_pages_since counts every incompressible page stored,
 	 * an overwrite of one huge page by another included */
 	d->huge_new += info_has_obj(newi) && (newi & SLOT_HUGE);
+	delta_marks(d, oldi, newi);
 }
 
 static void store_account(struct store_tls *t, struct store_file *f,
@@ -324,6 +359,14 @@ static void store_account(struct store_tls *t, struct store_file *f,
 		cnt_add(t, C_HUGE_SINCE, d->huge_new);
 	if (d->freed)
 		cnt_add(t, C_NOTIFY_FREE, d->freed);
+	if (d->readback)
+		cnt_add(t, C_READBACK, d->readback);
+	if (d->readback_compr)
+		cnt_add(t, C_READBACK_COMPR, d->readback_compr);
+	if (d->recomp)
+		cnt_add(t, C_RECOMP, d->recomp);
+	if (d->recomp_todo)
+		cnt_add(t, C_RECOMP_TODO, d->recomp_todo);
 }
 
 /* The counters of one slot going from @oldi to @newi. */
@@ -336,11 +379,22 @@ static void store_account_slot(struct store_tls *t, struct store_file *f,
 	store_account(t, f, &d);
 }
 
+/* Only a mark of a slot changed (its content did not). */
+static void store_account_marks(struct store_tls *t, struct store_file *f,
+				uint32_t oldi, uint32_t newi)
+{
+	struct store_delta d = { 0 };
+
+	delta_marks(&d, oldi, newi);
+	store_account(t, f, &d);
+}
+
 /* --- per-thread state ------------------------------------------------ */
 
 static void store_tls_free(struct store_tls *t)
 {
 	codec_ctx_destroy(t->ctx);
+	codec_ctx_destroy(t->ctx2);
 	reclaim_node_put(t->st->rc, t->rn);
 	free(t);
 }
@@ -370,6 +424,15 @@ static void store_tls_exit(void *arg)
 	store_tls_free(t);
 }
 
+static void store_tls_warm(struct store_tls *t, struct codec_ctx *ctx)
+{
+	long n = codec_compress(ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
+				sizeof(t->cbuf));
+
+	if (n > 0)
+		codec_decompress(ctx, t->cbuf, (size_t)n, t->bounce, STORE_PAGE_SIZE);
+}
+
 static int store_tls_create(struct store *st, struct store_tls **out)
 {
 	struct store_tls *t = aligned_alloc(64, sizeof(*t));
@@ -380,20 +443,21 @@ static int store_tls_create(struct store *st, struct store_tls **out)
 	memset(t, 0, sizeof(*t));
 	t->st = st;
 	ret = codec_ctx_create(&st->codec, &t->ctx);
+	if (ret == 0 && st->codec2.ops)
+		ret = codec_ctx_create(&st->codec2, &t->ctx2);
 	if (ret < 0) {
+		codec_ctx_destroy(t->ctx);
 		free(t);
 		return ret;
 	}
 	/*
-	 * Use the codec once now: its state (zstd's lazily allocated tables
-	 * among it) is then faulted in before the first request, not on the
-	 * I/O path under a slot lock.
+	 * Use the codecs once now: their state (zstd's lazily allocated
+	 * tables among it) is then faulted in before the first request, not
+	 * on the I/O path under a slot lock.
 	 */
-	ret = (int)codec_compress(t->ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
-				  sizeof(t->cbuf));
-	if (ret > 0)
-		codec_decompress(t->ctx, t->cbuf, (size_t)ret, t->bounce,
-				 STORE_PAGE_SIZE);
+	store_tls_warm(t, t->ctx);
+	if (t->ctx2)
+		store_tls_warm(t, t->ctx2);
 	t->rn = reclaim_node_get(st->rc);
 	ret = -pthread_setspecific(st->key, t);
 	if (ret) {
@@ -546,6 +610,12 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 			if (!(info & SLOT_STORED))
 				continue;
 			w->d[C_ORIG] -= STORE_PAGE_SIZE;
+			if (info & SLOT_READ) {
+				w->d[C_READBACK]--;
+				w->d[C_READBACK_COMPR] -= info_obj_size(info);
+			}
+			w->d[C_RECOMP] -= info_has_obj(info) && (info & SLOT_RECOMP);
+			w->d[C_RECOMP_TODO] -= info_recomp_todo(info);
 			if (info & SLOT_SAME) {
 				w->d[C_SAME]--;
 				continue;
@@ -774,6 +844,9 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 	p = zspool_map(st->pool, h, t->bounce);
 	if (info & SLOT_HUGE)
 		memcpy(dst, p, STORE_PAGE_SIZE);
+	else if (info & SLOT_RECOMP)
+		ret = t->ctx2 ? codec_decompress(t->ctx2, p, info & SLOT_SIZE_MASK,
+						 dst, STORE_PAGE_SIZE) : -EIO;
 	else
 		ret = codec_decompress(t->ctx, p, info & SLOT_SIZE_MASK, dst,
 				       STORE_PAGE_SIZE);
@@ -935,12 +1008,21 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 		if (!s || !(slot_info(s) & SLOT_STORED)) {
 			memset(dst + done, 0, n);
 		} else {
+			uint32_t info;
+
 			slot_lock(s);
+			info = slot_info(s);
 			if (n == STORE_PAGE_SIZE) {
-				ret = store_decode(st, t, slot_info(s), s->val, dst + done);
+				ret = store_decode(st, t, info, s->val, dst + done);
 			} else {
-				ret = store_decode(st, t, slot_info(s), s->val, t->page);
+				ret = store_decode(st, t, info, s->val, t->page);
 				memcpy(dst + done, t->page + po, n);
+			}
+			if (ret == 0 && !(info & SLOT_READ)) {
+				/* no new generation: the content is the same */
+				atomic_store_explicit(&s->info, info | SLOT_READ,
+						      memory_order_relaxed);
+				store_account_marks(t, f, info, info | SLOT_READ);
 			}
 			slot_unlock(s);
 			if (ret < 0) {
@@ -1201,6 +1283,8 @@ void store_file_destroy(struct store_file *f)
 		st->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
+	while (st->walk_file == f)
+		pthread_cond_wait(&st->files_cond, &st->files_lock);
 	pthread_mutex_unlock(&st->files_lock);
 
 	if (st->deferred)
@@ -1246,6 +1330,8 @@ int store_create(const struct store_config *cfg, struct store **out)
 	if (!st)
 		return -ENOMEM;
 	ret = codec_init(&st->codec, comp, cfg->comp_level);
+	if (ret == 0 && cfg->recomp)
+		ret = codec_init(&st->codec2, cfg->recomp, cfg->recomp_level);
 	if (ret < 0)
 		goto fail_free;
 	st->deferred = cfg->deferred_free;
@@ -1255,6 +1341,8 @@ int store_create(const struct store_config *cfg, struct store **out)
 	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
+	pthread_mutex_init(&st->recomp_lock, NULL);
+	pthread_cond_init(&st->files_cond, NULL);
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
 		goto fail_mutex;
@@ -1272,8 +1360,16 @@ int store_create(const struct store_config *cfg, struct store **out)
 		goto fail_pool;
 	if (cfg->reserve_pages)
 		reclaim_kick_refill(st->rc);
+	if (cfg->recomp && cfg->recomp_readback) {
+		ret = recomp_start(st, &st->recomp);
+		if (ret < 0)
+			goto fail_rc;
+	}
 	*out = st;
 	return 0;
+
+fail_rc:
+	reclaim_destroy(st->rc);
 
 fail_pool:
 	zspool_destroy(st->pool);
@@ -1282,6 +1378,8 @@ fail_hr:
 fail_key:
 	pthread_key_delete(st->key);
 fail_mutex:
+	pthread_cond_destroy(&st->files_cond);
+	pthread_mutex_destroy(&st->recomp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 fail_free:
@@ -1295,6 +1393,7 @@ void store_destroy(struct store *st)
 
 	if (!st)
 		return;
+	recomp_stop(st->recomp);
 	for (;;) {
 		struct store_file *f;
 
@@ -1316,6 +1415,7 @@ void store_destroy(struct store *st)
 		t = st->tls_list;
 		store_tls_unlink(st, t);
 		codec_ctx_destroy(t->ctx);
+		codec_ctx_destroy(t->ctx2);
 		reclaim_node_put(st->rc, t->rn);
 		free(t);
 	}
@@ -1324,6 +1424,8 @@ void store_destroy(struct store *st)
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
 	headroom_destroy(st->hr);
+	pthread_cond_destroy(&st->files_cond);
+	pthread_mutex_destroy(&st->recomp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 	free(st);
@@ -1372,6 +1474,12 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->reserve_grown = zs.pages_grown;
 	out->reads = (uint64_t)sum[C_READS];
 	out->writes = (uint64_t)sum[C_WRITES];
+	out->readback_pages = (uint64_t)sum[C_READBACK];
+	out->readback_compr = (uint64_t)sum[C_READBACK_COMPR];
+	out->recomp_pages = (uint64_t)sum[C_RECOMP];
+	out->recomp_todo = (uint64_t)sum[C_RECOMP_TODO];
+	out->recomp_tried = (uint64_t)sum[C_RECOMP_TRIED];
+	out->recomp_saved = (uint64_t)sum[C_RECOMP_SAVED];
 	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);
 }
 
@@ -1407,4 +1515,178 @@ void store_set_reserve(struct store *st, uint64_t pages)
 	atomic_store_explicit(&st->reserve_on, pages > 0, memory_order_relaxed);
 	if (pages)
 		reclaim_kick_refill(st->rc);
+}
+
+/* --- recompression --------------------------------------------------- */
+
+/*
+ * Try one slot: its object re-encoded by the second codec replaces it when
+ * that saves at least one size class (16 bytes).  The slot lock is held
+ * only to read the page and to switch the slot; the encoding runs without
+ * it, and the switch happens only if the slot is unchanged (its info holds
+ * a generation), as for partial writes.  Returns 1 done, 0 skipped, or
+ * -ENOMEM when no memory could be had without waiting (stop the pass).
+ */
+static int store_recomp_slot(struct store_file *f, struct store_tls *t,
+			     struct slot *s, unsigned want)
+{
+	struct store *st = f->st;
+	uint32_t info = slot_info(s), newi;
+	uint64_t val;
+	zspool_handle_t h;
+	size_t old;
+	long n;
+	int ret;
+
+	if (!info_has_obj(info) || (info & (SLOT_RECOMP | SLOT_NORECOMP)) ||
+	    (info & want) != want)
+		return 0;
+	slot_lock(s);
+	info = slot_info(s);
+	val = s->val;
+	if (!info_has_obj(info) || (info & (SLOT_RECOMP | SLOT_NORECOMP)) ||
+	    (info & want) != want) {
+		slot_unlock(s);
+		return 0;
+	}
+	ret = store_decode(st, t, info, val, t->page);
+	slot_unlock(s);
+	if (ret < 0)
+		return 0;
+	old = info & SLOT_SIZE_MASK;
+	cnt_add(t, C_RECOMP_TRIED, 1);
+	n = codec_compress(t->ctx2, t->page, STORE_PAGE_SIZE, t->cbuf,
+			   old > 16 ? old - 16 : 1);
+	if (n <= 0) {
+		/* no gain: keep the first encoding, and do not try again */
+		slot_lock(s);
+		if (slot_info(s) == info && s->val == val) {
+			atomic_store_explicit(&s->info, info | SLOT_NORECOMP,
+					      memory_order_relaxed);
+			store_account_marks(t, f, info, info | SLOT_NORECOMP);
+		}
+		slot_unlock(s);
+		return 1;
+	}
+	/* Only from the reserve, and only while it is not low: the writes
+	 * of a burst come first. */
+	if (zspool_reserve_low(st->pool)) {
+		reclaim_kick_refill(st->rc);
+		return -ENOMEM;
+	}
+	ret = zspool_alloc(st->pool, (size_t)n, ZSPOOL_NOWAIT, &h);
+	if (ret < 0) {
+		reclaim_kick_refill(st->rc);
+		return -ENOMEM;
+	}
+	zspool_write(st->pool, h, t->cbuf, (size_t)n);
+	newi = (info & ~(SLOT_SIZE_MASK | SLOT_HUGE)) | SLOT_RECOMP | (uint32_t)n;
+	slot_lock(s);
+	if (slot_info(s) != info || s->val != val) {
+		slot_unlock(s);
+		zspool_free(st->pool, h);
+		return 0;
+	}
+	slot_set(s, newi, h);
+	slot_unlock(s);
+	store_account_slot(t, f, info, newi);
+	cnt_add(t, C_RECOMP_SAVED, (int64_t)(old - (size_t)n));
+	zspool_free(st->pool, (zspool_handle_t)val);
+	return 1;
+}
+
+/* Is @f still a file of @st?  files_lock held. */
+static bool store_file_listed(struct store *st, struct store_file *f)
+{
+	for (struct store_file *g = st->files; g; g = g->next)
+		if (g == f)
+			return true;
+	return false;
+}
+
+/*
+ * Walk the files from where the last call stopped (a cursor: file and
+ * page), trying up to @max_pages eligible slots.  A file is pinned while
+ * one leaf of it is walked; store_file_destroy() waits for that leaf.
+ */
+int store_recompress(struct store *st, unsigned which, uint64_t max_pages,
+		     uint64_t *done)
+{
+	unsigned want = which & STORE_RECOMP_READBACK ? SLOT_READ : 0;
+	struct store_tls *t;
+	uint64_t n = 0;
+	int restarts = 0;
+	int ret;
+
+	*done = 0;
+	if (!st->codec2.ops)
+		return -EINVAL;
+	ret = store_tls_get(st, &t);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&st->recomp_lock);
+	while (n < max_pages && ret >= 0) {
+		struct store_file *f;
+		uint64_t lidx, pg;
+		struct leaf *l;
+
+		pthread_mutex_lock(&st->files_lock);
+		f = st->cursor_file;
+		if (f && !store_file_listed(st, f))
+			f = NULL;
+		if (!f) {
+			/* from the first file, at most once more per call */
+			f = st->files;
+			st->cursor_page = 0;
+			if (!f || restarts++ > 0) {
+				st->cursor_file = NULL;
+				pthread_mutex_unlock(&st->files_lock);
+				break;
+			}
+		}
+		st->walk_file = f;
+		pthread_mutex_unlock(&st->files_lock);
+
+		pg = st->cursor_page;
+		lidx = pg >> LEAF_SHIFT;
+		l = table_next_leaf(f, &lidx, STORE_MAX_LEAVES);
+		if (l) {
+			uint64_t base = lidx << LEAF_SHIFT;
+			uint64_t i = pg > base ? pg - base : 0;
+
+			for (; i < LEAF_SLOTS && n < max_pages; i++) {
+				ret = store_recomp_slot(f, t, &l->s[i], want);
+				if (ret < 0)
+					break;
+				n += (uint64_t)ret;
+			}
+			pg = base + i;
+		}
+
+		pthread_mutex_lock(&st->files_lock);
+		st->walk_file = NULL;
+		pthread_cond_broadcast(&st->files_cond);
+		if (l) {
+			st->cursor_file = f;
+			st->cursor_page = pg;
+		} else {
+			/* past the file's last leaf (NULL after the last file) */
+			st->cursor_file = store_file_listed(st, f) ? f->next : NULL;
+			st->cursor_page = 0;
+		}
+		pthread_mutex_unlock(&st->files_lock);
+	}
+	pthread_mutex_unlock(&st->recomp_lock);
+	*done = n;
+	return ret < 0 ? ret : 0;
+}
+
+bool store_has_recomp(struct store *st)
+{
+	return st->codec2.ops != NULL;
+}
+
+const char *store_recomp_name(struct store *st)
+{
+	return st->codec2.ops ? st->codec2.ops->name : NULL;
 }

@@ -68,6 +68,27 @@ after=$(mm 1)
 [ "$after" -le $((orig - 4194304)) ] ||
 	zf_fail "orig_data_size $orig -> $after after punching 4 MiB"
 cmp -s -n 4194304 /dev/zero "$MNT/swap" || zf_fail "punched range is not zeros"
+
+# --- pages read back are recompressed by zstd in the background -----------
+# (readback_stat: readback_pages readback_compr recomp_pages recomp_todo
+# recomp_tried recomp_saved)
+rb() { cut -d' ' -f"$1" "$MNT/.zram/readback_stat"; }
+while [ "$(stat -c %s "$T/text" 2>/dev/null || echo 0)" -lt 4194304 ]; do
+	cat /usr/share/common-licenses/* >>"$T/text"
+done
+head -c 4M "$T/text" >"$T/text4"
+dd if="$T/text4" of="$MNT/swap" bs=1M seek=8 oflag=direct conv=notrunc status=none ||
+	zf_fail "dd text"
+compr=$(mm 2)
+expect "recomp_todo before a read" "$(rb 4)" 0
+dd if="$MNT/swap" of=/dev/null bs=1M skip=8 count=4 iflag=direct status=none
+[ "$(rb 1)" -ge 1024 ] || zf_fail "readback_pages $(rb 1) after reading 1024 pages"
+zf_wait 100 eval '[ "$(rb 4)" = 0 ]' ||
+	zf_fail "read-back pages not recompressed within 10 s: $(cat "$MNT/.zram/readback_stat")"
+[ "$(rb 3)" -gt 512 ] && [ "$(mm 2)" -lt "$compr" ] ||
+	zf_fail "zstd did not shrink the text: compr $compr -> $(mm 2), readback_stat $(cat "$MNT/.zram/readback_stat")"
+dd if="$MNT/swap" of="$T/back" bs=1M skip=8 count=4 iflag=direct status=none
+cmp -s "$T/text4" "$T/back" || zf_fail "recompressed pages read back differ"
 expect "size after punch" "$(stat -c %s "$MNT/swap")" 16777216
 # fallocate mode 0 extends, zero range works, collapse is refused
 fallocate -l 20M "$MNT/swap" || zf_fail "fallocate to 20M"
@@ -128,11 +149,12 @@ expect "rename into .zram" "$($H errno rename "$MNT/b" "$MNT/.zram/b")" EPERM
 # --- control files -------------------------------------------------------
 Z=$MNT/.zram
 expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
-	"comp_algorithm compact files io_stat mem_limit mem_used_max mm_stat reclaim_stat reserve_stat "
+	"comp_algorithm compact files io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat reserve_stat "
 expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
 expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
 expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5
 expect "reserve_stat columns" "$(wc -w <"$Z/reserve_stat")" 4
+expect "readback_stat columns" "$(wc -w <"$Z/readback_stat")" 6
 expect "comp_algorithm" "$(cat "$Z/comp_algorithm")" "[lz4] zstd"
 grep -q '^20971520 [0-9]* [0-9]* swap$' "$Z/files" || zf_fail "files: $(cat "$Z/files")"
 echo 1G >"$Z/mem_limit" || zf_fail "mem_limit=1G"
@@ -218,8 +240,17 @@ EOF
 		zf_fail "building the pthread_create shim"
 	mkdir -p "$T/ft"
 	ZF_MOUNTS="$T/ft $ZF_MOUNTS"
-	for n in 4 6; do
-		k=$((n - 4))
+	# threads 1-4 are the store's (headroom, reclaim, refill, recompression)
+	ZF_FAIL_THREAD=4 LD_PRELOAD="$T/failthr.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+		zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1 \
+		"$T/ft" 2>"$T/err"
+	rc=$?
+	[ $rc = 1 ] && grep -q "store (comp=lz4, recomp=zstd" "$T/err" ||
+		zf_fail "recompression thread not created: exit $rc, $(cat "$T/err")"
+	mountpoint -q "$T/ft" && zf_fail "recompression thread not created: still mounted"
+	for n in 5 7; do
+		k=$((n - 5))
 		ZF_FAIL_THREAD=$n LD_PRELOAD="$T/failthr.so" \
 			ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 			zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1 \

@@ -55,6 +55,9 @@ for f in -f ""; do
 		 reserve=99999999999999999999 \
 		 file=. "file=$long" \
 		 nomlock=1 noioflusher=x nooomadj=1 \
+		 recomp=gzip recomp=ZSTD recomp= recomp_level=x recomp_level= \
+		 recomp=zstd,recomp_level=99 comp=zstd,recomp=lz4,recomp_level=70000 \
+		 readback_recomp=yes readback_recomp= \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done

@@ -49,13 +49,16 @@ int main(void)
 	       o.size == 0 && !strcmp(o.file, "swap") && !strcmp(o.comp, "lz4") &&
 	       o.threads == OPTIONS_DEFAULT_THREADS && o.deferred_free &&
 	       o.reserve == OPTIONS_DEFAULT_RESERVE && o.mlock && o.io_flusher &&
-	       o.oom_adj && !o.foreground && !o.source &&
+	       o.oom_adj && !o.foreground && !o.source && !o.recomp &&
+	       o.readback_recomp && o.recomp_level == 0 &&
 	       !strcmp(o.mountpoint, "/"), "defaults");
 	options_free(&o);
 
 	tap_ok(parse(&o, err, sizeof(err), "-o", "size=1000,file=sw,comp=zstd,comp_level=-3",
 		     "-o", "mem_limit=1G,deferred_free=off,threads=8,reclaim_threads=2",
-		     "-o", "reserve=5,nomlock,noioflusher,nooomadj", "-f", "/", NULL) == 0 &&
+		     "-o", "reserve=5,nomlock,noioflusher,nooomadj", "-f",
+		     "-o", "recomp=lz4,recomp_level=5,readback_recomp=off", "/", NULL) == 0 &&
+	       !strcmp(o.recomp, "lz4") && o.recomp_level == 5 && !o.readback_recomp &&
 	       o.size == 4096 && !strcmp(o.file, "sw") && !strcmp(o.comp, "zstd") &&
 	       o.comp_level == -3 && o.mem_limit == 1ull << 30 && !o.deferred_free &&
 	       o.threads == 8 && o.reclaim_threads == 2 && o.reserve == 4096 &&
@@ -77,6 +80,7 @@ int main(void)
 		"comp_level=x", "threads=0", "threads=65", "threads=1x",
 		"reclaim_threads=0", "deferred_free=maybe", "reserve=2G",
 		"mem_limit=1Q", "file=a/b", "file=.zram", "file=",
+		"recomp=gzip", "recomp=", "recomp_level=x", "readback_recomp=1",
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		int rc = parse(&o, err, sizeof(err), "-o", bad[k], "/", NULL);

@@ -10,7 +10,10 @@
  * smaller than a page, so two threads often modify disjoint parts of the
  * same page at the same moment - exactly the read-modify-write race the
  * slot lock must serialize - while the model stays exact.  Reads under the
- * chunk locks compare byte for byte.  Seed printed; ZRAMFUSE_SEED repeats.
+ * chunk locks compare byte for byte.  With a second codec, the read-back
+ * pages are recompressed meanwhile (by the store's own thread and by the
+ * churn thread), while a second file is made, read and destroyed over and
+ * over under the walk.  Seed printed; ZRAMFUSE_SEED repeats.
  */
 #include "config.h"
 
@@ -129,28 +132,51 @@ static void *churn_main(void *arg)
 
 		store_compact(st);
 		store_stats(st, &s);
+		if (store_has_recomp(st)) {
+			static unsigned char page[8 * PAGE], back[8 * PAGE];
+			struct store_file *f2;
+			uint64_t n, rng = seed + *rounds;
+
+			store_recompress(st, STORE_RECOMP_READBACK, 64, &n);
+			if (store_file_create(st, &f2) == 0) {
+				st_fill(page, sizeof(page), 2, &rng);
+				if (store_write(f2, page, sizeof(page), 0) != (ssize_t)sizeof(page) ||
+				    store_read(f2, back, sizeof(back), 0) != (ssize_t)sizeof(back) ||
+				    memcmp(page, back, sizeof(page)))
+					atomic_fetch_add(&failures, 1);
+				store_recompress(st, STORE_RECOMP_READBACK, 4, &n);
+				store_file_destroy(f2);
+			}
+		}
 		(*rounds)++;
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }
 
-static void run(const char *comp, unsigned reclaim_threads, size_t queue_max)
+static void run(const char *comp, unsigned reclaim_threads, size_t queue_max,
+		const char *recomp)
 {
 	struct store_config cfg = {
 		.comp = comp, .deferred_free = true,
 		.reclaim_threads = reclaim_threads, .reclaim_queue_max = queue_max,
+		.recomp = recomp, .recomp_readback = recomp != NULL,
+		.reserve_pages = recomp ? 64 : 0,
 	};
 	static struct worker w[NTHREADS];
 	struct store_stats s;
 	pthread_t churn;
 	unsigned long rounds = 0;
 	unsigned char *all;
+	char name[32];
 	int ret;
+
+	snprintf(name, sizeof(name), "%s%s%s", comp, recomp ? "+" : "",
+		 recomp ? recomp : "");
 
 	ret = store_create(&cfg, &st);
 	if (!tap_ok(ret == 0 && store_file_create(st, &file) == 0,
-		    "%s, %u reclaim threads, queue %zu: create", comp, reclaim_threads, queue_max))
+		    "%s, %u reclaim threads, queue %zu: create", name, reclaim_threads, queue_max))
 		return;
 	memset(model, 0, sizeof(model));
 	atomic_store(&failures, 0);
@@ -169,12 +195,12 @@ static void run(const char *comp, unsigned reclaim_threads, size_t queue_max)
 	pthread_join(churn, NULL);
 	tap_ok(atomic_load(&failures) == 0,
 	       "%s: %d threads: %lu writes, %lu reads, %lu discards; %lu compactions, no mismatch",
-	       comp, NTHREADS, atomic_load(&nwrites), atomic_load(&nreads),
+	       name, NTHREADS, atomic_load(&nwrites), atomic_load(&nreads),
 	       atomic_load(&ndiscards), rounds);
 
 	all = malloc(BYTES);
 	tap_ok(all && store_read(file, all, BYTES, 0) == (ssize_t)BYTES &&
-	       memcmp(all, model, BYTES) == 0, "%s: whole file matches the model", comp);
+	       memcmp(all, model, BYTES) == 0, "%s: whole file matches the model", name);
 	free(all);
 	store_drain(st);
 	store_stats(st, &s);
@@ -185,12 +211,20 @@ static void run(const char *comp, unsigned reclaim_threads, size_t queue_max)
 		tap_ok(s.orig_data_size == pages * PAGE && s.compr_data_size == compr &&
 		       s.reclaim_queued_pages == 0,
 		       "%s: counters add up across threads (%llu pages, %llu sync frees, %llu batches)",
-		       comp, (unsigned long long)pages,
+		       name, (unsigned long long)pages,
 		       (unsigned long long)s.reclaim_sync_frees,
 		       (unsigned long long)s.reclaim_batches);
 	}
+	if (recomp)
+		tap_ok(s.recomp_tried > 0 && s.recomp_saved > 0 &&
+		       s.readback_pages <= s.orig_data_size / PAGE &&
+		       s.recomp_pages + s.recomp_todo <= s.readback_pages,
+		       "%s: recompressed meanwhile (%llu tried, %llu held at the end, %llu bytes saved)",
+		       name, (unsigned long long)s.recomp_tried,
+		       (unsigned long long)s.recomp_pages,
+		       (unsigned long long)s.recomp_saved);
 	store_file_destroy(file);
-	tap_ok(st_empty(st), "%s: 0 pages in use after destroy + drain", comp);
+	tap_ok(st_empty(st), "%s: 0 pages in use after destroy + drain", name);
 	store_destroy(st);
 }
 
@@ -199,11 +233,12 @@ int main(void)
 	seed = tap_seed();
 	for (size_t i = 0; i < NCHUNKS; i++)
 		pthread_mutex_init(&chunk_lock[i], NULL);
-	run("lz4", 1, 0);
+	run("lz4", 1, 0, NULL);
 #ifdef HAVE_ZSTD
-	run("zstd", 2, 64);
+	run("zstd", 2, 64, NULL);
+	run("lz4", 1, 0, "zstd");
 #else
-	run("lz4", 2, 64);
+	run("lz4", 2, 64, NULL);
 #endif
 	return tap_done();
 }
