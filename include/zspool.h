@@ -91,6 +91,11 @@ void zspool_free_batch(struct zspool *pool, zspool_handle_t *h, size_t n);
 
 /* The requested size of the object (what zspool_alloc() was given). */
 size_t zspool_obj_size(struct zspool *pool, zspool_handle_t h);
+/*
+ * The smallest object size of the huge class: objects this large take a
+ * page each (zram's huge_class_size), so storing one saves nothing.
+ */
+size_t zspool_huge_size(struct zspool *pool);
 
 /* Copy @len bytes (<= the object's size) into / out of an object. */
 void zspool_write(struct zspool *pool, zspool_handle_t h,

@@ -42,8 +42,13 @@
  * taking the slot lock; under the lock the slot is switched, and the old
  * object is freed after the unlock.  A partial page is read, modified and
  * re-encoded under the slot lock.  Failure at any point leaves the old
- * content in place.  A page whose compressed size reaches 3/4 of a page
- * (zram's huge threshold) is stored raw; a same-filled page stores its word.
+ * content in place.  A page whose compressed size reaches the allocator's
+ * huge class (zspool_huge_size(): objects that take a page each, as zram's
+ * huge_class_size; 3633 bytes with 8-page zspages) is stored raw, since
+ * the compressed object would cost as much and need decompressing; a
+ * same-filled page stores its word.  (A fixed 3/4 of a page stored 84% more
+ * pages raw than zram on a mixed corpus, 12987 against 7077, and 3% more
+ * memory.)
  *
  * Memory for writes.  Every allocation a write makes - the compressed
  * object, a new slot-table page - goes through store_get(), with no slot
@@ -110,7 +115,6 @@
 #include "store.h"
 #include "zspool.h"
 
-#define STORE_HUGE_THRESHOLD 3072u	/* compressed >= this: stored raw */
 
 #define LEAF_SHIFT 8
 #define LEAF_SLOTS (1u << LEAF_SHIFT)
@@ -200,6 +204,7 @@ struct store {
 	bool deferred;
 	bool nowait;
 	uint64_t headroom_min;		/* see store_config */
+	size_t huge_size;		/* compressed >= this: stored raw */
 	_Atomic bool reserve_on;	/* relaxed */
 	_Atomic uint64_t mem_limit;	/* relaxed; bytes */
 	_Atomic uint64_t table_bytes;	/* relaxed */
@@ -808,7 +813,7 @@ static int store_encode(struct store *st, struct store_tls *t,
 		return 0;
 	}
 	n = codec_compress(t->ctx, src, STORE_PAGE_SIZE, t->cbuf,
-			   STORE_HUGE_THRESHOLD - 1);
+			   st->huge_size - 1);
 	if (n == -E2BIG) {
 		n = STORE_PAGE_SIZE;
 		data = src;
@@ -1352,6 +1357,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = zspool_create(&zc, &st->pool);
 	if (ret < 0)
 		goto fail_hr;
+	st->huge_size = zspool_huge_size(st->pool);
 	rcfg.pool = st->pool;
 	rcfg.nowait = cfg->nowait_writes;
 	rcfg.arg = st;

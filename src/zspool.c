@@ -1967,3 +1967,11 @@ int zspool_check(struct zspool *pool)
 		pthread_mutex_unlock(&pool->classes[--locked].lock);
 	return err;
 }
+
+size_t zspool_huge_size(struct zspool *pool)
+{
+	for (unsigned k = 0; k < pool->nr_classes; k++)
+		if (pool->classes[k].huge)
+			return pool->classes[k].min_size;
+	return ZSPOOL_MAX_OBJ + 1;
+}
