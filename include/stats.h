@@ -31,6 +31,8 @@ int stats_io_stat(const struct store_stats *s, char *buf, size_t len);
 int stats_reclaim_stat(const struct store_stats *s, char *buf, size_t len);
 /* The allocator reserve: reserve_pages reserve_target nowait_failed. */
 int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len);
+/* zram's bd_stat, in 4 KiB pages: bd_count bd_reads bd_writes. */
+int stats_bd_stat(const struct store_stats *s, char *buf, size_t len);
 /* One number and a newline (mem_limit, mem_used_max). */
 int stats_u64(uint64_t v, char *buf, size_t len);
 /*

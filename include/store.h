@@ -52,6 +52,8 @@ struct store_config {
 	unsigned max_zspage_pages;	/* 0 = 8 */
 	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill). */
 	bool io_flusher;
+	/* writeback's backing file or block device; NULL = none yet */
+	const char *backing_dev;
 };
 
 /* zram's figures, with zram's meaning, plus what zram lacks. */
@@ -87,6 +89,10 @@ struct store_stats {
 	uint64_t writes;
 	/* slot-table metadata of all files (and destroyed, not yet freed) */
 	uint64_t table_bytes;
+	/* bd_stat, in 4 KiB pages: on the backing file now, read, written */
+	uint64_t bd_count;
+	uint64_t bd_reads;
+	uint64_t bd_writes;
 };
 
 int store_create(const struct store_config *cfg, struct store **out);
@@ -146,5 +152,55 @@ void store_set_mem_limit(struct store *st, uint64_t bytes);
 /* Reset mem_used_max to the current mem_used_total. */
 void store_reset_mem_used_max(struct store *st);
 void store_set_reserve(struct store *st, uint64_t pages);
+
+/*
+ * Post-processing, zram's idle, writeback and (later) recompression.
+ *
+ * Every stored page has an access time (seconds, set by each read and
+ * write) and an idle mark that any read or write clears.
+ *
+ * store_mark_idle(): @age PP_IDLE_ALL marks every page in memory idle
+ * (same-filled and written-back pages are never idle, as in zram);
+ * otherwise a page is marked idle when its last access is at least @age
+ * seconds old and its mark is cleared when it is younger.  Returns the
+ * pages marked idle.
+ */
+uint64_t store_mark_idle(struct store *st, uint64_t age);
+
+struct pp_scan;
+/*
+ * zram's writeback: move the pages that @scans select (include/pp.h; a
+ * scan with page indexes applies to @primary, one without to every file)
+ * to the backing file, compressed, one 4 KiB block each; at most
+ * @max_pages (0 = no bound).  The pages' memory is freed; reads come back
+ * from the file.  Returns 0 and the pages moved in *@done, or -errno:
+ * -ENODEV without a backing file, -EAGAIN while another pass runs, -EIO
+ * when the writeback limit is reached (or a write failed), -ENOSPC when
+ * the backing file is full; pages moved before the error stay moved.
+ */
+int store_writeback(struct store *st, struct store_file *primary,
+		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
+		    uint64_t *done);
+/*
+ * Open @path as the backing file.  -EBUSY once a page has been written
+ * back to the current one; the errors of wb_open() (include/writeback.h).
+ */
+int store_set_backing_dev(struct store *st, const char *path);
+/* The backing file's path, or NULL; valid while the store lives. */
+const char *store_backing_dev(struct store *st);
+/* zram's writeback_limit (4 KiB pages) and writeback_limit_enable. */
+uint64_t store_wb_limit(struct store *st);
+void store_set_wb_limit(struct store *st, uint64_t pages);
+bool store_wb_limit_enable(struct store *st);
+void store_set_wb_limit_enable(struct store *st, bool on);
+/* Wait until every freed block of the backing file has its hole punched. */
+void store_wb_sync(struct store *st);
+/*
+ * zram's debugfs block_state for the stored pages of @f, one line each:
+ * "index access_time flags" with flags s(ame) w(ritten back) h(uge)
+ * i(dle) r(ecompressed) n (incompressible), '.' when not.  A new buffer
+ * in *@text (free() it).  Returns 0 or -ENOMEM.
+ */
+int store_block_state(struct store_file *f, char **text, size_t *len);
 
 #endif

@@ -64,6 +64,7 @@
 #include "codec.h"
 #include "fs.h"
 #include "options.h"
+#include "pp.h"
 #include "stats.h"
 #include "store.h"
 
@@ -81,6 +82,8 @@
  */
 #define FS_ENTRY_TIMEOUT 3600.0
 #define FS_ATTR_TIMEOUT 0.0
+/* page_index= words in one write to writeback (4 KiB holds about 300) */
+#define FS_PP_MAX_SCANS 512
 
 enum fs_ctl {
 	FS_CTL_MM_STAT,
@@ -92,6 +95,14 @@ enum fs_ctl {
 	FS_CTL_RECLAIM_STAT,
 	FS_CTL_RESERVE_STAT,
 	FS_CTL_FILES,
+	/* post-processing (zram's names) */
+	FS_CTL_IDLE,
+	FS_CTL_WRITEBACK,
+	FS_CTL_WRITEBACK_LIMIT,
+	FS_CTL_WRITEBACK_LIMIT_ENABLE,
+	FS_CTL_BACKING_DEV,
+	FS_CTL_BD_STAT,
+	FS_CTL_BLOCK_STATE,
 	FS_NR_CTL
 };
 
@@ -108,6 +119,14 @@ static const struct {
 	[FS_CTL_RECLAIM_STAT] = { "reclaim_stat", 0444 },
 	[FS_CTL_RESERVE_STAT] = { "reserve_stat", 0444 },
 	[FS_CTL_FILES] = { "files", 0444 },
+	[FS_CTL_IDLE] = { "idle", 0200 },
+	[FS_CTL_WRITEBACK] = { "writeback", 0200 },
+	[FS_CTL_WRITEBACK_LIMIT] = { "writeback_limit", 0644 },
+	[FS_CTL_WRITEBACK_LIMIT_ENABLE] = { "writeback_limit_enable", 0644 },
+	[FS_CTL_BACKING_DEV] = { "backing_dev", 0644 },
+	[FS_CTL_BD_STAT] = { "bd_stat", 0444 },
+	/* zram's is in debugfs, /sys/kernel/debug/zram/zram0/block_state */
+	[FS_CTL_BLOCK_STATE] = { "block_state", 0400 },
 };
 
 _Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
@@ -958,6 +977,101 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 
 /* ---- the control directory -------------------------------------------- */
 
+/*
+ * The device file of zram's page indexes (writeback page_index=,
+ * block_state): the oldest named file, normally the one size= made.
+ * Pinned; fs_inode_unpin(*out, false) when done.  NULL when there is none.
+ */
+static struct fs_inode *fs_primary(struct fs *fs)
+{
+	struct fs_inode *found = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+		if (i->name && i->sf) {
+			i->nopen++;
+			found = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
+/* The text of the post-processing files that are not one line of stats. */
+static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
+		      size_t *len)
+{
+	struct fs_inode *i;
+	const char *path;
+	int rc;
+
+	if (which == FS_CTL_BACKING_DEV) {
+		path = store_backing_dev(fs->st);
+		if (asprintf(text, "%s\n", path ? path : "none") < 0)
+			return -ENOMEM;
+		*len = strlen(*text);
+		return 0;
+	}
+	i = fs_primary(fs);
+	if (!i) {
+		*text = strdup("");
+		*len = 0;
+		return *text ? 0 : -ENOMEM;
+	}
+	rc = store_block_state(i->sf, text, len);
+	fs_inode_unpin(i, false);
+	return rc;
+}
+
+/* zram's post-processing writes, with zram's errnos. */
+static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
+{
+	struct pp_scan *scans;
+	struct fs_inode *i;
+	uint64_t v, nr_pages, done;
+	size_t n;
+	int rc;
+
+	switch (which) {
+	case FS_CTL_IDLE:
+		if (pp_parse_idle(val, &v))
+			return -EINVAL;
+		store_mark_idle(fs->st, v);
+		return 0;
+	case FS_CTL_WRITEBACK_LIMIT:
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+		if (pp_parse_u64(val, 10, &v))
+			return -EINVAL;
+		if (which == FS_CTL_WRITEBACK_LIMIT)
+			store_set_wb_limit(fs->st, v);
+		else
+			store_set_wb_limit_enable(fs->st, v != 0);
+		return 0;
+	case FS_CTL_BACKING_DEV:
+		return store_set_backing_dev(fs->st, val);
+	case FS_CTL_WRITEBACK:
+		break;
+	default:
+		return -EACCES;
+	}
+	if (!store_backing_dev(fs->st))
+		return -ENODEV;
+	scans = calloc(FS_PP_MAX_SCANS, sizeof(*scans));
+	if (!scans)
+		return -ENOMEM;
+	i = fs_primary(fs);
+	nr_pages = i ? (atomic_load_explicit(&i->size, memory_order_relaxed) +
+			STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT : 0;
+	rc = pp_parse_writeback(val, nr_pages, scans, FS_PP_MAX_SCANS, &n);
+	if (!rc)
+		rc = store_writeback(fs->st, i ? i->sf : NULL, scans, n, 0, &done);
+	if (i)
+		fs_inode_unpin(i, false);
+	free(scans);
+	return rc;
+}
+
 /* Build the text of a control file in a new buffer. */
 static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		       size_t *len)
@@ -967,6 +1081,8 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	char *buf;
 	int k = 0;
 
+	if (which == FS_CTL_BLOCK_STATE || which == FS_CTL_BACKING_DEV)
+		return fs_pp_text(fs, which, text, len);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -1026,7 +1142,20 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		pthread_mutex_unlock(&fs->lock);
 		k = (int)n;
 		break;
+	case FS_CTL_BD_STAT:
+		k = stats_bd_stat(&s, buf, cap);
+		break;
+	case FS_CTL_WRITEBACK_LIMIT:
+		k = stats_u64(store_wb_limit(fs->st), buf, cap);
+		break;
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+		k = stats_u64(store_wb_limit_enable(fs->st), buf, cap);
+		break;
 	case FS_CTL_COMPACT:
+	case FS_CTL_IDLE:
+	case FS_CTL_WRITEBACK:
+	case FS_CTL_BACKING_DEV:
+	case FS_CTL_BLOCK_STATE:
 	case FS_NR_CTL:
 		free(buf);
 		return -EACCES;
@@ -1101,9 +1230,10 @@ out:
 static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 			    const char *data, size_t len, uid_t uid)
 {
-	char val[64];
+	char val[STORE_PAGE_SIZE];	/* what sysfs takes in one write */
 	size_t n = len;
 	uint64_t v;
+	int rc;
 
 	if (uid != 0)
 		return -EACCES;
@@ -1128,6 +1258,15 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 		/* free what waits in the reclaim queue first, then compact */
 		store_drain(fs->st);
 		store_compact(fs->st);
+		break;
+	case FS_CTL_IDLE:
+	case FS_CTL_WRITEBACK:
+	case FS_CTL_WRITEBACK_LIMIT:
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+	case FS_CTL_BACKING_DEV:
+		rc = fs_pp_write(fs, h->which, val);
+		if (rc)
+			return rc;
 		break;
 	default:
 		return -EACCES;

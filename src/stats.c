@@ -51,6 +51,12 @@ int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len)
 			s->nowait_failed, s->reserve_grown);
 }
 
+int stats_bd_stat(const struct store_stats *s, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			s->bd_count, s->bd_reads, s->bd_writes);
+}
+
 int stats_u64(uint64_t v, char *buf, size_t len)
 {
 	return snprintf(buf, len, "%" PRIu64 "\n", v);

@@ -13,9 +13,34 @@
  * more (the worst case, one page per 1 MiB, is a 4 KiB leaf per page).
  *
  * The slot.  { lock word, info, val }: info holds the compressed size and
- * the flags (stored, same-filled, huge/raw, and the idle/recompressed bits
- * kept for later); val is the zspool handle, or the fill word of a
- * same-filled page.  info and val change only under the slot's lock.
+ * the flags (stored, same-filled, huge/raw, idle, written back,
+ * incompressible, recompressed) and a generation; val is the zspool
+ * handle, the fill word of a same-filled page, or the block of a
+ * written-back page in the backing file.  info and val change only under
+ * the slot's lock.
+ *
+ * Post-processing state costs no memory per slot.  The flags take spare
+ * bits of info (13-15 and 19-20; the size needs 13 bits, the generation
+ * keeps 21-31).  The access time that zram's idle tracking needs (its
+ * ac_time, 8 bytes per slot when built in) lives in the lock word: only
+ * its low 2 bits are the lock state, so the 30 bits above hold the
+ * second of the last read or write (store_now(): from the store's start,
+ * 34 years), written by the holder in the same atomic that releases the
+ * lock (slot_unlock_touch()).  Always on, so that "idle 3600" is right
+ * from the first hour without a table allocated on first use; the cost
+ * is one clock_gettime() (vDSO) per request and a CAS instead of an
+ * exchange at unlock.  A read or write clears the idle mark, marking idle
+ * changes no content and so no generation, and a partial write ignores a
+ * mark set while it re-encoded.
+ *
+ * Written-back pages (writeback.c holds the file): the slot keeps the
+ * compressed size and flags, val the block.  A read takes the slot's
+ * content under the lock, lets go, reads the block into its bounce page
+ * with direct I/O and decodes there, then checks that the slot did not
+ * change meanwhile (else it starts again): no slot lock is held across
+ * I/O that may wait for memory, the same rule as the write path's
+ * below.  Freeing a block (overwrite, discard, destroy) only sets a bit;
+ * the backing file's thread punches the hole.
  *
  * The slot lock is the first word of the slot itself, a three-state futex
  * lock (0 free, 1 held, 2 held with sleepers): uncontended it is one CAS
@@ -93,6 +118,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -105,8 +131,10 @@
 
 #include "codec.h"
 #include "headroom.h"
+#include "pp.h"
 #include "reclaim.h"
 #include "store.h"
+#include "writeback.h"
 #include "zspool.h"
 
 #define STORE_HUGE_THRESHOLD 3072u	/* compressed >= this: stored raw */
@@ -124,10 +152,13 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 
 /* Slot info: size in the low bits, flags above. */
 #define SLOT_SIZE_MASK 0x1fffu
+/* val is a block of the backing file, holding the object's bytes */
+#define SLOT_WB (1u << 13)
+#define SLOT_INCOMP (1u << 14)		/* recompression did not shrink it */
 #define SLOT_STORED (1u << 16)		/* the page holds data */
 #define SLOT_SAME (1u << 17)		/* val is the fill word */
 #define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
-#define SLOT_IDLE (1u << 19)		/* reserved: idle page tracking */
+#define SLOT_IDLE (1u << 19)		/* not accessed since marked idle */
 #define SLOT_RECOMP (1u << 20)		/* reserved: recompressed */
 /* The top bits count changes of the slot, so that a writer that let go
  * of the lock to allocate can tell whether the slot changed meanwhile. */
@@ -135,8 +166,17 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_GEN_ONE (1u << SLOT_GEN_SHIFT)
 #define SLOT_GEN_MASK (~0u << SLOT_GEN_SHIFT)
 
+/*
+ * The lock word: the lock state in the low 2 bits, the page's last access
+ * (store_now(): seconds since the store was made, 0 = never) in the 30
+ * bits above, written by the holder as it lets go.  See the head comment.
+ */
+#define SLOT_LOCK_MASK 3u
+#define SLOT_TIME_SHIFT 2
+#define SLOT_TIME_MAX (UINT32_MAX >> SLOT_TIME_SHIFT)
+
 struct slot {
-	_Atomic uint32_t lock;		/* 0 free, 1 held, 2 held + sleepers */
+	_Atomic uint32_t lock;		/* state 0 free, 1 held, 2 held + sleepers; time */
 	_Atomic uint32_t info;		/* protected by lock (relaxed peeks allowed) */
 	uint64_t val;			/* protected by lock */
 };
@@ -158,6 +198,7 @@ enum store_counter {
 	C_ORIG, C_COMPR, C_SAME, C_HUGE, C_HUGE_SINCE,
 	C_FAILED_READS, C_FAILED_WRITES, C_INVALID, C_NOTIFY_FREE,
 	C_SYNC_FREES, C_NOWAIT_FAILED, C_READS, C_WRITES,
+	C_BD_COUNT, C_BD_READS, C_BD_WRITES,
 	C_NR
 };
 
@@ -169,9 +210,11 @@ struct store_tls {
 	struct codec_ctx *ctx;
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
+	uint32_t now;			/* owner only: store_now() of this operation */
 	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
 	unsigned char page[STORE_PAGE_SIZE];
-	unsigned char bounce[STORE_PAGE_SIZE];
+	/* 4 KiB-aligned: the backing file's direct I/O goes through it */
+	_Alignas(STORE_PAGE_SIZE) unsigned char bounce[STORE_PAGE_SIZE];
 };
 
 struct store_file {
@@ -182,6 +225,8 @@ struct store_file {
 	_Atomic uint64_t objs;		/* relaxed: objects */
 	_Atomic uint64_t meta;		/* relaxed: table bytes */
 	struct store_file *next, *prev;	/* protected by st->files_lock */
+	/* post-processing walks under way (store_files_pin()) */
+	_Atomic unsigned pins;
 };
 
 struct store {
@@ -201,34 +246,68 @@ struct store {
 	int64_t dead[C_NR];		/* protected by tls_lock */
 	pthread_mutex_t files_lock;
 	struct store_file *files;	/* protected by files_lock */
+	time_t epoch;			/* CLOCK_BOOTTIME second of store_now() 1 */
+	bool io_flusher;
+	/*
+	 * Post-processing (writeback, recompression): one pass at a time, as
+	 * zram's pp_in_progress; a second gets -EAGAIN.
+	 */
+	pthread_mutex_t pp_lock;
+	/* The backing file: replaced only before its first writeback. */
+	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
+	bool wb_used;			/* protected by pp_lock */
+	_Atomic uint64_t wb_limit;	/* pages; relaxed */
+	_Atomic bool wb_limit_enable;	/* relaxed */
 };
 
 /* --- slot lock ------------------------------------------------------- */
 
 static void slot_lock_slow(struct slot *s)
 {
-	for (int i = 0; i < 100; i++) {
-		uint32_t v = 0;
+	uint32_t v;
 
+	for (int i = 0; i < 100; i++) {
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
-		if (atomic_load_explicit(&s->lock, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&s->lock, &v, 1,
+		v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+		if ((v & SLOT_LOCK_MASK) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&s->lock, &v, v | 1,
 							  memory_order_acquire,
 							  memory_order_relaxed))
 			return;
 	}
-	/* Taken with "sleepers" set, conservatively, as in Drepper's mutex. */
-	while (atomic_exchange_explicit(&s->lock, 2, memory_order_acquire) != 0)
-		syscall(SYS_futex, &s->lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+	/*
+	 * Taken with "sleepers" set, conservatively, as in Drepper's mutex;
+	 * the time bits ride along unchanged.  The holder may rewrite them
+	 * only as it unlocks, so a sleeper's expected value goes stale only
+	 * when the lock was released: FUTEX_WAIT then returns at once.
+	 */
+	for (;;) {
+		v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+		if ((v & SLOT_LOCK_MASK) == 0) {
+			if (atomic_compare_exchange_weak_explicit(&s->lock, &v,
+					(v & ~SLOT_LOCK_MASK) | 2,
+					memory_order_acquire, memory_order_relaxed))
+				return;
+			continue;
+		}
+		if ((v & SLOT_LOCK_MASK) == 1 &&
+		    !atomic_compare_exchange_weak_explicit(&s->lock, &v,
+					(v & ~SLOT_LOCK_MASK) | 2,
+					memory_order_relaxed, memory_order_relaxed))
+			continue;
+		syscall(SYS_futex, &s->lock, FUTEX_WAIT_PRIVATE,
+			(v & ~SLOT_LOCK_MASK) | 2, NULL, NULL, 0);
+	}
 }
 
 static inline void slot_lock(struct slot *s)
 {
-	uint32_t v = 0;
+	uint32_t v = atomic_load_explicit(&s->lock, memory_order_relaxed) &
+		     ~SLOT_LOCK_MASK;
 
-	if (!atomic_compare_exchange_strong_explicit(&s->lock, &v, 1,
+	if (!atomic_compare_exchange_strong_explicit(&s->lock, &v, v | 1,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		slot_lock_slow(s);
@@ -236,8 +315,29 @@ static inline void slot_lock(struct slot *s)
 
 static inline void slot_unlock(struct slot *s)
 {
-	if (atomic_exchange_explicit(&s->lock, 0, memory_order_release) == 2)
+	if ((atomic_fetch_and_explicit(&s->lock, ~SLOT_LOCK_MASK,
+				       memory_order_release) & SLOT_LOCK_MASK) == 2)
 		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Unlock, recording an access at @now. */
+static inline void slot_unlock_touch(struct slot *s, uint32_t now)
+{
+	uint32_t v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&s->lock, &v,
+						      now << SLOT_TIME_SHIFT,
+						      memory_order_release,
+						      memory_order_relaxed))
+		;
+	if ((v & SLOT_LOCK_MASK) == 2)
+		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The last access of a slot (a racy peek is fine: it is a hint). */
+static inline uint32_t slot_time(struct slot *s)
+{
+	return atomic_load_explicit(&s->lock, memory_order_relaxed) >> SLOT_TIME_SHIFT;
 }
 
 static inline uint32_t slot_info(struct slot *s)
@@ -257,12 +357,32 @@ static inline void slot_set(struct slot *s, uint32_t info, uint64_t val)
 
 static inline bool info_has_obj(uint32_t info)
 {
-	return (info & (SLOT_STORED | SLOT_SAME)) == SLOT_STORED;
+	return (info & (SLOT_STORED | SLOT_SAME | SLOT_WB)) == SLOT_STORED;
+}
+
+static inline bool info_wb(uint32_t info)
+{
+	return (info & (SLOT_STORED | SLOT_WB)) == (SLOT_STORED | SLOT_WB);
 }
 
 static inline uint32_t info_obj_size(uint32_t info)
 {
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
+}
+
+/*
+ * The clock of access times: whole seconds of CLOCK_BOOTTIME (zram's
+ * ac_time clock; it goes on during suspend) since the store was made,
+ * from 1, so that 0 means never.  30 bits last 34 years.
+ */
+static uint32_t store_now(struct store *st)
+{
+	struct timespec ts;
+	uint64_t v;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	v = (uint64_t)(ts.tv_sec - st->epoch) + 1;
+	return v > SLOT_TIME_MAX ? SLOT_TIME_MAX : (uint32_t)v;
 }
 
 /* --- counters -------------------------------------------------------- */
@@ -284,7 +404,7 @@ static void cnt_add_locked(struct store *st, enum store_counter c, int64_t d)
 
 /* Changes to the counters, summed over one operation and applied once. */
 struct store_delta {
-	int64_t pages, compr, objs, same, huge, huge_new, freed;
+	int64_t pages, compr, objs, same, huge, huge_new, freed, bd;
 };
 
 /* A slot went from @oldi to @newi (either may be empty). */
@@ -301,6 +421,7 @@ static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t new
 	/* zram's huge_pages_since counts every incompressible page stored,
 	 * an overwrite of one huge page by another included */
 	d->huge_new += info_has_obj(newi) && (newi & SLOT_HUGE);
+	d->bd += info_wb(newi) - info_wb(oldi);
 }
 
 static void store_account(struct store_tls *t, struct store_file *f,
@@ -324,6 +445,8 @@ static void store_account(struct store_tls *t, struct store_file *f,
 		cnt_add(t, C_HUGE_SINCE, d->huge_new);
 	if (d->freed)
 		cnt_add(t, C_NOTIFY_FREE, d->freed);
+	if (d->bd)
+		cnt_add(t, C_BD_COUNT, d->bd);
 }
 
 /* The counters of one slot going from @oldi to @newi. */
@@ -372,7 +495,7 @@ static void store_tls_exit(void *arg)
 
 static int store_tls_create(struct store *st, struct store_tls **out)
 {
-	struct store_tls *t = aligned_alloc(64, sizeof(*t));
+	struct store_tls *t = aligned_alloc(_Alignof(struct store_tls), sizeof(*t));
 	int ret;
 
 	if (!t)
@@ -548,6 +671,12 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 			w->d[C_ORIG] -= STORE_PAGE_SIZE;
 			if (info & SLOT_SAME) {
 				w->d[C_SAME]--;
+				continue;
+			}
+			if (info & SLOT_WB) {
+				wb_block_free(atomic_load_explicit(&w->st->wb,
+						memory_order_acquire), l->s[i].val);
+				w->d[C_BD_COUNT]--;
 				continue;
 			}
 			w->d[C_COMPR] -= info & SLOT_SIZE_MASK;
@@ -781,6 +910,82 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 	return ret;
 }
 
+/*
+ * Decode a written-back page (no lock held): its block is read into this
+ * thread's bounce page, allocated ahead and aligned for direct I/O.
+ */
+static int store_decode_wb(struct store *st, struct store_tls *t, uint32_t info,
+			   uint64_t val, unsigned char *dst)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	int ret;
+
+	if (!wb)
+		return -EIO;
+	ret = wb_read(wb, val, t->bounce);
+	if (ret < 0)
+		return ret;
+	cnt_add(t, C_BD_READS, 1);
+	if (info & SLOT_HUGE) {
+		memcpy(dst, t->bounce, STORE_PAGE_SIZE);
+		return 0;
+	}
+	return codec_decompress(t->ctx, t->bounce, info & SLOT_SIZE_MASK, dst,
+				STORE_PAGE_SIZE);
+}
+
+/*
+ * Load the page of slot @s into @dst (4 KiB), as an access: the idle mark
+ * goes and the access time is set.  *@infop, *@valp: the content it had.
+ * A page in memory is decoded under the slot lock; a written-back one is
+ * read from the backing file with no lock held - the disk may be slow,
+ * and its I/O may wait for memory, which no slot lock may do (see the
+ * head comment) - and the slot checked afterwards: when it changed
+ * meanwhile (the block may even have been freed and reused), the load
+ * starts again from its new content.
+ */
+static int store_load(struct store *st, struct store_tls *t, struct slot *s,
+		      unsigned char *dst, uint32_t *infop, uint64_t *valp)
+{
+	for (;;) {
+		uint32_t info;
+		uint64_t val;
+		bool same;
+		int ret;
+
+		slot_lock(s);
+		info = slot_info(s);
+		val = s->val;
+		if (info & SLOT_IDLE) {
+			info &= ~SLOT_IDLE;
+			atomic_store_explicit(&s->info, info, memory_order_relaxed);
+		}
+		*infop = info;
+		*valp = val;
+		if (!info_wb(info)) {
+			ret = store_decode(st, t, info, val, dst);
+			slot_unlock_touch(s, t->now);
+			return ret;
+		}
+		slot_unlock_touch(s, t->now);
+		ret = store_decode_wb(st, t, info, val, dst);
+		slot_lock(s);
+		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
+		slot_unlock(s);
+		if (same)
+			return ret;
+	}
+}
+
+/* A slot's old content is gone: free its object or its block. */
+static void store_release(struct store *st, uint32_t info, uint64_t val)
+{
+	if (info_has_obj(info))
+		zspool_free(st->pool, (zspool_handle_t)val);
+	else if (info_wb(info))
+		wb_block_free(atomic_load_explicit(&st->wb, memory_order_acquire), val);
+}
+
 static int store_write_page(struct store_file *f, struct store_tls *t,
 			    uint64_t pg, const unsigned char *src)
 {
@@ -801,10 +1006,9 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 	oldi = slot_info(s);
 	oldv = s->val;
 	slot_set(s, newi, newv);
-	slot_unlock(s);
+	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
-	if (info_has_obj(oldi))
-		zspool_free(st->pool, (zspool_handle_t)oldv);
+	store_release(st, oldi, oldv);
 	return 0;
 }
 
@@ -832,11 +1036,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 	for (;;) {
 		if (!src && !(slot_info(s) & SLOT_STORED))
 			return 0;
-		slot_lock(s);
-		oldi = slot_info(s);
-		oldv = s->val;
-		ret = store_decode(st, t, oldi, oldv, t->page);
-		slot_unlock(s);
+		ret = store_load(st, t, s, t->page, &oldi, &oldv);
 		if (ret < 0) {
 			cnt_add(t, C_FAILED_READS, 1);
 			return ret;
@@ -853,19 +1053,19 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 				return ret;
 		}
 		slot_lock(s);
-		if (slot_info(s) == oldi && s->val == oldv)
+		/* an idle mark set meanwhile changes nothing of the content */
+		if ((slot_info(s) & ~SLOT_IDLE) == oldi && s->val == oldv)
 			break;
 		slot_unlock(s);
 		if (info_has_obj(newi))
 			zspool_free(st->pool, (zspool_handle_t)newv);
 	}
 	slot_set(s, newi, newv);
-	slot_unlock(s);
+	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
 	if (!src && !(newi & SLOT_STORED) && (oldi & SLOT_STORED))
 		cnt_add(t, C_NOTIFY_FREE, 1);
-	if (info_has_obj(oldi))
-		zspool_free(st->pool, (zspool_handle_t)oldv);
+	store_release(st, oldi, oldv);
 	return 0;
 }
 
@@ -902,6 +1102,7 @@ static int store_io_begin(struct store *st, struct store_tls **t, size_t len,
 	if (ret < 0)
 		return ret;
 	cnt_add(*t, op, 1);
+	(*t)->now = store_now(st);
 	return 0;
 }
 
@@ -935,14 +1136,15 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 		if (!s || !(slot_info(s) & SLOT_STORED)) {
 			memset(dst + done, 0, n);
 		} else {
-			slot_lock(s);
+			uint32_t info;
+			uint64_t val;
+
 			if (n == STORE_PAGE_SIZE) {
-				ret = store_decode(st, t, slot_info(s), s->val, dst + done);
+				ret = store_load(st, t, s, dst + done, &info, &val);
 			} else {
-				ret = store_decode(st, t, slot_info(s), s->val, t->page);
+				ret = store_load(st, t, s, t->page, &info, &val);
 				memcpy(dst + done, t->page + po, n);
 			}
-			slot_unlock(s);
 			if (ret < 0) {
 				cnt_add(t, C_FAILED_READS, 1);
 				return ret;
@@ -1055,6 +1257,9 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 			if (info_has_obj(info))
 				store_batch_add(st, t, (zspool_handle_t)val,
 						info & SLOT_SIZE_MASK);
+			else if (info_wb(info))
+				wb_block_free(atomic_load_explicit(&st->wb,
+						memory_order_acquire), val);
 		}
 		lidx++;
 	}
@@ -1074,6 +1279,7 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 		return ret;
 	if (off >= STORE_MAX_BYTES || len == 0)
 		return 0;
+	t->now = store_now(st);
 	end = len > STORE_MAX_BYTES - off ? STORE_MAX_BYTES : off + len;
 	first = (off + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT;
 	last = end >> STORE_PAGE_SHIFT;
@@ -1202,6 +1408,9 @@ void store_file_destroy(struct store_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&st->files_lock);
+	/* a post-processing pass that found it before it left the list */
+	while (atomic_load_explicit(&f->pins, memory_order_acquire))
+		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
 
 	if (st->deferred)
 		reclaim_push_table(st->rc, f,
@@ -1255,9 +1464,25 @@ int store_create(const struct store_config *cfg, struct store **out)
 	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
+	pthread_mutex_init(&st->pp_lock, NULL);
+	st->io_flusher = cfg->io_flusher;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		st->epoch = ts.tv_sec;
+	}
+	if (cfg->backing_dev) {
+		struct wb *wb;
+
+		ret = wb_open(cfg->backing_dev, cfg->io_flusher, &wb);
+		if (ret < 0)
+			goto fail_mutex;
+		atomic_store_explicit(&st->wb, wb, memory_order_release);
+	}
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
-		goto fail_mutex;
+		goto fail_wb;
 	ret = headroom_create(cfg->io_flusher, &st->hr);
 	if (ret < 0)
 		goto fail_key;
@@ -1281,7 +1506,10 @@ fail_hr:
 	headroom_destroy(st->hr);
 fail_key:
 	pthread_key_delete(st->key);
+fail_wb:
+	wb_close(atomic_load_explicit(&st->wb, memory_order_relaxed));
 fail_mutex:
+	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 fail_free:
@@ -1324,6 +1552,9 @@ void store_destroy(struct store *st)
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
 	headroom_destroy(st->hr);
+	/* after reclaim: freeing the tables gave their blocks back */
+	wb_close(atomic_load_explicit(&st->wb, memory_order_acquire));
+	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 	free(st);
@@ -1373,6 +1604,9 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->reads = (uint64_t)sum[C_READS];
 	out->writes = (uint64_t)sum[C_WRITES];
 	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);
+	out->bd_count = (uint64_t)sum[C_BD_COUNT];
+	out->bd_reads = (uint64_t)sum[C_BD_READS];
+	out->bd_writes = (uint64_t)sum[C_BD_WRITES];
 }
 
 const char *store_comp_name(struct store *st)
@@ -1407,4 +1641,382 @@ void store_set_reserve(struct store *st, uint64_t pages)
 	atomic_store_explicit(&st->reserve_on, pages > 0, memory_order_relaxed);
 	if (pages)
 		reclaim_kick_refill(st->rc);
+}
+
+/* --- post-processing: idle, writeback -------------------------------- */
+
+/*
+ * The files to walk: every file now, pinned so that none is freed under
+ * the walk (store_file_destroy() waits for its pins).  Returns the count;
+ * *@out is a new array (NULL when there is none or no memory).
+ */
+static size_t store_files_pin(struct store *st, struct store_file ***out)
+{
+	struct store_file **v = NULL;
+	size_t n = 0, k = 0;
+
+	pthread_mutex_lock(&st->files_lock);
+	for (struct store_file *f = st->files; f; f = f->next)
+		n++;
+	if (n)
+		v = malloc(n * sizeof(*v));
+	if (v) {
+		for (struct store_file *f = st->files; f; f = f->next) {
+			atomic_fetch_add_explicit(&f->pins, 1, memory_order_relaxed);
+			v[k++] = f;
+		}
+	}
+	pthread_mutex_unlock(&st->files_lock);
+	*out = v;
+	return k;
+}
+
+static void store_files_unpin(struct store_file **v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		atomic_fetch_sub_explicit(&v[k]->pins, 1, memory_order_release);
+	free(v);
+}
+
+/*
+ * Call @fn on every stored slot of @f in pages [lo, hi), in order, until
+ * it returns non-zero (returned).  No lock is held around the call.
+ */
+typedef int (*store_slot_fn)(struct store_file *f, struct slot *s,
+			     uint64_t pg, void *arg);
+
+static int store_walk(struct store_file *f, uint64_t lo, uint64_t hi,
+		      store_slot_fn fn, void *arg)
+{
+	uint64_t lidx, lend;
+	struct leaf *l;
+
+	if (hi > STORE_MAX_PAGES)
+		hi = STORE_MAX_PAGES;
+	if (lo >= hi)
+		return 0;
+	lidx = lo >> LEAF_SHIFT;
+	lend = ((hi - 1) >> LEAF_SHIFT) + 1;
+	while ((l = table_next_leaf(f, &lidx, lend)) != NULL) {
+		uint64_t base = lidx << LEAF_SHIFT;
+		uint64_t i = lo > base ? lo - base : 0;
+		uint64_t iend = hi - base < LEAF_SLOTS ? hi - base : LEAF_SLOTS;
+
+		for (; i < iend; i++) {
+			int ret;
+
+			if (!(slot_info(&l->s[i]) & SLOT_STORED))
+				continue;
+			ret = fn(f, &l->s[i], base + i, arg);
+			if (ret)
+				return ret;
+		}
+		lidx++;
+	}
+	return 0;
+}
+
+struct store_idle_arg {
+	uint64_t age;
+	uint32_t now;
+	uint64_t marked;
+};
+
+static int store_idle_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			   void *arg)
+{
+	struct store_idle_arg *a = arg;
+	uint32_t info;
+	bool idle;
+
+	(void)f, (void)pg;
+	slot_lock(s);
+	info = slot_info(s);
+	if ((info & SLOT_STORED) && !(info & (SLOT_SAME | SLOT_WB))) {
+		/* the time as of the last unlock: it is ours now */
+		uint32_t at = slot_time(s);
+
+		idle = a->age == PP_IDLE_ALL ||
+		       (uint64_t)(a->now - (at < a->now ? at : a->now)) >= a->age;
+		if (idle)
+			info |= SLOT_IDLE;
+		else
+			info &= ~SLOT_IDLE;
+		/* no new generation: the content is the same */
+		atomic_store_explicit(&s->info, info, memory_order_relaxed);
+		a->marked += idle;
+	}
+	slot_unlock(s);
+	return 0;
+}
+
+uint64_t store_mark_idle(struct store *st, uint64_t age)
+{
+	struct store_idle_arg a = { .age = age, .now = store_now(st) };
+	struct store_file **v;
+	size_t n = store_files_pin(st, &v);
+
+	for (size_t k = 0; k < n; k++)
+		store_walk(v[k], 0, STORE_MAX_PAGES, store_idle_slot, &a);
+	store_files_unpin(v, n);
+	return a.marked;
+}
+
+#define STORE_NO_BLOCK UINT64_MAX
+
+struct store_wb_arg {
+	struct store *st;
+	struct store_tls *t;
+	struct wb *wb;
+	unsigned mode;
+	uint64_t blk;			/* taken, not used yet */
+	uint64_t done, max;
+};
+
+static bool store_wb_eligible(uint32_t info, unsigned mode)
+{
+	if (!info_has_obj(info))
+		return false;		/* a hole, same-filled, or written back */
+	if ((mode & PP_IDLE) && !(info & SLOT_IDLE))
+		return false;
+	if ((mode & PP_HUGE) && !(info & SLOT_HUGE))
+		return false;
+	if ((mode & PP_INCOMPRESSIBLE) && !(info & SLOT_INCOMP))
+		return false;
+	return true;
+}
+
+/* Take one page of the budget of zram's writeback_limit. */
+static bool store_wb_limit_take(struct store *st)
+{
+	uint64_t v;
+
+	if (!atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed))
+		return true;
+	v = atomic_load_explicit(&st->wb_limit, memory_order_relaxed);
+	do {
+		if (!v)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&st->wb_limit, &v, v - 1,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
+static void store_wb_limit_give(struct store *st)
+{
+	if (atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed))
+		atomic_fetch_add_explicit(&st->wb_limit, 1, memory_order_relaxed);
+}
+
+/*
+ * Write one page back.  Its bytes are copied under the slot lock into the
+ * thread's bounce page and written with the lock dropped; the slot is
+ * switched to the block only if nothing touched it meanwhile (a read
+ * clears the idle mark, any change advances the generation: both change
+ * info), as zram drops a slot that lost ZRAM_PP_SLOT.
+ */
+static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_wb_arg *a = arg;
+	struct store *st = a->st;
+	struct store_tls *t = a->t;
+	uint32_t info, newi, size;
+	uint64_t val;
+	int ret;
+
+	(void)pg;
+	if (a->max && a->done >= a->max)
+		return 1;
+	if (!store_wb_eligible(slot_info(s), a->mode))
+		return 0;
+	if (!store_wb_limit_take(st))
+		return -EIO;
+	if (a->blk == STORE_NO_BLOCK) {
+		ret = wb_block_alloc(a->wb, &a->blk);
+		if (ret < 0) {
+			store_wb_limit_give(st);
+			return ret;
+		}
+	}
+	slot_lock(s);
+	info = slot_info(s);
+	val = s->val;
+	if (!store_wb_eligible(info, a->mode)) {
+		slot_unlock(s);
+		store_wb_limit_give(st);
+		return 0;
+	}
+	size = info & SLOT_SIZE_MASK;
+	zspool_read(st->pool, (zspool_handle_t)val, t->bounce, size);
+	slot_unlock(s);
+	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
+	ret = wb_write(a->wb, a->blk, t->bounce);
+	if (ret < 0) {
+		store_wb_limit_give(st);
+		return ret;
+	}
+	slot_lock(s);
+	if (slot_info(s) != info || s->val != val) {
+		/* touched meanwhile: it stays; the block serves the next one */
+		slot_unlock(s);
+		store_wb_limit_give(st);
+		return 0;
+	}
+	newi = (info & ~SLOT_IDLE) | SLOT_WB;
+	slot_set(s, newi, a->blk);
+	slot_unlock(s);
+	a->blk = STORE_NO_BLOCK;
+	store_account_slot(t, f, info, newi);
+	cnt_add(t, C_BD_WRITES, 1);
+	zspool_free(st->pool, (zspool_handle_t)val);
+	a->done++;
+	return 0;
+}
+
+int store_writeback(struct store *st, struct store_file *primary,
+		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
+		    uint64_t *done)
+{
+	struct store_wb_arg a = { .st = st, .blk = STORE_NO_BLOCK, .max = max_pages };
+	struct store_file **v = NULL;
+	size_t nv = 0;
+	int ret;
+
+	*done = 0;
+	ret = store_tls_get(st, &a.t);
+	if (ret < 0)
+		return ret;
+	if (pthread_mutex_trylock(&st->pp_lock))
+		return -EAGAIN;
+	a.wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	if (!a.wb) {
+		ret = -ENODEV;
+		goto out;
+	}
+	st->wb_used = true;
+	for (size_t k = 0; k < n && ret == 0; k++) {
+		a.mode = scans[k].mode;
+		if (!scans[k].all_files) {
+			if (primary)
+				ret = store_walk(primary, scans[k].lo, scans[k].hi,
+						 store_wb_slot, &a);
+			continue;
+		}
+		if (!v)
+			nv = store_files_pin(st, &v);
+		for (size_t j = 0; j < nv && ret == 0; j++)
+			ret = store_walk(v[j], 0, STORE_MAX_PAGES, store_wb_slot, &a);
+	}
+	if (ret > 0)
+		ret = 0;		/* the page budget is spent */
+	store_files_unpin(v, nv);
+	if (a.blk != STORE_NO_BLOCK)
+		wb_block_free(a.wb, a.blk);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	*done = a.done;
+	return ret;
+}
+
+int store_set_backing_dev(struct store *st, const char *path)
+{
+	struct wb *wb, *old;
+	int ret;
+
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->wb_used) {
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = wb_open(path, st->io_flusher, &wb);
+	if (ret < 0)
+		goto out;
+	/* no page was ever written to the old one: nothing reads it */
+	old = atomic_exchange_explicit(&st->wb, wb, memory_order_acq_rel);
+	wb_close(old);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+const char *store_backing_dev(struct store *st)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+
+	return wb ? wb_path(wb) : NULL;
+}
+
+uint64_t store_wb_limit(struct store *st)
+{
+	return atomic_load_explicit(&st->wb_limit, memory_order_relaxed);
+}
+
+void store_set_wb_limit(struct store *st, uint64_t pages)
+{
+	atomic_store_explicit(&st->wb_limit, pages, memory_order_relaxed);
+}
+
+bool store_wb_limit_enable(struct store *st)
+{
+	return atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed);
+}
+
+void store_set_wb_limit_enable(struct store *st, bool on)
+{
+	atomic_store_explicit(&st->wb_limit_enable, on, memory_order_relaxed);
+}
+
+void store_wb_sync(struct store *st)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+
+	if (wb)
+		wb_sync(wb);
+}
+
+struct store_bs_arg {
+	FILE *out;
+};
+
+static int store_bs_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_bs_arg *a = arg;
+	uint32_t info, at;
+
+	(void)f;
+	slot_lock(s);
+	info = slot_info(s);
+	at = slot_time(s);
+	slot_unlock(s);
+	if (!(info & SLOT_STORED))
+		return 0;
+	fprintf(a->out, "%12" PRIu64 " %12" PRIu32 ".000000 %c%c%c%c%c%c\n", pg, at,
+		(info & SLOT_SAME) ? 's' : '.',
+		(info & SLOT_WB) ? 'w' : '.',
+		(info & SLOT_HUGE) ? 'h' : '.',
+		(info & SLOT_IDLE) ? 'i' : '.',
+		(info & SLOT_RECOMP) ? 'r' : '.',
+		(info & SLOT_INCOMP) ? 'n' : '.');
+	return 0;
+}
+
+int store_block_state(struct store_file *f, char **text, size_t *len)
+{
+	struct store_bs_arg a;
+
+	*text = NULL;
+	*len = 0;
+	a.out = open_memstream(text, len);
+	if (!a.out)
+		return -ENOMEM;
+	store_walk(f, 0, STORE_MAX_PAGES, store_bs_slot, &a);
+	if (fclose(a.out) || !*text) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
