@@ -55,4 +55,33 @@ int pp_parse_idle(const char *s, uint64_t *age);
 int pp_parse_writeback(const char *s, uint64_t nr_pages, struct pp_scan *scans,
 		       size_t max, size_t *n);
 
+/* Recompression: zram's ZRAM_MAX_COMPS, the primary codec at priority 0. */
+#define PP_MAX_COMPS 4
+
+struct pp_recompress {
+	unsigned mode;		/* PP_IDLE, PP_HUGE or both; 0 = every page */
+	uint64_t max_pages;	/* 0 = no bound */
+	unsigned threshold;	/* bytes; 0 = none */
+	unsigned prio;		/* first priority to try */
+	unsigned prio_max;	/* one past the last */
+	char algo[16];		/* algo=: "" = by priority */
+};
+
+/*
+ * recompress: "type=idle|huge|huge_idle threshold=BYTES max_pages=N
+ * algo=NAME priority=N", each optional, every word key=value.  Returns 0,
+ * or -EINVAL (a word without a value, an unknown key or type, threshold
+ * at or above @huge_threshold) or the number's errno.
+ */
+int pp_parse_recompress(const char *s, unsigned huge_threshold,
+			struct pp_recompress *r);
+
+/*
+ * recomp_algorithm and algorithm_params: "algo=NAME priority=N level=N
+ * dict=PATH", each optional.  *@prio = -1 and *@level = 0 when absent;
+ * @dict (PATH_MAX bytes) "" when absent.  Returns 0 or -EINVAL.
+ */
+int pp_parse_algo(const char *s, char *algo, size_t algo_len, int *prio,
+		  int *level, char *dict, size_t dict_len);
+
 #endif

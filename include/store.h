@@ -19,6 +19,8 @@
 
 #define STORE_PAGE_SIZE 4096u
 #define STORE_PAGE_SHIFT 12
+/* Compressed to this or more: stored raw (zram's huge_class_size). */
+#define STORE_HUGE_THRESHOLD 3072u
 /*
  * The largest offset the slot table can address (128 TiB); I/O beyond it
  * fails with -EFBIG (counted in invalid_io), discards are clamped to it.
@@ -193,6 +195,26 @@ uint64_t store_wb_limit(struct store *st);
 void store_set_wb_limit(struct store *st, uint64_t pages);
 bool store_wb_limit_enable(struct store *st);
 void store_set_wb_limit_enable(struct store *st, bool on);
+/*
+ * zram's recomp_algorithm: the codec of recompression priority @prio
+ * (1-3) and its level (0: the codec's default).  -EINVAL for a bad
+ * priority, codec or level, -EBUSY once pages use that priority.
+ */
+int store_set_recomp(struct store *st, unsigned prio, const char *name,
+		     int level);
+/* The codec of priority @prio (1-3) and its level, or NULL when unset. */
+const char *store_recomp_name(struct store *st, unsigned prio, int *level);
+struct pp_recompress;
+/*
+ * zram's recompress (include/pp.h for the request): pages that shrink
+ * with a recompression codec are re-encoded with it; a page no codec up
+ * to the highest one shrinks is marked incompressible and not tried
+ * again.  Returns 0 and the pages recompressed in *@done, or -EINVAL
+ * (no such codec or priority), -EAGAIN (another pass runs), -ENOSPC or
+ * -ENOMEM (no memory for a new object: the pass stops there).
+ */
+int store_recompress(struct store *st, const struct pp_recompress *r,
+		     uint64_t *done);
 /* Wait until every freed block of the backing file has its hole punched. */
 void store_wb_sync(struct store *st);
 /*

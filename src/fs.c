@@ -103,6 +103,8 @@ enum fs_ctl {
 	FS_CTL_BACKING_DEV,
 	FS_CTL_BD_STAT,
 	FS_CTL_BLOCK_STATE,
+	FS_CTL_RECOMP_ALGORITHM,
+	FS_CTL_RECOMPRESS,
 	FS_NR_CTL
 };
 
@@ -127,6 +129,8 @@ static const struct {
 	[FS_CTL_BD_STAT] = { "bd_stat", 0444 },
 	/* zram's is in debugfs, /sys/kernel/debug/zram/zram0/block_state */
 	[FS_CTL_BLOCK_STATE] = { "block_state", 0400 },
+	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
+	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
 };
 
 _Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
@@ -1006,6 +1010,31 @@ static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
 	const char *path;
 	int rc;
 
+	if (which == FS_CTL_RECOMP_ALGORITHM) {
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *out = open_memstream(&buf, &n);
+
+		if (!out)
+			return -ENOMEM;
+		/* zram's form: "#1: lz4 [zstd]", a line per priority set */
+		for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
+			const char *name = store_recomp_name(fs->st, p, NULL);
+			char line[128];
+
+			if (!name)
+				continue;
+			stats_comp_algorithm(name, codec_names(), line, sizeof(line));
+			fprintf(out, "#%u: %s", p, line);
+		}
+		if (fclose(out) || !buf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		*text = buf;
+		*len = n;
+		return 0;
+	}
 	if (which == FS_CTL_BACKING_DEV) {
 		path = store_backing_dev(fs->st);
 		if (asprintf(text, "%s\n", path ? path : "none") < 0)
@@ -1050,6 +1079,26 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 		return 0;
 	case FS_CTL_BACKING_DEV:
 		return store_set_backing_dev(fs->st, val);
+	case FS_CTL_RECOMP_ALGORITHM: {
+		char algo[16], dict[8];
+		int prio, level;
+
+		/* zram's: algo= and priority= (1 when absent); and level= */
+		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
+				   sizeof(dict));
+		if (rc || !algo[0] || dict[0] || prio == 0)
+			return -EINVAL;
+		return store_set_recomp(fs->st, prio < 0 ? 1 : (unsigned)prio, algo,
+					level);
+	}
+	case FS_CTL_RECOMPRESS: {
+		struct pp_recompress r;
+
+		rc = pp_parse_recompress(val, STORE_HUGE_THRESHOLD, &r);
+		if (rc)
+			return rc;
+		return store_recompress(fs->st, &r, &done);
+	}
 	case FS_CTL_WRITEBACK:
 		break;
 	default:
@@ -1081,7 +1130,8 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	char *buf;
 	int k = 0;
 
-	if (which == FS_CTL_BLOCK_STATE || which == FS_CTL_BACKING_DEV)
+	if (which == FS_CTL_BLOCK_STATE || which == FS_CTL_BACKING_DEV ||
+	    which == FS_CTL_RECOMP_ALGORITHM)
 		return fs_pp_text(fs, which, text, len);
 	buf = malloc(cap);
 	if (!buf)
@@ -1156,6 +1206,8 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	case FS_CTL_WRITEBACK:
 	case FS_CTL_BACKING_DEV:
 	case FS_CTL_BLOCK_STATE:
+	case FS_CTL_RECOMP_ALGORITHM:
+	case FS_CTL_RECOMPRESS:
 	case FS_NR_CTL:
 		free(buf);
 		return -EACCES;
@@ -1264,6 +1316,8 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 	case FS_CTL_WRITEBACK_LIMIT:
 	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
 	case FS_CTL_BACKING_DEV:
+	case FS_CTL_RECOMP_ALGORITHM:
+	case FS_CTL_RECOMPRESS:
 		rc = fs_pp_write(fs, h->which, val);
 		if (rc)
 			return rc;

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pp.h"
@@ -177,4 +178,138 @@ int pp_parse_writeback(const char *s, uint64_t nr_pages, struct pp_scan *scans,
 		if (ret)
 			return ret;
 	}
+}
+
+/*
+ * The next "key=value" word of *@s into @key and @val (NUL-terminated,
+ * @val "" when there is no '=' or nothing after it).  Returns 1 for a
+ * word, 0 at the end, -EINVAL for a word too long.
+ */
+static int pp_next_word(const char **s, char *key, size_t klen, char *val,
+			size_t vlen)
+{
+	const char *p = *s, *eq;
+	size_t len;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*p)
+		return 0;
+	len = strcspn(p, " \t\n");
+	*s = p + len;
+	eq = memchr(p, '=', len);
+	if (!eq) {
+		if (len >= klen)
+			return -EINVAL;
+		memcpy(key, p, len);
+		key[len] = '\0';
+		val[0] = '\0';
+		return 1;
+	}
+	if ((size_t)(eq - p) >= klen || len - (size_t)(eq - p) - 1 >= vlen)
+		return -EINVAL;
+	memcpy(key, p, (size_t)(eq - p));
+	key[eq - p] = '\0';
+	memcpy(val, eq + 1, len - (size_t)(eq - p) - 1);
+	val[len - (size_t)(eq - p) - 1] = '\0';
+	return 1;
+}
+
+int pp_parse_recompress(const char *s, unsigned huge_threshold,
+			struct pp_recompress *r)
+{
+	char key[32], val[64];
+	uint64_t v;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->prio = 1;
+	r->prio_max = PP_MAX_COMPS;
+	while ((ret = pp_next_word(&s, key, sizeof(key), val, sizeof(val))) > 0) {
+		if (!*val)
+			return -EINVAL;
+		if (!strcmp(key, "type")) {
+			if (!strcmp(val, "idle"))
+				r->mode = PP_IDLE;
+			else if (!strcmp(val, "huge"))
+				r->mode = PP_HUGE;
+			else if (!strcmp(val, "huge_idle"))
+				r->mode = PP_IDLE | PP_HUGE;
+			else
+				return -EINVAL;
+		} else if (!strcmp(key, "max_pages")) {
+			ret = pp_parse_u64(val, 10, &r->max_pages);
+			if (ret)
+				return ret;
+		} else if (!strcmp(key, "threshold")) {
+			ret = pp_parse_u64(val, 10, &v);
+			if (ret)
+				return ret;
+			if (v > UINT32_MAX)
+				return -ERANGE;
+			r->threshold = (unsigned)v;
+		} else if (!strcmp(key, "algo")) {
+			if (strlen(val) >= sizeof(r->algo))
+				return -EINVAL;
+			strcpy(r->algo, val);
+		} else if (!strcmp(key, "priority")) {
+			ret = pp_parse_u64(val, 10, &v);
+			if (ret)
+				return ret;
+			if (v > UINT32_MAX)
+				return -ERANGE;
+			/* the primary cannot be a recompression: zram takes 1 */
+			r->prio = v == 0 ? 1 : (unsigned)v;
+			r->prio_max = r->prio + 1;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (ret < 0)
+		return ret;
+	if (r->threshold >= huge_threshold)
+		return -EINVAL;
+	return 0;
+}
+
+int pp_parse_algo(const char *s, char *algo, size_t algo_len, int *prio,
+		  int *level, char *dict, size_t dict_len)
+{
+	char key[32], val[4096];
+	uint64_t v;
+	int ret;
+
+	algo[0] = '\0';
+	dict[0] = '\0';
+	*prio = -1;
+	*level = 0;
+	while ((ret = pp_next_word(&s, key, sizeof(key), val, sizeof(val))) > 0) {
+		if (!*val)
+			return -EINVAL;
+		if (!strcmp(key, "algo")) {
+			if (strlen(val) >= algo_len)
+				return -EINVAL;
+			strcpy(algo, val);
+		} else if (!strcmp(key, "priority")) {
+			if (pp_parse_u64(val, 10, &v) || v >= PP_MAX_COMPS)
+				return -EINVAL;
+			*prio = (int)v;
+		} else if (!strcmp(key, "level")) {
+			long l;
+			char *end;
+
+			errno = 0;
+			l = strtol(val, &end, 10);
+			if (errno || *end || l < -1000 || l > 1000 || l == 0)
+				return -EINVAL;
+			*level = (int)l;
+		} else if (!strcmp(key, "dict")) {
+			if (strlen(val) >= dict_len)
+				return -EINVAL;
+			strcpy(dict, val);
+		} else {
+			return -EINVAL;
+		}
+	}
+	return ret;
 }

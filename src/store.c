@@ -137,7 +137,6 @@
 #include "writeback.h"
 #include "zspool.h"
 
-#define STORE_HUGE_THRESHOLD 3072u	/* compressed >= this: stored raw */
 
 #define LEAF_SHIFT 8
 #define LEAF_SLOTS (1u << LEAF_SHIFT)
@@ -159,7 +158,10 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_SAME (1u << 17)		/* val is the fill word */
 #define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
 #define SLOT_IDLE (1u << 19)		/* not accessed since marked idle */
-#define SLOT_RECOMP (1u << 20)		/* reserved: recompressed */
+/* the codec that encoded it: its priority (0 primary, 1-3 recompression) */
+#define SLOT_PRIO_LO (1u << 15)
+#define SLOT_PRIO_HI (1u << 20)
+#define SLOT_PRIO_MASK (SLOT_PRIO_LO | SLOT_PRIO_HI)
 /* The top bits count changes of the slot, so that a writer that let go
  * of the lock to allocate can tell whether the slot changed meanwhile. */
 #define SLOT_GEN_SHIFT 21
@@ -208,6 +210,8 @@ struct store_tls {
 	struct store_tls *next, *prev;	/* protected by st->tls_lock */
 	_Atomic int64_t cnt[C_NR];	/* written by the owner only, relaxed */
 	struct codec_ctx *ctx;
+	/* the other codec, to decode pages recompressed with it; owner only */
+	struct codec_ctx *alt;
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
 	uint32_t now;			/* owner only: store_now() of this operation */
@@ -258,6 +262,17 @@ struct store {
 	bool wb_used;			/* protected by pp_lock */
 	_Atomic uint64_t wb_limit;	/* pages; relaxed */
 	_Atomic bool wb_limit_enable;	/* relaxed */
+	/*
+	 * Recompression codecs by priority (comps[0] unused: st->codec).  A
+	 * priority's codec is set under pp_lock and only while no page uses
+	 * it (comp_used), so a reader that found a page of that priority
+	 * (through the slot lock) sees it settled.
+	 */
+	struct codec comps[PP_MAX_COMPS];
+	bool comp_set[PP_MAX_COMPS];	/* protected by pp_lock */
+	bool comp_used[PP_MAX_COMPS];	/* protected by pp_lock */
+	/* the codec other than the primary that some priority uses, or NULL */
+	_Atomic(const struct codec_ops *) alt_ops;	/* acquire */
 };
 
 /* --- slot lock ------------------------------------------------------- */
@@ -358,6 +373,16 @@ static inline void slot_set(struct slot *s, uint32_t info, uint64_t val)
 static inline bool info_has_obj(uint32_t info)
 {
 	return (info & (SLOT_STORED | SLOT_SAME | SLOT_WB)) == SLOT_STORED;
+}
+
+static inline unsigned info_prio(uint32_t info)
+{
+	return ((info & SLOT_PRIO_LO) ? 1u : 0u) | ((info & SLOT_PRIO_HI) ? 2u : 0u);
+}
+
+static inline uint32_t prio_info(unsigned prio)
+{
+	return ((prio & 1) ? SLOT_PRIO_LO : 0) | ((prio & 2) ? SLOT_PRIO_HI : 0);
 }
 
 static inline bool info_wb(uint32_t info)
@@ -463,6 +488,7 @@ static void store_account_slot(struct store_tls *t, struct store_file *f,
 
 static void store_tls_free(struct store_tls *t)
 {
+	codec_ctx_destroy(t->alt);
 	codec_ctx_destroy(t->ctx);
 	reclaim_node_put(t->st->rc, t->rn);
 	free(t);
@@ -884,6 +910,25 @@ static int store_encode(struct store *st, struct store_tls *t,
 	return 0;
 }
 
+/*
+ * Decompress a page's object with the codec of its priority: this
+ * thread's primary context, or its context of the other codec (made by
+ * store_tls_prepare() before the request took any lock).
+ */
+static int store_decompress(struct store *st, struct store_tls *t,
+			    uint32_t info, const void *src, unsigned char *dst)
+{
+	unsigned prio = info_prio(info);
+	struct codec_ctx *ctx = t->ctx;
+
+	if (prio && st->comps[prio].ops != st->codec.ops)
+		ctx = t->alt;
+	if (!ctx)
+		return -ENOMEM;
+	return codec_decompress(ctx, src, info & SLOT_SIZE_MASK, dst,
+				STORE_PAGE_SIZE);
+}
+
 /* Decode a locked slot's content into @dst (4 KiB). */
 static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 			uint64_t val, unsigned char *dst)
@@ -904,8 +949,7 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 	if (info & SLOT_HUGE)
 		memcpy(dst, p, STORE_PAGE_SIZE);
 	else
-		ret = codec_decompress(t->ctx, p, info & SLOT_SIZE_MASK, dst,
-				       STORE_PAGE_SIZE);
+		ret = store_decompress(st, t, info, p, dst);
 	zspool_unmap(st->pool, h);
 	return ret;
 }
@@ -930,8 +974,7 @@ static int store_decode_wb(struct store *st, struct store_tls *t, uint32_t info,
 		memcpy(dst, t->bounce, STORE_PAGE_SIZE);
 		return 0;
 	}
-	return codec_decompress(t->ctx, t->bounce, info & SLOT_SIZE_MASK, dst,
-				STORE_PAGE_SIZE);
+	return store_decompress(st, t, info, t->bounce, dst);
 }
 
 /*
@@ -1069,6 +1112,29 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 	return 0;
 }
 
+/*
+ * The start of a request: its clock, and the context of the other codec
+ * once some priority uses it.  That context is made here, with no lock
+ * held, at this thread's first request after recomp_algorithm named the
+ * codec; should it fail, reads of pages recompressed with that codec
+ * fail with -ENOMEM until a later request makes it.
+ */
+static void store_tls_prepare(struct store *st, struct store_tls *t)
+{
+	const struct codec_ops *alt;
+
+	t->now = store_now(st);
+	if (__builtin_expect(t->alt != NULL, 1))
+		return;
+	alt = atomic_load_explicit(&st->alt_ops, memory_order_acquire);
+	if (alt) {
+		struct codec c = { .ops = alt, .level = alt->level_default };
+
+		if (codec_ctx_create(&c, &t->alt) < 0)
+			t->alt = NULL;
+	}
+}
+
 static int store_check_range(struct store *st, struct store_tls *t,
 			     size_t len, uint64_t off)
 {
@@ -1102,7 +1168,7 @@ static int store_io_begin(struct store *st, struct store_tls **t, size_t len,
 	if (ret < 0)
 		return ret;
 	cnt_add(*t, op, 1);
-	(*t)->now = store_now(st);
+	store_tls_prepare(st, *t);
 	return 0;
 }
 
@@ -1279,7 +1345,7 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 		return ret;
 	if (off >= STORE_MAX_BYTES || len == 0)
 		return 0;
-	t->now = store_now(st);
+	store_tls_prepare(st, t);
 	end = len > STORE_MAX_BYTES - off ? STORE_MAX_BYTES : off + len;
 	first = (off + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT;
 	last = end >> STORE_PAGE_SHIFT;
@@ -1543,6 +1609,7 @@ void store_destroy(struct store *st)
 	while (st->tls_list) {
 		t = st->tls_list;
 		store_tls_unlink(st, t);
+		codec_ctx_destroy(t->alt);
 		codec_ctx_destroy(t->ctx);
 		reclaim_node_put(st->rc, t->rn);
 		free(t);
@@ -1998,7 +2065,7 @@ static int store_bs_slot(struct store_file *f, struct slot *s, uint64_t pg,
 		(info & SLOT_WB) ? 'w' : '.',
 		(info & SLOT_HUGE) ? 'h' : '.',
 		(info & SLOT_IDLE) ? 'i' : '.',
-		(info & SLOT_RECOMP) ? 'r' : '.',
+		info_prio(info) ? 'r' : '.',
 		(info & SLOT_INCOMP) ? 'n' : '.');
 	return 0;
 }
@@ -2019,4 +2086,230 @@ int store_block_state(struct store_file *f, char **text, size_t *len)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* --- post-processing: recompression ----------------------------------- */
+
+int store_set_recomp(struct store *st, unsigned prio, const char *name,
+		     int level)
+{
+	struct codec c;
+	const struct codec_ops *alt = NULL;
+	int ret;
+
+	if (prio < 1 || prio >= PP_MAX_COMPS)
+		return -EINVAL;
+	ret = codec_init(&c, name, level);
+	if (ret < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->comp_used[prio]) {
+		ret = -EBUSY;
+		goto out;
+	}
+	st->comps[prio] = c;
+	st->comp_set[prio] = true;
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_set[p] && st->comps[p].ops != st->codec.ops)
+			alt = st->comps[p].ops;
+	atomic_store_explicit(&st->alt_ops, alt, memory_order_release);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+const char *store_recomp_name(struct store *st, unsigned prio, int *level)
+{
+	const char *name = NULL;
+
+	if (prio < 1 || prio >= PP_MAX_COMPS)
+		return NULL;
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->comp_set[prio]) {
+		name = st->comps[prio].ops->name;
+		if (level)
+			*level = st->comps[prio].level;
+	}
+	pthread_mutex_unlock(&st->pp_lock);
+	return name;
+}
+
+struct store_rc_arg {
+	struct store *st;
+	struct store_tls *t;
+	const struct pp_recompress *r;
+	unsigned prio, prio_max;	/* priorities to try: [prio, prio_max) */
+	unsigned highest;		/* the highest priority configured */
+	struct codec_ctx *ctx[PP_MAX_COMPS];
+	uint64_t tried, done;
+	int err;
+};
+
+/* The allocator's granule: a page saves memory only below its old one. */
+static unsigned store_granules(unsigned size)
+{
+	return (size + 15) / 16;
+}
+
+static bool store_rc_eligible(const struct store_rc_arg *a, uint32_t info)
+{
+	if (!info_has_obj(info) || (info & SLOT_INCOMP))
+		return false;
+	if ((a->r->mode & PP_IDLE) && !(info & SLOT_IDLE))
+		return false;
+	if ((a->r->mode & PP_HUGE) && !(info & SLOT_HUGE))
+		return false;
+	/* already encoded by one of these priorities or a higher one */
+	if (info_prio(info) + 1 >= a->prio_max)
+		return false;
+	if (a->r->threshold && (info & SLOT_SIZE_MASK) < a->r->threshold)
+		return false;
+	return true;
+}
+
+/*
+ * Recompress one page: decoded under its slot lock into this thread's
+ * page, encoded with each priority in turn (no lock held) until one saves
+ * memory, and switched in only when the slot did not change meanwhile.
+ * A page that no codec up to the highest one shrinks keeps its encoding
+ * and is marked incompressible (SLOT_INCOMP, zram's
+ * ZRAM_INCOMPRESSIBLE): it is not tried again.
+ */
+static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_rc_arg *a = arg;
+	struct store *st = a->st;
+	struct store_tls *t = a->t;
+	uint32_t info, newi, size;
+	uint64_t val;
+	zspool_handle_t h;
+	unsigned p, last = 0;
+	long n = -1;
+	int ret;
+
+	(void)pg;
+	if (a->r->max_pages && a->tried >= a->r->max_pages)
+		return 1;
+	if (!store_rc_eligible(a, slot_info(s)))
+		return 0;
+	slot_lock(s);
+	info = slot_info(s);
+	val = s->val;
+	if (!store_rc_eligible(a, info)) {
+		slot_unlock(s);
+		return 0;
+	}
+	a->tried++;
+	ret = store_decode(st, t, info, val, t->page);
+	slot_unlock(s);
+	if (ret < 0)
+		return 0;
+	size = info & SLOT_SIZE_MASK;
+	p = info_prio(info) + 1 > a->prio ? info_prio(info) + 1 : a->prio;
+	for (; p < a->prio_max; p++) {
+		unsigned cap = STORE_HUGE_THRESHOLD - 1;
+
+		if (!a->ctx[p])
+			continue;
+		last = p;
+		if (a->r->threshold && a->r->threshold - 1 < cap)
+			cap = a->r->threshold - 1;
+		n = codec_compress(a->ctx[p], t->page, STORE_PAGE_SIZE, t->cbuf, cap);
+		if (n > 0 && store_granules((unsigned)n) < store_granules(size))
+			break;
+		n = -1;
+	}
+	if (n <= 0) {
+		if (last == a->highest) {
+			slot_lock(s);
+			if (slot_info(s) == info)
+				atomic_store_explicit(&s->info, info | SLOT_INCOMP,
+						      memory_order_relaxed);
+			slot_unlock(s);
+		}
+		return 0;
+	}
+	ret = store_get(st, t, (size_t)n, &h, NULL);
+	if (ret < 0) {
+		a->err = ret;
+		return 1;
+	}
+	zspool_write(st->pool, h, t->cbuf, (size_t)n);
+	st->comp_used[p] = true;	/* pp_lock is held */
+	newi = SLOT_STORED | prio_info(p) | (uint32_t)n;
+	slot_lock(s);
+	if (slot_info(s) != info || s->val != val) {
+		slot_unlock(s);
+		zspool_free(st->pool, h);
+		return 0;
+	}
+	slot_set(s, newi, h);
+	slot_unlock(s);
+	store_account_slot(t, f, info, newi);
+	zspool_free(st->pool, (zspool_handle_t)val);
+	a->done++;
+	return 0;
+}
+
+int store_recompress(struct store *st, const struct pp_recompress *r,
+		     uint64_t *done)
+{
+	struct store_rc_arg a = { .st = st, .r = r, .prio = r->prio,
+				  .prio_max = r->prio_max };
+	struct store_file **v;
+	size_t nv;
+	int ret;
+
+	*done = 0;
+	ret = store_tls_get(st, &a.t);
+	if (ret < 0)
+		return ret;
+	if (pthread_mutex_trylock(&st->pp_lock))
+		return -EAGAIN;
+	if (r->algo[0]) {
+		/* by name: the first priority from @prio whose codec it is */
+		unsigned p;
+
+		for (p = a.prio; p < PP_MAX_COMPS; p++)
+			if (st->comp_set[p] && !strcmp(st->comps[p].ops->name, r->algo))
+				break;
+		if (p == PP_MAX_COMPS) {
+			ret = -EINVAL;
+			goto out;
+		}
+		a.prio = p;
+		a.prio_max = p + 1;
+	}
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_set[p])
+			a.highest = p;
+	if (a.prio_max > a.highest + 1)
+		a.prio_max = a.highest + 1;
+	if (a.prio >= a.prio_max) {
+		ret = -EINVAL;		/* no recompression codec there */
+		goto out;
+	}
+	for (unsigned p = a.prio; p < a.prio_max; p++) {
+		if (!st->comp_set[p])
+			continue;
+		ret = codec_ctx_create(&st->comps[p], &a.ctx[p]);
+		if (ret < 0)
+			goto out_ctx;
+	}
+	/* this thread decodes with the other codec too */
+	store_tls_prepare(st, a.t);
+	nv = store_files_pin(st, &v);
+	for (size_t j = 0; j < nv; j++)
+		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_rc_slot, &a))
+			break;
+	store_files_unpin(v, nv);
+	ret = a.err;
+out_ctx:
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++)
+		codec_ctx_destroy(a.ctx[p]);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	*done = a.done;
+	return ret;
 }

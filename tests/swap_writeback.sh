@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# swap_writeback: swap through zramfuse while pages keep moving to the
-# backing file.  A program in a 64 MiB memory cgroup makes passes over a
-# 256 MiB working set, verifying every page and rewriting a share; every
-# second meanwhile, "idle all" then "writeback idle" (and "writeback
-# huge") push the pages it has not touched since to the backing file, so
-# swap-ins read them back from there.  Every page must verify, pages must
+# swap_writeback: swap through zramfuse while pages keep being
+# recompressed and moving to the backing file.  A program in a 64 MiB
+# memory cgroup makes passes over a 256 MiB working set, verifying every
+# page and rewriting a share; every second meanwhile, "idle all", then
+# "recompress type=idle" (lz4 pages to zstd) and "writeback idle" (and
+# "writeback huge") take the pages it has not touched since, so
+# swap-ins decode zstd pages and read pages back from the file.  Every page must verify, pages must
 # have gone to the file and come back from it, and a discard of the whole
 # file must leave the backing file empty (its holes punched).
 set -u
@@ -18,7 +19,8 @@ ZF_ATEXIT="rm -f '$BD'"
 bd() { cut -d' ' -f"$1" "$Z/bd_stat"; }
 
 truncate -s 1G "$BD" || zf_fail "truncate $BD"
-zf_mount "$MNT" -o size=1G,backing_dev="$BD"
+zf_mount "$MNT" -o size=1G,comp=lz4,backing_dev="$BD"
+echo "algo=zstd priority=1" >"$Z/recomp_algorithm" || zf_fail "recomp_algorithm"
 zf_loop "$MNT/swap"
 zf_swapon "$ZF_LOOP"
 
@@ -26,6 +28,9 @@ zf_swapon "$ZF_LOOP"
 (
 	while [ -e "$ZF_TMP/push" ]; do
 		echo all >"$Z/idle" 2>/dev/null
+		sleep 1
+		echo type=idle >"$Z/recompress" 2>/dev/null
+		awk '$3 ~ /r/' "$Z/block_state" | wc -l >>"$ZF_TMP/recompressed"
 		sleep 1
 		echo idle >"$Z/writeback" 2>/dev/null
 		echo huge >"$Z/writeback" 2>/dev/null
@@ -45,6 +50,9 @@ zf_log "workload: status $ZF_RC in $ZF_SECS s; bd_stat $(cat "$Z/bd_stat");" \
 [ "$ZF_RC" = 0 ] || zf_fail "workload ended with status $ZF_RC"
 [ "$(bd 3)" -gt 0 ] || zf_fail "nothing was written back"
 [ "$(bd 2)" -gt 0 ] || zf_fail "nothing was read back from the backing file"
+r=$(sort -n "$ZF_TMP/recompressed" | tail -1)
+zf_log "most pages recompressed with zstd at once: $r"
+[ "${r:-0}" -gt 0 ] || zf_fail "no page was recompressed"
 
 zf_unhang swapoff "$ZF_LOOP" || zf_fail "swapoff"
 zf_log "after swapoff: bd_stat $(cat "$Z/bd_stat")"
