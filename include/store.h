@@ -202,6 +202,14 @@ void store_set_wb_limit_enable(struct store *st, bool on);
  */
 int store_set_recomp(struct store *st, unsigned prio, const char *name,
 		     int level);
+/*
+ * zram's algorithm_params: the level of the codec at priority @prio (0 the
+ * primary, 1-3 recompression), or (@prio < 0) of the one named @name; 0 is
+ * the codec's default.  New pages of the primary are compressed at it
+ * from each worker's next request on.  Returns 0 or -EINVAL (no such
+ * codec, @name not the codec at @prio, a level out of its range).
+ */
+int store_set_params(struct store *st, int prio, const char *name, int level);
 /* The codec of priority @prio (1-3) and its level, or NULL when unset. */
 const char *store_recomp_name(struct store *st, unsigned prio, int *level);
 struct pp_recompress;

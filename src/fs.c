@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -105,6 +106,7 @@ enum fs_ctl {
 	FS_CTL_BLOCK_STATE,
 	FS_CTL_RECOMP_ALGORITHM,
 	FS_CTL_RECOMPRESS,
+	FS_CTL_ALGORITHM_PARAMS,
 	FS_NR_CTL
 };
 
@@ -131,6 +133,7 @@ static const struct {
 	[FS_CTL_BLOCK_STATE] = { "block_state", 0400 },
 	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
 	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
+	[FS_CTL_ALGORITHM_PARAMS] = { "algorithm_params", 0200 },
 };
 
 _Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
@@ -1091,6 +1094,19 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 		return store_set_recomp(fs->st, prio < 0 ? 1 : (unsigned)prio, algo,
 					level);
 	}
+	case FS_CTL_ALGORITHM_PARAMS: {
+		char algo[16], dict[PATH_MAX];
+		int prio, level;
+
+		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
+				   sizeof(dict));
+		if (rc || (!algo[0] && prio < 0))
+			return -EINVAL;
+		/* zstd dictionaries (dict=) are not supported yet */
+		if (dict[0])
+			return -EOPNOTSUPP;
+		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level);
+	}
 	case FS_CTL_RECOMPRESS: {
 		struct pp_recompress r;
 
@@ -1208,6 +1224,7 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	case FS_CTL_BLOCK_STATE:
 	case FS_CTL_RECOMP_ALGORITHM:
 	case FS_CTL_RECOMPRESS:
+	case FS_CTL_ALGORITHM_PARAMS:
 	case FS_NR_CTL:
 		free(buf);
 		return -EACCES;
@@ -1318,6 +1335,7 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 	case FS_CTL_BACKING_DEV:
 	case FS_CTL_RECOMP_ALGORITHM:
 	case FS_CTL_RECOMPRESS:
+	case FS_CTL_ALGORITHM_PARAMS:
 		rc = fs_pp_write(fs, h->which, val);
 		if (rc)
 			return rc;

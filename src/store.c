@@ -212,6 +212,7 @@ struct store_tls {
 	struct codec_ctx *ctx;
 	/* the other codec, to decode pages recompressed with it; owner only */
 	struct codec_ctx *alt;
+	int level;			/* owner only: the level t->ctx compresses at */
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
 	uint32_t now;			/* owner only: store_now() of this operation */
@@ -273,6 +274,8 @@ struct store {
 	bool comp_used[PP_MAX_COMPS];	/* protected by pp_lock */
 	/* the codec other than the primary that some priority uses, or NULL */
 	_Atomic(const struct codec_ops *) alt_ops;	/* acquire */
+	/* the primary's level now (algorithm_params); st->codec keeps the first */
+	_Atomic int level;		/* relaxed */
 };
 
 /* --- slot lock ------------------------------------------------------- */
@@ -528,7 +531,9 @@ static int store_tls_create(struct store *st, struct store_tls **out)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
 	t->st = st;
-	ret = codec_ctx_create(&st->codec, &t->ctx);
+	t->level = atomic_load_explicit(&st->level, memory_order_relaxed);
+	ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+						.level = t->level }, &t->ctx);
 	if (ret < 0) {
 		free(t);
 		return ret;
@@ -1122,8 +1127,22 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 static void store_tls_prepare(struct store *st, struct store_tls *t)
 {
 	const struct codec_ops *alt;
+	int level;
 
 	t->now = store_now(st);
+	level = atomic_load_explicit(&st->level, memory_order_relaxed);
+	if (__builtin_expect(level != t->level, 0)) {
+		/* algorithm_params changed the primary's level: a new context
+		 * (the level is set in it); on failure, the old one goes on */
+		struct codec_ctx *ctx;
+
+		if (codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+						      .level = level }, &ctx) == 0) {
+			codec_ctx_destroy(t->ctx);
+			t->ctx = ctx;
+			t->level = level;
+		}
+	}
 	if (__builtin_expect(t->alt != NULL, 1))
 		return;
 	alt = atomic_load_explicit(&st->alt_ops, memory_order_acquire);
@@ -1523,6 +1542,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = codec_init(&st->codec, comp, cfg->comp_level);
 	if (ret < 0)
 		goto fail_free;
+	atomic_init(&st->level, st->codec.level);
 	st->deferred = cfg->deferred_free;
 	st->nowait = cfg->nowait_writes;
 	st->headroom_min = cfg->headroom_min ? cfg->headroom_min : STORE_HEADROOM_MIN;
@@ -2113,6 +2133,44 @@ int store_set_recomp(struct store *st, unsigned prio, const char *name,
 		if (st->comp_set[p] && st->comps[p].ops != st->codec.ops)
 			alt = st->comps[p].ops;
 	atomic_store_explicit(&st->alt_ops, alt, memory_order_release);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+int store_set_params(struct store *st, int prio, const char *name, int level)
+{
+	struct codec c;
+	int ret = 0;
+
+	pthread_mutex_lock(&st->pp_lock);
+	if (prio < 0) {
+		/* by name: the primary first, then the recompression codecs */
+		if (!strcmp(st->codec.ops->name, name)) {
+			prio = 0;
+		} else {
+			for (prio = 1; prio < PP_MAX_COMPS; prio++)
+				if (st->comp_set[prio] &&
+				    !strcmp(st->comps[prio].ops->name, name))
+					break;
+		}
+	}
+	if (prio >= PP_MAX_COMPS || (prio > 0 && !st->comp_set[prio]) ||
+	    (name && strcmp(prio ? st->comps[prio].ops->name : st->codec.ops->name,
+			    name))) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* the level matters to compression only: any page still decodes */
+	if (codec_init(&c, prio ? st->comps[prio].ops->name : st->codec.ops->name,
+		       level) < 0) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (prio)
+		st->comps[prio].level = c.level;
+	else
+		atomic_store_explicit(&st->level, c.level, memory_order_relaxed);
 out:
 	pthread_mutex_unlock(&st->pp_lock);
 	return ret;

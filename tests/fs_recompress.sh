@@ -1,36 +1,28 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# fs_recompress: zram's recomp_algorithm and recompress in <mnt>/.zram/ -
+# fs_recompress: zram's recomp_algorithm, recompress and algorithm_params
+# in <mnt>/.zram/ -
 # the syntax and zram's errnos, and the effect: with lz4 as the primary
 # codec and zstd as priority 1, recompressing idle pages lowers
 # compr_data_size and leaves every page intact; pages that do not shrink
 # (random ones) keep their encoding, are marked incompressible and are
 # not tried again; max_pages and threshold bound a pass; "writeback
 # incompressible" then moves exactly those pages; recomp_algorithm is
-# refused once its codec is in use.
+# refused once its codec is in use; algorithm_params changes the level
+# new pages are compressed at.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
 command -v python3 >/dev/null || zf_skip "no python3"
 "$ZRAMFUSE" --version 2>&1 | grep -q zstd || zf_skip "built without zstd"
 
-H="python3 $top_srcdir/tests/fs_helper.py"
 MNT=$ZF_TMP/mnt
 Z=$MNT/.zram
 T=$ZF_TMP
 BD=$(cd "$top_builddir" && pwd)/fs_recompress.bd.$$
 ZF_ATEXIT="rm -f '$BD'"
 
-expect() {	# expect WHAT GOT WANT
-	[ "$2" = "$3" ] || zf_fail "$1: got '$2', want '$3'"
-}
-ctl() { $H ctl "$Z/$1" "$2"; }
-refuse() {	# refuse FILE VALUE ERRNO
-	expect "'$2' > $1" "$(ctl "$1" "$2")" "$3"
-}
-accept() { refuse "$1" "$2" OK; }
-mm() { cut -d' ' -f"$1" "$Z/mm_stat"; }
-flagged() { awk -v re="$1" '$3 ~ re' "$Z/block_state" | wc -l; }
+. "$top_srcdir/tests/pp_lib.sh"
 readall() {
 	dd if="$MNT/swap" of="$T/back" bs=64k count=64 iflag=direct status=none
 	cmp -s "$T/all" "$T/back" || zf_fail "content differs: $1"
@@ -108,5 +100,33 @@ readall "after writeback incompressible"
 dd if="$T/all" of="$MNT/swap" bs=4k count=100 oflag=direct conv=notrunc status=none
 readall "after rewriting recompressed pages"
 expect "rewritten pages are lz4 again" "$(awk '$1 < 100 && $3 ~ /r/' "$Z/block_state" | wc -l)" 0
+
+# --- algorithm_params ------------------------------------------------------
+refuse algorithm_params level=3 EINVAL		# neither algo= nor priority=
+refuse algorithm_params "priority=3 level=1" EINVAL	# nothing there
+refuse algorithm_params "algo=zstd priority=0 level=1" EINVAL	# lz4 is
+refuse algorithm_params "algo=zstd level=99" EINVAL
+refuse algorithm_params "priority=1 colour=red" EINVAL
+refuse algorithm_params "priority=1 dict=/etc/hostname" ENOTSUP	# = EOPNOTSUPP
+accept algorithm_params "algo=zstd level=19"
+expect "recomp_algorithm after a level" "$(head -1 "$Z/recomp_algorithm")" "#1: lz4 [zstd]"
+zf_umount "$MNT"
+
+# the primary's level applies to pages written after it
+zf_mount "$MNT" -o size=16M,comp=zstd
+head -c 3M "$T/all" >"$T/text"
+dd if="$T/text" of="$MNT/swap" bs=64k oflag=direct conv=notrunc status=none
+c3=$(mm 2)
+accept algorithm_params "priority=0 level=-7"
+dd if="$T/text" of="$MNT/swap" bs=64k oflag=direct conv=notrunc status=none
+cfast=$(mm 2)
+accept algorithm_params "algo=zstd level=19"
+dd if="$T/text" of="$MNT/swap" bs=64k oflag=direct conv=notrunc status=none
+cbest=$(mm 2)
+zf_log "compr_data_size zstd level 3 $c3, -7 $cfast, 19 $cbest"
+[ "$cfast" -gt "$c3" ] && [ "$cbest" -lt "$c3" ] ||
+	zf_fail "levels -7 / 3 / 19 gave $cfast / $c3 / $cbest bytes"
+dd if="$MNT/swap" of="$T/back" bs=64k count=48 iflag=direct status=none
+cmp -s "$T/text" "$T/back" || zf_fail "content differs after level changes"
 zf_umount "$MNT"
 exit 0

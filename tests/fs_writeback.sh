@@ -15,7 +15,6 @@ zf_init
 command -v python3 >/dev/null || zf_skip "no python3"
 command -v fallocate >/dev/null || zf_skip "no fallocate"
 
-H="python3 $top_srcdir/tests/fs_helper.py"
 MNT=$ZF_TMP/mnt
 Z=$MNT/.zram
 T=$ZF_TMP
@@ -25,18 +24,7 @@ BD=$(cd "$top_builddir" && pwd)/fs_writeback.bd.$$
 BD2=$(cd "$top_builddir" && pwd)/fs_writeback.bd2.$$
 ZF_ATEXIT="rm -f '$BD' '$BD2'"
 
-expect() {	# expect WHAT GOT WANT
-	[ "$2" = "$3" ] || zf_fail "$1: got '$2', want '$3'"
-}
-ctl() { $H ctl "$Z/$1" "$2"; }
-refuse() {	# refuse FILE VALUE ERRNO
-	expect "'$2' > $1" "$(ctl "$1" "$2")" "$3"
-}
-accept() { refuse "$1" "$2" OK; }
-mm() { cut -d' ' -f"$1" "$Z/mm_stat"; }
-bd() { cut -d' ' -f"$1" "$Z/bd_stat"; }
-# pages of block_state whose flags match the awk regex $1
-flagged() { awk -v re="$1" '$3 ~ re' "$Z/block_state" | wc -l; }
+. "$top_srcdir/tests/pp_lib.sh"
 blocks() { stat -c %b "$1"; }
 # read pages [$1, $1 + $2) of the file, bypassing every cache
 readpages() {
