@@ -48,6 +48,7 @@ struct options {
 	unsigned reclaim_threads;
 	uint64_t reserve;		/* bytes, multiple of 4 KiB */
 	bool mlock, io_flusher, oom_adj;
+	char *backing_dev;		/* writeback's file; NULL = none */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -32,11 +32,13 @@ int stats_reclaim_stat(const struct store_stats *s, char *buf, size_t len);
 /* The allocator reserve: reserve_pages reserve_target nowait_failed. */
 int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len);
 /*
- * Pages read since they were last written and their recompression:
- * readback_pages readback_compr recomp_pages recomp_todo recomp_tried
- * recomp_saved.
+ * Pages read since they were last written: readback_pages readback_compr
+ * readback_recomp (those held by a recompression codec) readback_todo
+ * (those no codec has tried yet).
  */
 int stats_readback_stat(const struct store_stats *s, char *buf, size_t len);
+/* zram's bd_stat, in 4 KiB pages: bd_count bd_reads bd_writes. */
+int stats_bd_stat(const struct store_stats *s, char *buf, size_t len);
 /* One number and a newline (mem_limit, mem_used_max). */
 int stats_u64(uint64_t v, char *buf, size_t len);
 /*

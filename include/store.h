@@ -31,10 +31,6 @@ struct store_file;
 struct store_config {
 	const char *comp;		/* codec name; NULL = "lz4" */
 	int comp_level;			/* 0 = the codec's default */
-	const char *recomp;		/* second codec (recompression); NULL = none */
-	int recomp_level;		/* 0 = its default */
-	/* a thread re-encodes read-back pages with it (src/recomp.c) */
-	bool recomp_readback;
 	uint64_t mem_limit;		/* bytes; 0 = no limit */
 	bool deferred_free;		/* false: discard/destroy free in place */
 	unsigned reclaim_threads;	/* 0 = 1 */
@@ -53,9 +49,16 @@ struct store_config {
 	 * works (see store.c).
 	 */
 	bool nowait_writes;
+	/* recompression priority 1 (recomp_algorithm), NULL = none yet */
+	const char *recomp;
+	int recomp_level;		/* 0 = its default */
+	/* a thread re-encodes read-back pages with it (src/recomp.c) */
+	bool recomp_readback;
 	unsigned max_zspage_pages;	/* 0 = 8 */
 	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill). */
 	bool io_flusher;
+	/* writeback's backing file or block device; NULL = none yet */
+	const char *backing_dev;
 };
 
 /* zram's figures, with zram's meaning, plus what zram lacks. */
@@ -93,13 +96,14 @@ struct store_stats {
 	 * kernel may also hold in its swap cache) and their objects' bytes */
 	uint64_t readback_pages;
 	uint64_t readback_compr;
-	/* recompression by the second codec */
-	uint64_t recomp_pages;		/* objects it holds now */
-	uint64_t recomp_todo;		/* read-back objects not tried yet */
-	uint64_t recomp_tried;		/* objects tried, in all */
-	uint64_t recomp_saved;		/* bytes saved, in all */
+	uint64_t readback_recomp;	/* of them, held by a recompression codec */
+	uint64_t readback_todo;		/* objects among them not tried yet */
 	/* slot-table metadata of all files (and destroyed, not yet freed) */
 	uint64_t table_bytes;
+	/* bd_stat, in 4 KiB pages: on the backing file now, read, written */
+	uint64_t bd_count;
+	uint64_t bd_reads;
+	uint64_t bd_writes;
 };
 
 int store_create(const struct store_config *cfg, struct store **out);
@@ -160,23 +164,87 @@ void store_set_mem_limit(struct store *st, uint64_t bytes);
 void store_reset_mem_used_max(struct store *st);
 void store_set_reserve(struct store *st, uint64_t pages);
 
-/* Which objects store_recompress() tries. */
-enum {
-	STORE_RECOMP_READBACK = 1u << 0,	/* read since written */
-};
 /*
- * Re-encode up to @max_pages objects (of the kinds in @which) with the
- * second codec, keeping each new encoding only when it is smaller; an
- * object that does not shrink is marked and never tried again.  Each call
- * goes on from where the last one stopped, and wraps around once.  Never
- * waits for memory: it takes the allocator's reserve while it is not
- * low, and stops with -ENOMEM when it is.  *@done: objects tried.
- * -EINVAL when the store has no second codec.
+ * Post-processing, zram's idle, writeback and (later) recompression.
+ *
+ * Every stored page has an access time (seconds, set by each read and
+ * write) and an idle mark that any read or write clears.
+ *
+ * store_mark_idle(): @age PP_IDLE_ALL marks every page in memory idle
+ * (same-filled and written-back pages are never idle, as in zram);
+ * otherwise a page is marked idle when its last access is at least @age
+ * seconds old and its mark is cleared when it is younger.  Returns the
+ * pages marked idle.
  */
-int store_recompress(struct store *st, unsigned which, uint64_t max_pages,
+uint64_t store_mark_idle(struct store *st, uint64_t age);
+
+struct pp_scan;
+/*
+ * zram's writeback: move the pages that @scans select (include/pp.h; a
+ * scan with page indexes applies to @primary, one without to every file)
+ * to the backing file, compressed, one 4 KiB block each; at most
+ * @max_pages (0 = no bound).  The pages' memory is freed; reads come back
+ * from the file.  Returns 0 and the pages moved in *@done, or -errno:
+ * -ENODEV without a backing file, -EAGAIN while another pass runs, -EIO
+ * when the writeback limit is reached (or a write failed), -ENOSPC when
+ * the backing file is full; pages moved before the error stay moved.
+ */
+int store_writeback(struct store *st, struct store_file *primary,
+		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
+		    uint64_t *done);
+/*
+ * Open @path as the backing file.  -EBUSY once a page has been written
+ * back to the current one; the errors of wb_open() (include/writeback.h).
+ */
+int store_set_backing_dev(struct store *st, const char *path);
+/* The backing file's path, or NULL; valid while the store lives. */
+const char *store_backing_dev(struct store *st);
+/* zram's writeback_limit (4 KiB pages) and writeback_limit_enable. */
+uint64_t store_wb_limit(struct store *st);
+void store_set_wb_limit(struct store *st, uint64_t pages);
+bool store_wb_limit_enable(struct store *st);
+void store_set_wb_limit_enable(struct store *st, bool on);
+/*
+ * zram's recomp_algorithm: the codec of recompression priority @prio
+ * (1-3) and its level (0: the codec's default).  -EINVAL for a bad
+ * priority, codec or level, -EBUSY once pages use that priority.
+ */
+int store_set_recomp(struct store *st, unsigned prio, const char *name,
+		     int level);
+/*
+ * Compressed to this or more, a page is stored raw: the allocator's huge
+ * class size (zram's huge_class_size).
+ */
+size_t store_huge_size(struct store *st);
+/*
+ * zram's algorithm_params: the level of the codec at priority @prio (0 the
+ * primary, 1-3 recompression), or (@prio < 0) of the one named @name; 0 is
+ * the codec's default.  New pages of the primary are compressed at it
+ * from each worker's next request on.  Returns 0 or -EINVAL (no such
+ * codec, @name not the codec at @prio, a level out of its range).
+ */
+int store_set_params(struct store *st, int prio, const char *name, int level);
+/* The codec of priority @prio (1-3) and its level, or NULL when unset. */
+const char *store_recomp_name(struct store *st, unsigned prio, int *level);
+struct pp_recompress;
+/*
+ * zram's recompress (include/pp.h for the request): pages that shrink
+ * with a recompression codec are re-encoded with it; a page no codec up
+ * to the highest one shrinks is marked incompressible and not tried
+ * again.  Returns 0 and the pages recompressed in *@done, or -EINVAL
+ * (no such codec or priority), -EAGAIN (another pass runs), -ENOSPC or
+ * -ENOMEM (no memory for a new object: the pass stops there).
+ */
+int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done);
-bool store_has_recomp(struct store *st);
-/* The second codec's name, or NULL. */
-const char *store_recomp_name(struct store *st);
+/* Wait until every freed block of the backing file has its hole punched. */
+void store_wb_sync(struct store *st);
+/*
+ * zram's debugfs block_state for the stored pages of @f, one line each:
+ * "index access_time flags" with flags s(ame) w(ritten back) h(uge)
+ * i(dle) r(ecompressed) n (incompressible), '.' when not.  A new buffer
+ * in *@text (free() it).  Returns 0 or -ENOMEM.
+ */
+int store_block_state(struct store_file *f, char **text, size_t *len);
 
 #endif

@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -64,6 +65,7 @@
 #include "codec.h"
 #include "fs.h"
 #include "options.h"
+#include "pp.h"
 #include "stats.h"
 #include "store.h"
 
@@ -81,6 +83,8 @@
  */
 #define FS_ENTRY_TIMEOUT 3600.0
 #define FS_ATTR_TIMEOUT 0.0
+/* page_index= words in one write to writeback (4 KiB holds about 300) */
+#define FS_PP_MAX_SCANS 512
 
 enum fs_ctl {
 	FS_CTL_MM_STAT,
@@ -93,6 +97,17 @@ enum fs_ctl {
 	FS_CTL_RESERVE_STAT,
 	FS_CTL_READBACK_STAT,
 	FS_CTL_FILES,
+	/* post-processing (zram's names) */
+	FS_CTL_IDLE,
+	FS_CTL_WRITEBACK,
+	FS_CTL_WRITEBACK_LIMIT,
+	FS_CTL_WRITEBACK_LIMIT_ENABLE,
+	FS_CTL_BACKING_DEV,
+	FS_CTL_BD_STAT,
+	FS_CTL_BLOCK_STATE,
+	FS_CTL_RECOMP_ALGORITHM,
+	FS_CTL_RECOMPRESS,
+	FS_CTL_ALGORITHM_PARAMS,
 	FS_NR_CTL
 };
 
@@ -110,6 +125,17 @@ static const struct {
 	[FS_CTL_RESERVE_STAT] = { "reserve_stat", 0444 },
 	[FS_CTL_READBACK_STAT] = { "readback_stat", 0444 },
 	[FS_CTL_FILES] = { "files", 0444 },
+	[FS_CTL_IDLE] = { "idle", 0200 },
+	[FS_CTL_WRITEBACK] = { "writeback", 0200 },
+	[FS_CTL_WRITEBACK_LIMIT] = { "writeback_limit", 0644 },
+	[FS_CTL_WRITEBACK_LIMIT_ENABLE] = { "writeback_limit_enable", 0644 },
+	[FS_CTL_BACKING_DEV] = { "backing_dev", 0644 },
+	[FS_CTL_BD_STAT] = { "bd_stat", 0444 },
+	/* zram's is in debugfs, /sys/kernel/debug/zram/zram0/block_state */
+	[FS_CTL_BLOCK_STATE] = { "block_state", 0400 },
+	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
+	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
+	[FS_CTL_ALGORITHM_PARAMS] = { "algorithm_params", 0200 },
 };
 
 _Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
@@ -960,6 +986,159 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 
 /* ---- the control directory -------------------------------------------- */
 
+/*
+ * The device file of zram's page indexes (writeback page_index=,
+ * block_state): the oldest named file, normally the one size= made.
+ * Pinned; fs_inode_unpin(*out, false) when done.  NULL when there is none.
+ */
+static struct fs_inode *fs_primary(struct fs *fs)
+{
+	struct fs_inode *found = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+		if (i->name && i->sf) {
+			i->nopen++;
+			found = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
+/* The text of the post-processing files that are not one line of stats. */
+static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
+		      size_t *len)
+{
+	struct fs_inode *i;
+	const char *path;
+	int rc;
+
+	if (which == FS_CTL_RECOMP_ALGORITHM) {
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *out = open_memstream(&buf, &n);
+
+		if (!out)
+			return -ENOMEM;
+		/* zram's form: "#1: lz4 [zstd]", a line per priority set */
+		for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
+			const char *name = store_recomp_name(fs->st, p, NULL);
+			char line[128];
+
+			if (!name)
+				continue;
+			stats_comp_algorithm(name, codec_names(), line, sizeof(line));
+			fprintf(out, "#%u: %s", p, line);
+		}
+		if (fclose(out) || !buf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		*text = buf;
+		*len = n;
+		return 0;
+	}
+	if (which == FS_CTL_BACKING_DEV) {
+		path = store_backing_dev(fs->st);
+		if (asprintf(text, "%s\n", path ? path : "none") < 0)
+			return -ENOMEM;
+		*len = strlen(*text);
+		return 0;
+	}
+	i = fs_primary(fs);
+	if (!i) {
+		*text = strdup("");
+		*len = 0;
+		return *text ? 0 : -ENOMEM;
+	}
+	rc = store_block_state(i->sf, text, len);
+	fs_inode_unpin(i, false);
+	return rc;
+}
+
+/* zram's post-processing writes, with zram's errnos. */
+static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
+{
+	struct pp_scan *scans;
+	struct fs_inode *i;
+	uint64_t v, nr_pages, done;
+	size_t n;
+	int rc;
+
+	switch (which) {
+	case FS_CTL_IDLE:
+		if (pp_parse_idle(val, &v))
+			return -EINVAL;
+		store_mark_idle(fs->st, v);
+		return 0;
+	case FS_CTL_WRITEBACK_LIMIT:
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+		if (pp_parse_u64(val, 10, &v))
+			return -EINVAL;
+		if (which == FS_CTL_WRITEBACK_LIMIT)
+			store_set_wb_limit(fs->st, v);
+		else
+			store_set_wb_limit_enable(fs->st, v != 0);
+		return 0;
+	case FS_CTL_BACKING_DEV:
+		return store_set_backing_dev(fs->st, val);
+	case FS_CTL_RECOMP_ALGORITHM: {
+		char algo[16], dict[8];
+		int prio, level;
+
+		/* zram's: algo= and priority= (1 when absent); and level= */
+		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
+				   sizeof(dict));
+		if (rc || !algo[0] || dict[0] || prio == 0)
+			return -EINVAL;
+		return store_set_recomp(fs->st, prio < 0 ? 1 : (unsigned)prio, algo,
+					level);
+	}
+	case FS_CTL_ALGORITHM_PARAMS: {
+		char algo[16], dict[PATH_MAX];
+		int prio, level;
+
+		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
+				   sizeof(dict));
+		if (rc || (!algo[0] && prio < 0))
+			return -EINVAL;
+		/* zstd dictionaries (dict=) are not supported yet */
+		if (dict[0])
+			return -EOPNOTSUPP;
+		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level);
+	}
+	case FS_CTL_RECOMPRESS: {
+		struct pp_recompress r;
+
+		rc = pp_parse_recompress(val, (unsigned)store_huge_size(fs->st), &r);
+		if (rc)
+			return rc;
+		return store_recompress(fs->st, &r, &done);
+	}
+	case FS_CTL_WRITEBACK:
+		break;
+	default:
+		return -EACCES;
+	}
+	if (!store_backing_dev(fs->st))
+		return -ENODEV;
+	scans = calloc(FS_PP_MAX_SCANS, sizeof(*scans));
+	if (!scans)
+		return -ENOMEM;
+	i = fs_primary(fs);
+	nr_pages = i ? (atomic_load_explicit(&i->size, memory_order_relaxed) +
+			STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT : 0;
+	rc = pp_parse_writeback(val, nr_pages, scans, FS_PP_MAX_SCANS, &n);
+	if (!rc)
+		rc = store_writeback(fs->st, i ? i->sf : NULL, scans, n, 0, &done);
+	if (i)
+		fs_inode_unpin(i, false);
+	free(scans);
+	return rc;
+}
+
 /* Build the text of a control file in a new buffer. */
 static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		       size_t *len)
@@ -969,6 +1148,9 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	char *buf;
 	int k = 0;
 
+	if (which == FS_CTL_BLOCK_STATE || which == FS_CTL_BACKING_DEV ||
+	    which == FS_CTL_RECOMP_ALGORITHM)
+		return fs_pp_text(fs, which, text, len);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -1031,7 +1213,23 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		pthread_mutex_unlock(&fs->lock);
 		k = (int)n;
 		break;
+	case FS_CTL_BD_STAT:
+		k = stats_bd_stat(&s, buf, cap);
+		break;
+	case FS_CTL_WRITEBACK_LIMIT:
+		k = stats_u64(store_wb_limit(fs->st), buf, cap);
+		break;
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+		k = stats_u64(store_wb_limit_enable(fs->st), buf, cap);
+		break;
 	case FS_CTL_COMPACT:
+	case FS_CTL_IDLE:
+	case FS_CTL_WRITEBACK:
+	case FS_CTL_BACKING_DEV:
+	case FS_CTL_BLOCK_STATE:
+	case FS_CTL_RECOMP_ALGORITHM:
+	case FS_CTL_RECOMPRESS:
+	case FS_CTL_ALGORITHM_PARAMS:
 	case FS_NR_CTL:
 		free(buf);
 		return -EACCES;
@@ -1106,9 +1304,10 @@ out:
 static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 			    const char *data, size_t len, uid_t uid)
 {
-	char val[64];
+	char val[STORE_PAGE_SIZE];	/* what sysfs takes in one write */
 	size_t n = len;
 	uint64_t v;
+	int rc;
 
 	if (uid != 0)
 		return -EACCES;
@@ -1133,6 +1332,18 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 		/* free what waits in the reclaim queue first, then compact */
 		store_drain(fs->st);
 		store_compact(fs->st);
+		break;
+	case FS_CTL_IDLE:
+	case FS_CTL_WRITEBACK:
+	case FS_CTL_WRITEBACK_LIMIT:
+	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
+	case FS_CTL_BACKING_DEV:
+	case FS_CTL_RECOMP_ALGORITHM:
+	case FS_CTL_RECOMPRESS:
+	case FS_CTL_ALGORITHM_PARAMS:
+		rc = fs_pp_write(fs, h->which, val);
+		if (rc)
+			return rc;
 		break;
 	default:
 		return -EACCES;

@@ -593,6 +593,7 @@ static int main_run(struct options *o, int status_fd)
 	/* with a reserve, writes never wait for the kernel (issue 5) */
 	cfg.nowait_writes = o->reserve > 0;
 	cfg.io_flusher = o->io_flusher;
+	cfg.backing_dev = o->backing_dev;
 	/* the store's reclaim and refill threads inherit the mask */
 	rc = store_create(&cfg, &m.st);
 	if (rc) {
@@ -600,9 +601,11 @@ static int main_run(struct options *o, int status_fd)
 		bool memlock = o->mlock && rc == -EAGAIN;
 
 		errno = -rc;
-		main_log(LOG_ERR, "store (comp=%s, recomp=%s, reserve=%lluK): %m%s", o->comp,
+		main_log(LOG_ERR, "store (comp=%s, recomp=%s, reserve=%lluK%s%s): %m%s", o->comp,
 			 cfg.recomp ? cfg.recomp : "off",
 			 (unsigned long long)(o->reserve >> 10),
+			 o->backing_dev ? ", backing_dev=" : "",
+			 o->backing_dev ? o->backing_dev : "",
 			 memlock ? " (RLIMIT_MEMLOCK too low for mlockall: raise it, e.g. ulimit -l unlimited, or use -o nomlock for non-swap use)" : "");
 		goto err_start;
 	}

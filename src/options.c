@@ -47,6 +47,7 @@ enum {
 	KEY_NOMLOCK,
 	KEY_NOIOFLUSHER,
 	KEY_NOOOMADJ,
+	KEY_BACKING_DEV,
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_SINGLE,
@@ -70,6 +71,7 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("nomlock", KEY_NOMLOCK),
 	FUSE_OPT_KEY("noioflusher", KEY_NOIOFLUSHER),
 	FUSE_OPT_KEY("nooomadj", KEY_NOOOMADJ),
+	FUSE_OPT_KEY("backing_dev=", KEY_BACKING_DEV),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -267,6 +269,13 @@ static int options_proc(void *data, const char *arg, int key,
 		if (options_replace(&o->file, v))
 			return options_error(c, "out of memory");
 		return 0;
+	case KEY_BACKING_DEV:
+		/* opened by the store; a bad one stops the mount there */
+		if (*v != '/')
+			return options_error(c, "%s: not an absolute path", arg);
+		if (options_replace(&o->backing_dev, v))
+			return options_error(c, "out of memory");
+		return 0;
 	case KEY_COMP:
 		if (strcmp(v, "lz4") && strcmp(v, "zstd"))
 			return options_error(c, "%s: unknown compressor (lz4 or zstd)", arg);
@@ -456,6 +465,7 @@ void options_free(struct options *o)
 	free(o->file);
 	free(o->comp);
 	free(o->recomp);
+	free(o->backing_dev);
 	free(o->source);
 	free(o->mountpoint);
 	memset(o, 0, sizeof(*o));
@@ -496,6 +506,8 @@ void options_help(const char *prog)
 "    -o nomlock             do not lock the daemon's memory (mlockall)\n"
 "    -o noioflusher         do not mark workers PR_SET_IO_FLUSHER\n"
 "    -o nooomadj            do not set oom_score_adj to -1000\n"
+"    -o backing_dev=PATH    file or block device for writeback (zram's\n"
+"                           backing_dev; default: none)\n"
 "\n"
 "generic options:\n"
 "    -h, --help             print this help and exit\n"

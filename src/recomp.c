@@ -13,12 +13,14 @@
  * kind may be dropped - the daemon cannot tell a freed slot from one whose
  * only copy it holds - but both are cold: the kernel reads one only after
  * it dropped its clean copy again.  So a read-back page is re-encoded by
- * the second, stronger codec in the background (store_recompress()), and
- * the allocator's pages emptied by the moves are compacted away.
+ * the recompression codecs (recomp_algorithm; by default zstd behind lz4)
+ * in the background - zram's recompress, for pages read back - and the
+ * allocator's pages emptied by the moves are compacted away.
  *
  * The thread runs at nice 19: it must never take CPU from the workload,
- * and it holds a slot lock only to read a page (a few microseconds); it
- * allocates from the reserve only and stops while the reserve is low.
+ * and it holds a slot lock only to read a page (a few microseconds).  A
+ * pass that finds no memory for a new object stops, and so does the
+ * thread until its next look.
  */
 #include "config.h"
 
@@ -31,13 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pp.h"
 #include "recomp.h"
 #include "store.h"
 
 #define RECOMP_PERIOD_MS 100u	/* look for work this often */
 #define RECOMP_MIN_TODO 64u	/* pages waiting before a pass starts */
-#define RECOMP_BATCH 256u	/* pages per store_recompress() call */
-#define RECOMP_COMPACT_BYTES (4u << 20)	/* saved bytes between compactions */
+#define RECOMP_BATCH 4096u	/* pages tried per store_recompress() call */
+#define RECOMP_COMPACT_PAGES 4096u	/* pages recompressed between compactions */
 
 struct recomp {
 	struct store *st;
@@ -78,30 +81,37 @@ static bool recomp_stopping(struct recomp *r)
 static void *recomp_main(void *arg)
 {
 	struct recomp *r = arg;
-	uint64_t saved_at_compact = 0;
+	/* zram's recompress with type "readback": every codec from priority 1 */
+	struct pp_recompress req = {
+		.mode = PP_READBACK, .max_pages = RECOMP_BATCH,
+		.prio = 1, .prio_max = PP_MAX_COMPS,
+	};
+	uint64_t since_compact = 0;
 
 	pthread_setname_np(pthread_self(), "zramfuse-recmp");
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	while (!recomp_sleep(r, RECOMP_PERIOD_MS)) {
 		struct store_stats s;
-		uint64_t done;
+		uint64_t todo, done;
 		int ret;
 
 		store_stats(r->st, &s);
-		if (s.recomp_todo < RECOMP_MIN_TODO)
+		if (s.readback_todo < RECOMP_MIN_TODO)
 			continue;
 		/* At nice 19 it runs on time the workload leaves: go on while
-		 * there is work, the reserve allows, and no stop is asked. */
+		 * there is work, memory for it, progress, and no stop asked. */
 		do {
-			ret = store_recompress(r->st, STORE_RECOMP_READBACK,
-					       RECOMP_BATCH, &done);
-			store_stats(r->st, &s);
+			todo = s.readback_todo;
+			ret = store_recompress(r->st, &req, &done);
+			since_compact += done;
 			/* the moves left holes in the old objects' zspages */
-			if (s.recomp_saved - saved_at_compact >= RECOMP_COMPACT_BYTES) {
-				saved_at_compact = s.recomp_saved;
+			if (since_compact >= RECOMP_COMPACT_PAGES) {
+				since_compact = 0;
 				store_compact(r->st);
 			}
-		} while (ret == 0 && done == RECOMP_BATCH && !recomp_stopping(r));
+			store_stats(r->st, &s);
+		} while (ret == 0 && s.readback_todo < todo &&
+			 s.readback_todo >= RECOMP_MIN_TODO && !recomp_stopping(r));
 	}
 	return NULL;
 }
@@ -111,7 +121,7 @@ int recomp_start(struct store *st, struct recomp **out)
 	struct recomp *r;
 	int ret;
 
-	if (!store_has_recomp(st))
+	if (!store_recomp_name(st, 1, NULL))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)

@@ -53,10 +53,15 @@ int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len)
 
 int stats_readback_stat(const struct store_stats *s, char *buf, size_t len)
 {
-	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-			" %" PRIu64 " %" PRIu64 "\n",
-			s->readback_pages, s->readback_compr, s->recomp_pages,
-			s->recomp_todo, s->recomp_tried, s->recomp_saved);
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			s->readback_pages, s->readback_compr, s->readback_recomp,
+			s->readback_todo);
+}
+
+int stats_bd_stat(const struct store_stats *s, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			s->bd_count, s->bd_reads, s->bd_writes);
 }
 
 int stats_u64(uint64_t v, char *buf, size_t len)

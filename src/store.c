@@ -13,9 +13,34 @@
  * more (the worst case, one page per 1 MiB, is a 4 KiB leaf per page).
  *
  * The slot.  { lock word, info, val }: info holds the compressed size and
- * the flags (stored, same-filled, huge/raw, and the idle/recompressed bits
- * kept for later); val is the zspool handle, or the fill word of a
- * same-filled page.  info and val change only under the slot's lock.
+ * the flags (stored, same-filled, huge/raw, idle, written back,
+ * incompressible, recompressed) and a generation; val is the zspool
+ * handle, the fill word of a same-filled page, or the block of a
+ * written-back page in the backing file.  info and val change only under
+ * the slot's lock.
+ *
+ * Post-processing state costs no memory per slot.  The flags take spare
+ * bits of info (13-15 and 19-20; the size needs 13 bits, the generation
+ * keeps 21-31).  The access time that zram's idle tracking needs (its
+ * ac_time, 8 bytes per slot when built in) lives in the lock word: only
+ * its low 2 bits are the lock state, so the 30 bits above hold the
+ * second of the last read or write (store_now(): from the store's start,
+ * 34 years), written by the holder in the same atomic that releases the
+ * lock (slot_unlock_touch()).  Always on, so that "idle 3600" is right
+ * from the first hour without a table allocated on first use; the cost
+ * is one clock_gettime() (vDSO) per request and a CAS instead of an
+ * exchange at unlock.  A read or write clears the idle mark, marking idle
+ * changes no content and so no generation, and a partial write ignores a
+ * mark set while it re-encoded.
+ *
+ * Written-back pages (writeback.c holds the file): the slot keeps the
+ * compressed size and flags, val the block.  A read takes the slot's
+ * content under the lock, lets go, reads the block into its bounce page
+ * with direct I/O and decodes there, then checks that the slot did not
+ * change meanwhile (else it starts again): no slot lock is held across
+ * I/O that may wait for memory, the same rule as the write path's
+ * below.  Freeing a block (overwrite, discard, destroy) only sets a bit;
+ * the backing file's thread punches the hole.
  *
  * The slot lock is the first word of the slot itself, a three-state futex
  * lock (0 free, 1 held, 2 held with sleepers): uncontended it is one CAS
@@ -42,13 +67,8 @@
  * taking the slot lock; under the lock the slot is switched, and the old
  * object is freed after the unlock.  A partial page is read, modified and
  * re-encoded under the slot lock.  Failure at any point leaves the old
- * content in place.  A page whose compressed size reaches the allocator's
- * huge class (zspool_huge_size(): objects that take a page each, as zram's
- * huge_class_size; 3633 bytes with 8-page zspages) is stored raw, since
- * the compressed object would cost as much and need decompressing; a
- * same-filled page stores its word.  (A fixed 3/4 of a page stored 84% more
- * pages raw than zram on a mixed corpus, 12987 against 7077, and 3% more
- * memory.)
+ * content in place.  A page whose compressed size reaches 3/4 of a page
+ * (zram's huge threshold) is stored raw; a same-filled page stores its word.
  *
  * Memory for writes.  Every allocation a write makes - the compressed
  * object, a new slot-table page - goes through store_get(), with no slot
@@ -98,6 +118,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -110,9 +131,11 @@
 
 #include "codec.h"
 #include "headroom.h"
+#include "pp.h"
 #include "recomp.h"
 #include "reclaim.h"
 #include "store.h"
+#include "writeback.h"
 #include "zspool.h"
 
 
@@ -129,21 +152,35 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 
 /* Slot info: size in the low bits, flags above. */
 #define SLOT_SIZE_MASK 0x1fffu
-#define SLOT_NORECOMP (1u << 14)	/* the second codec did not shrink it */
-#define SLOT_READ (1u << 15)		/* read since it was written */
+/* val is a block of the backing file, holding the object's bytes */
+#define SLOT_WB (1u << 13)
+#define SLOT_INCOMP (1u << 14)		/* recompression did not shrink it */
 #define SLOT_STORED (1u << 16)		/* the page holds data */
 #define SLOT_SAME (1u << 17)		/* val is the fill word */
 #define SLOT_HUGE (1u << 18)		/* stored raw, 4096 bytes */
-#define SLOT_IDLE (1u << 19)		/* reserved: idle page tracking */
-#define SLOT_RECOMP (1u << 20)		/* encoded by the second codec */
+#define SLOT_IDLE (1u << 19)		/* not accessed since marked idle */
+/* the codec that encoded it: its priority (0 primary, 1-3 recompression) */
+#define SLOT_PRIO_LO (1u << 15)
+#define SLOT_PRIO_HI (1u << 20)
+#define SLOT_PRIO_MASK (SLOT_PRIO_LO | SLOT_PRIO_HI)
+#define SLOT_READ (1u << 21)		/* read since it was written */
 /* The top bits count changes of the slot, so that a writer that let go
  * of the lock to allocate can tell whether the slot changed meanwhile. */
-#define SLOT_GEN_SHIFT 21
+#define SLOT_GEN_SHIFT 22
 #define SLOT_GEN_ONE (1u << SLOT_GEN_SHIFT)
 #define SLOT_GEN_MASK (~0u << SLOT_GEN_SHIFT)
 
+/*
+ * The lock word: the lock state in the low 2 bits, the page's last access
+ * (store_now(): seconds since the store was made, 0 = never) in the 30
+ * bits above, written by the holder as it lets go.  See the head comment.
+ */
+#define SLOT_LOCK_MASK 3u
+#define SLOT_TIME_SHIFT 2
+#define SLOT_TIME_MAX (UINT32_MAX >> SLOT_TIME_SHIFT)
+
 struct slot {
-	_Atomic uint32_t lock;		/* 0 free, 1 held, 2 held + sleepers */
+	_Atomic uint32_t lock;		/* state 0 free, 1 held, 2 held + sleepers; time */
 	_Atomic uint32_t info;		/* protected by lock (relaxed peeks allowed) */
 	uint64_t val;			/* protected by lock */
 };
@@ -165,8 +202,8 @@ enum store_counter {
 	C_ORIG, C_COMPR, C_SAME, C_HUGE, C_HUGE_SINCE,
 	C_FAILED_READS, C_FAILED_WRITES, C_INVALID, C_NOTIFY_FREE,
 	C_SYNC_FREES, C_NOWAIT_FAILED, C_READS, C_WRITES,
-	C_READBACK, C_READBACK_COMPR, C_RECOMP, C_RECOMP_TODO,
-	C_RECOMP_TRIED, C_RECOMP_SAVED,
+	C_BD_COUNT, C_BD_READS, C_BD_WRITES,
+	C_READBACK, C_READBACK_COMPR, C_READBACK_RECOMP, C_READBACK_TODO,
 	C_NR
 };
 
@@ -176,12 +213,16 @@ struct store_tls {
 	struct store_tls *next, *prev;	/* protected by st->tls_lock */
 	_Atomic int64_t cnt[C_NR];	/* written by the owner only, relaxed */
 	struct codec_ctx *ctx;
-	struct codec_ctx *ctx2;		/* the second codec's, or NULL */
+	/* the other codec, to decode pages recompressed with it; owner only */
+	struct codec_ctx *alt;
+	int level;			/* owner only: the level t->ctx compresses at */
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
+	uint32_t now;			/* owner only: store_now() of this operation */
 	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
 	unsigned char page[STORE_PAGE_SIZE];
-	unsigned char bounce[STORE_PAGE_SIZE];
+	/* 4 KiB-aligned: the backing file's direct I/O goes through it */
+	_Alignas(STORE_PAGE_SIZE) unsigned char bounce[STORE_PAGE_SIZE];
 };
 
 struct store_file {
@@ -192,11 +233,12 @@ struct store_file {
 	_Atomic uint64_t objs;		/* relaxed: objects */
 	_Atomic uint64_t meta;		/* relaxed: table bytes */
 	struct store_file *next, *prev;	/* protected by st->files_lock */
+	/* post-processing walks under way (store_files_pin()) */
+	_Atomic unsigned pins;
 };
 
 struct store {
 	struct codec codec;
-	struct codec codec2;		/* recompression; ops NULL = none */
 	struct zspool *pool;
 	struct reclaim *rc;
 	struct recomp *recomp;		/* read-back recompression, or NULL */
@@ -204,7 +246,7 @@ struct store {
 	bool deferred;
 	bool nowait;
 	uint64_t headroom_min;		/* see store_config */
-	size_t huge_size;		/* compressed >= this: stored raw */
+	size_t huge_size;		/* compressed to this or more: stored raw */
 	_Atomic bool reserve_on;	/* relaxed */
 	_Atomic uint64_t mem_limit;	/* relaxed; bytes */
 	_Atomic uint64_t table_bytes;	/* relaxed */
@@ -214,41 +256,81 @@ struct store {
 	int64_t dead[C_NR];		/* protected by tls_lock */
 	pthread_mutex_t files_lock;
 	struct store_file *files;	/* protected by files_lock */
-	/* recompression: one walker at a time (recomp_lock); the file it is
-	 * in is pinned against store_file_destroy() (files_lock, files_cond) */
-	pthread_mutex_t recomp_lock;
-	pthread_cond_t files_cond;
-	struct store_file *walk_file;	/* protected by files_lock */
-	struct store_file *cursor_file;	/* protected by recomp_lock */
-	uint64_t cursor_page;		/* protected by recomp_lock */
+	time_t epoch;			/* CLOCK_BOOTTIME second of store_now() 1 */
+	bool io_flusher;
+	/*
+	 * Post-processing (writeback, recompression): one pass at a time, as
+	 * zram's pp_in_progress; a second gets -EAGAIN.
+	 */
+	pthread_mutex_t pp_lock;
+	/* The backing file: replaced only before its first writeback. */
+	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
+	bool wb_used;			/* protected by pp_lock */
+	_Atomic uint64_t wb_limit;	/* pages; relaxed */
+	_Atomic bool wb_limit_enable;	/* relaxed */
+	/*
+	 * Recompression codecs by priority (comps[0] unused: st->codec).  A
+	 * priority's codec is set under pp_lock and only while no page uses
+	 * it (comp_used), so a reader that found a page of that priority
+	 * (through the slot lock) sees it settled.
+	 */
+	struct codec comps[PP_MAX_COMPS];
+	bool comp_set[PP_MAX_COMPS];	/* protected by pp_lock */
+	bool comp_used[PP_MAX_COMPS];	/* protected by pp_lock */
+	/* the codec other than the primary that some priority uses, or NULL */
+	_Atomic(const struct codec_ops *) alt_ops;	/* acquire */
+	/* the primary's level now (algorithm_params); st->codec keeps the first */
+	_Atomic int level;		/* relaxed */
 };
 
 /* --- slot lock ------------------------------------------------------- */
 
 static void slot_lock_slow(struct slot *s)
 {
-	for (int i = 0; i < 100; i++) {
-		uint32_t v = 0;
+	uint32_t v;
 
+	for (int i = 0; i < 100; i++) {
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
-		if (atomic_load_explicit(&s->lock, memory_order_relaxed) == 0 &&
-		    atomic_compare_exchange_weak_explicit(&s->lock, &v, 1,
+		v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+		if ((v & SLOT_LOCK_MASK) == 0 &&
+		    atomic_compare_exchange_weak_explicit(&s->lock, &v, v | 1,
 							  memory_order_acquire,
 							  memory_order_relaxed))
 			return;
 	}
-	/* Taken with "sleepers" set, conservatively, as in Drepper's mutex. */
-	while (atomic_exchange_explicit(&s->lock, 2, memory_order_acquire) != 0)
-		syscall(SYS_futex, &s->lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+	/*
+	 * Taken with "sleepers" set, conservatively, as in Drepper's mutex;
+	 * the time bits ride along unchanged.  The holder may rewrite them
+	 * only as it unlocks, so a sleeper's expected value goes stale only
+	 * when the lock was released: FUTEX_WAIT then returns at once.
+	 */
+	for (;;) {
+		v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+		if ((v & SLOT_LOCK_MASK) == 0) {
+			if (atomic_compare_exchange_weak_explicit(&s->lock, &v,
+					(v & ~SLOT_LOCK_MASK) | 2,
+					memory_order_acquire, memory_order_relaxed))
+				return;
+			continue;
+		}
+		if ((v & SLOT_LOCK_MASK) == 1 &&
+		    !atomic_compare_exchange_weak_explicit(&s->lock, &v,
+					(v & ~SLOT_LOCK_MASK) | 2,
+					memory_order_relaxed, memory_order_relaxed))
+			continue;
+		syscall(SYS_futex, &s->lock, FUTEX_WAIT_PRIVATE,
+			(v & ~SLOT_LOCK_MASK) | 2, NULL, NULL, 0);
+	}
 }
 
 static inline void slot_lock(struct slot *s)
 {
-	uint32_t v = 0;
+	uint32_t v = atomic_load_explicit(&s->lock, memory_order_relaxed) &
+		     ~SLOT_LOCK_MASK;
 
-	if (!atomic_compare_exchange_strong_explicit(&s->lock, &v, 1,
+	if (!atomic_compare_exchange_strong_explicit(&s->lock, &v, v | 1,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		slot_lock_slow(s);
@@ -256,8 +338,29 @@ static inline void slot_lock(struct slot *s)
 
 static inline void slot_unlock(struct slot *s)
 {
-	if (atomic_exchange_explicit(&s->lock, 0, memory_order_release) == 2)
+	if ((atomic_fetch_and_explicit(&s->lock, ~SLOT_LOCK_MASK,
+				       memory_order_release) & SLOT_LOCK_MASK) == 2)
 		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Unlock, recording an access at @now. */
+static inline void slot_unlock_touch(struct slot *s, uint32_t now)
+{
+	uint32_t v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&s->lock, &v,
+						      now << SLOT_TIME_SHIFT,
+						      memory_order_release,
+						      memory_order_relaxed))
+		;
+	if ((v & SLOT_LOCK_MASK) == 2)
+		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The last access of a slot (a racy peek is fine: it is a hint). */
+static inline uint32_t slot_time(struct slot *s)
+{
+	return atomic_load_explicit(&s->lock, memory_order_relaxed) >> SLOT_TIME_SHIFT;
 }
 
 static inline uint32_t slot_info(struct slot *s)
@@ -277,7 +380,22 @@ static inline void slot_set(struct slot *s, uint32_t info, uint64_t val)
 
 static inline bool info_has_obj(uint32_t info)
 {
-	return (info & (SLOT_STORED | SLOT_SAME)) == SLOT_STORED;
+	return (info & (SLOT_STORED | SLOT_SAME | SLOT_WB)) == SLOT_STORED;
+}
+
+static inline unsigned info_prio(uint32_t info)
+{
+	return ((info & SLOT_PRIO_LO) ? 1u : 0u) | ((info & SLOT_PRIO_HI) ? 2u : 0u);
+}
+
+static inline uint32_t prio_info(unsigned prio)
+{
+	return ((prio & 1) ? SLOT_PRIO_LO : 0) | ((prio & 2) ? SLOT_PRIO_HI : 0);
+}
+
+static inline bool info_wb(uint32_t info)
+{
+	return (info & (SLOT_STORED | SLOT_WB)) == (SLOT_STORED | SLOT_WB);
 }
 
 static inline uint32_t info_obj_size(uint32_t info)
@@ -285,11 +403,19 @@ static inline uint32_t info_obj_size(uint32_t info)
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
 }
 
-/* A read-back object the second codec has not tried yet. */
-static inline bool info_recomp_todo(uint32_t info)
+/*
+ * The clock of access times: whole seconds of CLOCK_BOOTTIME (zram's
+ * ac_time clock; it goes on during suspend) since the store was made,
+ * from 1, so that 0 means never.  30 bits last 34 years.
+ */
+static uint32_t store_now(struct store *st)
 {
-	return info_has_obj(info) && (info & SLOT_READ) &&
-	       !(info & (SLOT_RECOMP | SLOT_NORECOMP));
+	struct timespec ts;
+	uint64_t v;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	v = (uint64_t)(ts.tv_sec - st->epoch) + 1;
+	return v > SLOT_TIME_MAX ? SLOT_TIME_MAX : (uint32_t)v;
 }
 
 /* --- counters -------------------------------------------------------- */
@@ -311,19 +437,28 @@ static void cnt_add_locked(struct store *st, enum store_counter c, int64_t d)
 
 /* Changes to the counters, summed over one operation and applied once. */
 struct store_delta {
-	int64_t pages, compr, objs, same, huge, huge_new, freed;
-	int64_t readback, readback_compr, recomp, recomp_todo;
+	int64_t pages, compr, objs, same, huge, huge_new, freed, bd;
+	int64_t readback, readback_compr, readback_recomp, readback_todo;
 };
 
-/* The read-back and recompression marks of a slot went from @oldi to @newi. */
+/* A read-back object no recompression codec has tried yet. */
+static inline bool info_readback_todo(uint32_t info)
+{
+	return info_has_obj(info) && (info & SLOT_READ) &&
+	       !(info & (SLOT_PRIO_MASK | SLOT_INCOMP));
+}
+
+/* The read-back marks of a slot went from @oldi to @newi. */
 static inline void delta_marks(struct store_delta *d, uint32_t oldi, uint32_t newi)
 {
-	d->readback += !!(newi & SLOT_READ) - !!(oldi & SLOT_READ);
-	d->readback_compr += (int64_t)((newi & SLOT_READ) ? info_obj_size(newi) : 0) -
-			     ((oldi & SLOT_READ) ? info_obj_size(oldi) : 0);
-	d->recomp += (info_has_obj(newi) && (newi & SLOT_RECOMP)) -
-		     (info_has_obj(oldi) && (oldi & SLOT_RECOMP));
-	d->recomp_todo += info_recomp_todo(newi) - info_recomp_todo(oldi);
+	bool rn = newi & SLOT_READ, ro = oldi & SLOT_READ;
+
+	d->readback += rn - ro;
+	d->readback_compr += (int64_t)(rn ? info_obj_size(newi) : 0) -
+			     (ro ? info_obj_size(oldi) : 0);
+	d->readback_recomp += (rn && info_has_obj(newi) && (newi & SLOT_PRIO_MASK)) -
+			      (ro && info_has_obj(oldi) && (oldi & SLOT_PRIO_MASK));
+	d->readback_todo += info_readback_todo(newi) - info_readback_todo(oldi);
 }
 
 /* A slot went from @oldi to @newi (either may be empty). */
@@ -340,7 +475,29 @@ static inline void delta_slot(struct store_delta *d, uint32_t oldi, uint32_t new
 	/* zram's huge_pages_since counts every incompressible page stored,
 	 * an overwrite of one huge page by another included */
 	d->huge_new += info_has_obj(newi) && (newi & SLOT_HUGE);
+	d->bd += info_wb(newi) - info_wb(oldi);
 	delta_marks(d, oldi, newi);
+}
+
+static void store_account_marks(struct store_tls *t, const struct store_delta *d)
+{
+	if (d->readback)
+		cnt_add(t, C_READBACK, d->readback);
+	if (d->readback_compr)
+		cnt_add(t, C_READBACK_COMPR, d->readback_compr);
+	if (d->readback_recomp)
+		cnt_add(t, C_READBACK_RECOMP, d->readback_recomp);
+	if (d->readback_todo)
+		cnt_add(t, C_READBACK_TODO, d->readback_todo);
+}
+
+/* Only a mark of a slot changed, not its content. */
+static void store_account_mark(struct store_tls *t, uint32_t oldi, uint32_t newi)
+{
+	struct store_delta d = { 0 };
+
+	delta_marks(&d, oldi, newi);
+	store_account_marks(t, &d);
 }
 
 static void store_account(struct store_tls *t, struct store_file *f,
@@ -364,14 +521,9 @@ static void store_account(struct store_tls *t, struct store_file *f,
 		cnt_add(t, C_HUGE_SINCE, d->huge_new);
 	if (d->freed)
 		cnt_add(t, C_NOTIFY_FREE, d->freed);
-	if (d->readback)
-		cnt_add(t, C_READBACK, d->readback);
-	if (d->readback_compr)
-		cnt_add(t, C_READBACK_COMPR, d->readback_compr);
-	if (d->recomp)
-		cnt_add(t, C_RECOMP, d->recomp);
-	if (d->recomp_todo)
-		cnt_add(t, C_RECOMP_TODO, d->recomp_todo);
+	if (d->bd)
+		cnt_add(t, C_BD_COUNT, d->bd);
+	store_account_marks(t, d);
 }
 
 /* The counters of one slot going from @oldi to @newi. */
@@ -384,22 +536,12 @@ static void store_account_slot(struct store_tls *t, struct store_file *f,
 	store_account(t, f, &d);
 }
 
-/* Only a mark of a slot changed (its content did not). */
-static void store_account_marks(struct store_tls *t, struct store_file *f,
-				uint32_t oldi, uint32_t newi)
-{
-	struct store_delta d = { 0 };
-
-	delta_marks(&d, oldi, newi);
-	store_account(t, f, &d);
-}
-
 /* --- per-thread state ------------------------------------------------ */
 
 static void store_tls_free(struct store_tls *t)
 {
+	codec_ctx_destroy(t->alt);
 	codec_ctx_destroy(t->ctx);
-	codec_ctx_destroy(t->ctx2);
 	reclaim_node_put(t->st->rc, t->rn);
 	free(t);
 }
@@ -429,40 +571,44 @@ static void store_tls_exit(void *arg)
 	store_tls_free(t);
 }
 
-static void store_tls_warm(struct store_tls *t, struct codec_ctx *ctx)
-{
-	long n = codec_compress(ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
-				sizeof(t->cbuf));
-
-	if (n > 0)
-		codec_decompress(ctx, t->cbuf, (size_t)n, t->bounce, STORE_PAGE_SIZE);
-}
+static void store_tls_prepare(struct store *st, struct store_tls *t);
 
 static int store_tls_create(struct store *st, struct store_tls **out)
 {
-	struct store_tls *t = aligned_alloc(64, sizeof(*t));
+	struct store_tls *t = aligned_alloc(_Alignof(struct store_tls), sizeof(*t));
 	int ret;
 
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
 	t->st = st;
-	ret = codec_ctx_create(&st->codec, &t->ctx);
-	if (ret == 0 && st->codec2.ops)
-		ret = codec_ctx_create(&st->codec2, &t->ctx2);
+	t->level = atomic_load_explicit(&st->level, memory_order_relaxed);
+	ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+						.level = t->level }, &t->ctx);
 	if (ret < 0) {
-		codec_ctx_destroy(t->ctx);
 		free(t);
 		return ret;
 	}
 	/*
-	 * Use the codecs once now: their state (zstd's lazily allocated
-	 * tables among it) is then faulted in before the first request, not
-	 * on the I/O path under a slot lock.
+	 * Use the codec once now: its state (zstd's lazily allocated tables
+	 * among it) is then faulted in before the first request, not on the
+	 * I/O path under a slot lock.
 	 */
-	store_tls_warm(t, t->ctx);
-	if (t->ctx2)
-		store_tls_warm(t, t->ctx2);
+	ret = (int)codec_compress(t->ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
+				  sizeof(t->cbuf));
+	if (ret > 0)
+		codec_decompress(t->ctx, t->cbuf, (size_t)ret, t->bounce,
+				 STORE_PAGE_SIZE);
+	/* the recompression codec's context too, when one is named already
+	 * (recomp= at mount): made and faulted in now, not at a request */
+	store_tls_prepare(st, t);
+	if (t->alt) {
+		ret = (int)codec_compress(t->alt, t->page, STORE_PAGE_SIZE, t->cbuf,
+					  sizeof(t->cbuf));
+		if (ret > 0)
+			codec_decompress(t->alt, t->cbuf, (size_t)ret, t->bounce,
+					 STORE_PAGE_SIZE);
+	}
 	t->rn = reclaim_node_get(st->rc);
 	ret = -pthread_setspecific(st->key, t);
 	if (ret) {
@@ -615,14 +761,23 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 			if (!(info & SLOT_STORED))
 				continue;
 			w->d[C_ORIG] -= STORE_PAGE_SIZE;
-			if (info & SLOT_READ) {
-				w->d[C_READBACK]--;
-				w->d[C_READBACK_COMPR] -= info_obj_size(info);
+			{
+				struct store_delta d = { 0 };
+
+				delta_marks(&d, info, 0);
+				w->d[C_READBACK] += d.readback;
+				w->d[C_READBACK_COMPR] += d.readback_compr;
+				w->d[C_READBACK_RECOMP] += d.readback_recomp;
+				w->d[C_READBACK_TODO] += d.readback_todo;
 			}
-			w->d[C_RECOMP] -= info_has_obj(info) && (info & SLOT_RECOMP);
-			w->d[C_RECOMP_TODO] -= info_recomp_todo(info);
 			if (info & SLOT_SAME) {
 				w->d[C_SAME]--;
+				continue;
+			}
+			if (info & SLOT_WB) {
+				wb_block_free(atomic_load_explicit(&w->st->wb,
+						memory_order_acquire), l->s[i].val);
+				w->d[C_BD_COUNT]--;
 				continue;
 			}
 			w->d[C_COMPR] -= info & SLOT_SIZE_MASK;
@@ -830,6 +985,25 @@ static int store_encode(struct store *st, struct store_tls *t,
 	return 0;
 }
 
+/*
+ * Decompress a page's object with the codec of its priority: this
+ * thread's primary context, or its context of the other codec (made by
+ * store_tls_prepare() before the request took any lock).
+ */
+static int store_decompress(struct store *st, struct store_tls *t,
+			    uint32_t info, const void *src, unsigned char *dst)
+{
+	unsigned prio = info_prio(info);
+	struct codec_ctx *ctx = t->ctx;
+
+	if (prio && st->comps[prio].ops != st->codec.ops)
+		ctx = t->alt;
+	if (!ctx)
+		return -ENOMEM;
+	return codec_decompress(ctx, src, info & SLOT_SIZE_MASK, dst,
+				STORE_PAGE_SIZE);
+}
+
 /* Decode a locked slot's content into @dst (4 KiB). */
 static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 			uint64_t val, unsigned char *dst)
@@ -849,14 +1023,89 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 	p = zspool_map(st->pool, h, t->bounce);
 	if (info & SLOT_HUGE)
 		memcpy(dst, p, STORE_PAGE_SIZE);
-	else if (info & SLOT_RECOMP)
-		ret = t->ctx2 ? codec_decompress(t->ctx2, p, info & SLOT_SIZE_MASK,
-						 dst, STORE_PAGE_SIZE) : -EIO;
 	else
-		ret = codec_decompress(t->ctx, p, info & SLOT_SIZE_MASK, dst,
-				       STORE_PAGE_SIZE);
+		ret = store_decompress(st, t, info, p, dst);
 	zspool_unmap(st->pool, h);
 	return ret;
+}
+
+/*
+ * Decode a written-back page (no lock held): its block is read into this
+ * thread's bounce page, allocated ahead and aligned for direct I/O.
+ */
+static int store_decode_wb(struct store *st, struct store_tls *t, uint32_t info,
+			   uint64_t val, unsigned char *dst)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	int ret;
+
+	if (!wb)
+		return -EIO;
+	ret = wb_read(wb, val, t->bounce);
+	if (ret < 0)
+		return ret;
+	cnt_add(t, C_BD_READS, 1);
+	if (info & SLOT_HUGE) {
+		memcpy(dst, t->bounce, STORE_PAGE_SIZE);
+		return 0;
+	}
+	return store_decompress(st, t, info, t->bounce, dst);
+}
+
+/*
+ * Load the page of slot @s into @dst (4 KiB), as an access: the idle mark
+ * goes and the access time is set.  *@infop, *@valp: the content it had.
+ * A page in memory is decoded under the slot lock; a written-back one is
+ * read from the backing file with no lock held - the disk may be slow,
+ * and its I/O may wait for memory, which no slot lock may do (see the
+ * head comment) - and the slot checked afterwards: when it changed
+ * meanwhile (the block may even have been freed and reused), the load
+ * starts again from its new content.
+ */
+static int store_load(struct store *st, struct store_tls *t, struct slot *s,
+		      unsigned char *dst, uint32_t *infop, uint64_t *valp)
+{
+	for (;;) {
+		uint32_t info;
+		uint64_t val;
+		bool same;
+		int ret;
+
+		slot_lock(s);
+		info = slot_info(s);
+		val = s->val;
+		if ((info & SLOT_IDLE) || !(info & SLOT_READ)) {
+			uint32_t old = info;
+
+			/* no new generation: the content is the same */
+			info = (info & ~SLOT_IDLE) | SLOT_READ;
+			atomic_store_explicit(&s->info, info, memory_order_relaxed);
+			store_account_mark(t, old, info);
+		}
+		*infop = info;
+		*valp = val;
+		if (!info_wb(info)) {
+			ret = store_decode(st, t, info, val, dst);
+			slot_unlock_touch(s, t->now);
+			return ret;
+		}
+		slot_unlock_touch(s, t->now);
+		ret = store_decode_wb(st, t, info, val, dst);
+		slot_lock(s);
+		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
+		slot_unlock(s);
+		if (same)
+			return ret;
+	}
+}
+
+/* A slot's old content is gone: free its object or its block. */
+static void store_release(struct store *st, uint32_t info, uint64_t val)
+{
+	if (info_has_obj(info))
+		zspool_free(st->pool, (zspool_handle_t)val);
+	else if (info_wb(info))
+		wb_block_free(atomic_load_explicit(&st->wb, memory_order_acquire), val);
 }
 
 static int store_write_page(struct store_file *f, struct store_tls *t,
@@ -879,10 +1128,9 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 	oldi = slot_info(s);
 	oldv = s->val;
 	slot_set(s, newi, newv);
-	slot_unlock(s);
+	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
-	if (info_has_obj(oldi))
-		zspool_free(st->pool, (zspool_handle_t)oldv);
+	store_release(st, oldi, oldv);
 	return 0;
 }
 
@@ -910,11 +1158,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 	for (;;) {
 		if (!src && !(slot_info(s) & SLOT_STORED))
 			return 0;
-		slot_lock(s);
-		oldi = slot_info(s);
-		oldv = s->val;
-		ret = store_decode(st, t, oldi, oldv, t->page);
-		slot_unlock(s);
+		ret = store_load(st, t, s, t->page, &oldi, &oldv);
 		if (ret < 0) {
 			cnt_add(t, C_FAILED_READS, 1);
 			return ret;
@@ -931,20 +1175,57 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 				return ret;
 		}
 		slot_lock(s);
-		if (slot_info(s) == oldi && s->val == oldv)
+		/* an idle mark set meanwhile changes nothing of the content */
+		if ((slot_info(s) & ~SLOT_IDLE) == oldi && s->val == oldv)
 			break;
 		slot_unlock(s);
 		if (info_has_obj(newi))
 			zspool_free(st->pool, (zspool_handle_t)newv);
 	}
 	slot_set(s, newi, newv);
-	slot_unlock(s);
+	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
 	if (!src && !(newi & SLOT_STORED) && (oldi & SLOT_STORED))
 		cnt_add(t, C_NOTIFY_FREE, 1);
-	if (info_has_obj(oldi))
-		zspool_free(st->pool, (zspool_handle_t)oldv);
+	store_release(st, oldi, oldv);
 	return 0;
+}
+
+/*
+ * The start of a request: its clock, and the context of the other codec
+ * once some priority uses it.  That context is made here, with no lock
+ * held, at this thread's first request after recomp_algorithm named the
+ * codec; should it fail, reads of pages recompressed with that codec
+ * fail with -ENOMEM until a later request makes it.
+ */
+static void store_tls_prepare(struct store *st, struct store_tls *t)
+{
+	const struct codec_ops *alt;
+	int level;
+
+	t->now = store_now(st);
+	level = atomic_load_explicit(&st->level, memory_order_relaxed);
+	if (__builtin_expect(level != t->level, 0)) {
+		/* algorithm_params changed the primary's level: a new context
+		 * (the level is set in it); on failure, the old one goes on */
+		struct codec_ctx *ctx;
+
+		if (codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+						      .level = level }, &ctx) == 0) {
+			codec_ctx_destroy(t->ctx);
+			t->ctx = ctx;
+			t->level = level;
+		}
+	}
+	if (__builtin_expect(t->alt != NULL, 1))
+		return;
+	alt = atomic_load_explicit(&st->alt_ops, memory_order_acquire);
+	if (alt) {
+		struct codec c = { .ops = alt, .level = alt->level_default };
+
+		if (codec_ctx_create(&c, &t->alt) < 0)
+			t->alt = NULL;
+	}
 }
 
 static int store_check_range(struct store *st, struct store_tls *t,
@@ -980,6 +1261,7 @@ static int store_io_begin(struct store *st, struct store_tls **t, size_t len,
 	if (ret < 0)
 		return ret;
 	cnt_add(*t, op, 1);
+	store_tls_prepare(st, *t);
 	return 0;
 }
 
@@ -1014,22 +1296,14 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 			memset(dst + done, 0, n);
 		} else {
 			uint32_t info;
+			uint64_t val;
 
-			slot_lock(s);
-			info = slot_info(s);
 			if (n == STORE_PAGE_SIZE) {
-				ret = store_decode(st, t, info, s->val, dst + done);
+				ret = store_load(st, t, s, dst + done, &info, &val);
 			} else {
-				ret = store_decode(st, t, info, s->val, t->page);
+				ret = store_load(st, t, s, t->page, &info, &val);
 				memcpy(dst + done, t->page + po, n);
 			}
-			if (ret == 0 && !(info & SLOT_READ)) {
-				/* no new generation: the content is the same */
-				atomic_store_explicit(&s->info, info | SLOT_READ,
-						      memory_order_relaxed);
-				store_account_marks(t, f, info, info | SLOT_READ);
-			}
-			slot_unlock(s);
 			if (ret < 0) {
 				cnt_add(t, C_FAILED_READS, 1);
 				return ret;
@@ -1142,6 +1416,9 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 			if (info_has_obj(info))
 				store_batch_add(st, t, (zspool_handle_t)val,
 						info & SLOT_SIZE_MASK);
+			else if (info_wb(info))
+				wb_block_free(atomic_load_explicit(&st->wb,
+						memory_order_acquire), val);
 		}
 		lidx++;
 	}
@@ -1161,6 +1438,7 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 		return ret;
 	if (off >= STORE_MAX_BYTES || len == 0)
 		return 0;
+	store_tls_prepare(st, t);
 	end = len > STORE_MAX_BYTES - off ? STORE_MAX_BYTES : off + len;
 	first = (off + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT;
 	last = end >> STORE_PAGE_SHIFT;
@@ -1288,9 +1566,10 @@ void store_file_destroy(struct store_file *f)
 		st->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
-	while (st->walk_file == f)
-		pthread_cond_wait(&st->files_cond, &st->files_lock);
 	pthread_mutex_unlock(&st->files_lock);
+	/* a post-processing pass that found it before it left the list */
+	while (atomic_load_explicit(&f->pins, memory_order_acquire))
+		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
 
 	if (st->deferred)
 		reclaim_push_table(st->rc, f,
@@ -1335,10 +1614,9 @@ int store_create(const struct store_config *cfg, struct store **out)
 	if (!st)
 		return -ENOMEM;
 	ret = codec_init(&st->codec, comp, cfg->comp_level);
-	if (ret == 0 && cfg->recomp)
-		ret = codec_init(&st->codec2, cfg->recomp, cfg->recomp_level);
 	if (ret < 0)
 		goto fail_free;
+	atomic_init(&st->level, st->codec.level);
 	st->deferred = cfg->deferred_free;
 	st->nowait = cfg->nowait_writes;
 	st->headroom_min = cfg->headroom_min ? cfg->headroom_min : STORE_HEADROOM_MIN;
@@ -1346,11 +1624,25 @@ int store_create(const struct store_config *cfg, struct store **out)
 	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
-	pthread_mutex_init(&st->recomp_lock, NULL);
-	pthread_cond_init(&st->files_cond, NULL);
+	pthread_mutex_init(&st->pp_lock, NULL);
+	st->io_flusher = cfg->io_flusher;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		st->epoch = ts.tv_sec;
+	}
+	if (cfg->backing_dev) {
+		struct wb *wb;
+
+		ret = wb_open(cfg->backing_dev, cfg->io_flusher, &wb);
+		if (ret < 0)
+			goto fail_mutex;
+		atomic_store_explicit(&st->wb, wb, memory_order_release);
+	}
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
-		goto fail_mutex;
+		goto fail_wb;
 	ret = headroom_create(cfg->io_flusher, &st->hr);
 	if (ret < 0)
 		goto fail_key;
@@ -1366,8 +1658,10 @@ int store_create(const struct store_config *cfg, struct store **out)
 		goto fail_pool;
 	if (cfg->reserve_pages)
 		reclaim_kick_refill(st->rc);
-	if (cfg->recomp && cfg->recomp_readback) {
-		ret = recomp_start(st, &st->recomp);
+	if (cfg->recomp) {
+		ret = store_set_recomp(st, 1, cfg->recomp, cfg->recomp_level);
+		if (ret == 0 && cfg->recomp_readback)
+			ret = recomp_start(st, &st->recomp);
 		if (ret < 0)
 			goto fail_rc;
 	}
@@ -1376,16 +1670,16 @@ int store_create(const struct store_config *cfg, struct store **out)
 
 fail_rc:
 	reclaim_destroy(st->rc);
-
 fail_pool:
 	zspool_destroy(st->pool);
 fail_hr:
 	headroom_destroy(st->hr);
 fail_key:
 	pthread_key_delete(st->key);
+fail_wb:
+	wb_close(atomic_load_explicit(&st->wb, memory_order_relaxed));
 fail_mutex:
-	pthread_cond_destroy(&st->files_cond);
-	pthread_mutex_destroy(&st->recomp_lock);
+	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 fail_free:
@@ -1420,8 +1714,8 @@ void store_destroy(struct store *st)
 	while (st->tls_list) {
 		t = st->tls_list;
 		store_tls_unlink(st, t);
+		codec_ctx_destroy(t->alt);
 		codec_ctx_destroy(t->ctx);
-		codec_ctx_destroy(t->ctx2);
 		reclaim_node_put(st->rc, t->rn);
 		free(t);
 	}
@@ -1430,8 +1724,9 @@ void store_destroy(struct store *st)
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
 	headroom_destroy(st->hr);
-	pthread_cond_destroy(&st->files_cond);
-	pthread_mutex_destroy(&st->recomp_lock);
+	/* after reclaim: freeing the tables gave their blocks back */
+	wb_close(atomic_load_explicit(&st->wb, memory_order_acquire));
+	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
 	free(st);
@@ -1480,13 +1775,14 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->reserve_grown = zs.pages_grown;
 	out->reads = (uint64_t)sum[C_READS];
 	out->writes = (uint64_t)sum[C_WRITES];
+	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);
 	out->readback_pages = (uint64_t)sum[C_READBACK];
 	out->readback_compr = (uint64_t)sum[C_READBACK_COMPR];
-	out->recomp_pages = (uint64_t)sum[C_RECOMP];
-	out->recomp_todo = (uint64_t)sum[C_RECOMP_TODO];
-	out->recomp_tried = (uint64_t)sum[C_RECOMP_TRIED];
-	out->recomp_saved = (uint64_t)sum[C_RECOMP_SAVED];
-	out->table_bytes = atomic_load_explicit(&st->table_bytes, memory_order_relaxed);
+	out->readback_recomp = (uint64_t)sum[C_READBACK_RECOMP];
+	out->readback_todo = (uint64_t)sum[C_READBACK_TODO];
+	out->bd_count = (uint64_t)sum[C_BD_COUNT];
+	out->bd_reads = (uint64_t)sum[C_BD_READS];
+	out->bd_writes = (uint64_t)sum[C_BD_WRITES];
 }
 
 const char *store_comp_name(struct store *st)
@@ -1523,70 +1819,581 @@ void store_set_reserve(struct store *st, uint64_t pages)
 		reclaim_kick_refill(st->rc);
 }
 
-/* --- recompression --------------------------------------------------- */
+/* --- post-processing: idle, writeback -------------------------------- */
 
 /*
- * Try one slot: its object re-encoded by the second codec replaces it when
- * that saves at least one size class (16 bytes).  The slot lock is held
- * only to read the page and to switch the slot; the encoding runs without
- * it, and the switch happens only if the slot is unchanged (its info holds
- * a generation), as for partial writes.  Returns 1 done, 0 skipped, or
- * -ENOMEM when no memory could be had without waiting (stop the pass).
+ * The files to walk: every file now, pinned so that none is freed under
+ * the walk (store_file_destroy() waits for its pins).  Returns the count;
+ * *@out is a new array (NULL when there is none or no memory).
  */
-static int store_recomp_slot(struct store_file *f, struct store_tls *t,
-			     struct slot *s, unsigned want)
+static size_t store_files_pin(struct store *st, struct store_file ***out)
 {
-	struct store *st = f->st;
-	uint32_t info = slot_info(s), newi;
+	struct store_file **v = NULL;
+	size_t n = 0, k = 0;
+
+	pthread_mutex_lock(&st->files_lock);
+	for (struct store_file *f = st->files; f; f = f->next)
+		n++;
+	if (n)
+		v = malloc(n * sizeof(*v));
+	if (v) {
+		for (struct store_file *f = st->files; f; f = f->next) {
+			atomic_fetch_add_explicit(&f->pins, 1, memory_order_relaxed);
+			v[k++] = f;
+		}
+	}
+	pthread_mutex_unlock(&st->files_lock);
+	*out = v;
+	return k;
+}
+
+static void store_files_unpin(struct store_file **v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		atomic_fetch_sub_explicit(&v[k]->pins, 1, memory_order_release);
+	free(v);
+}
+
+/*
+ * Call @fn on every stored slot of @f in pages [lo, hi), in order, until
+ * it returns non-zero (returned).  No lock is held around the call.
+ */
+typedef int (*store_slot_fn)(struct store_file *f, struct slot *s,
+			     uint64_t pg, void *arg);
+
+static int store_walk(struct store_file *f, uint64_t lo, uint64_t hi,
+		      store_slot_fn fn, void *arg)
+{
+	uint64_t lidx, lend;
+	struct leaf *l;
+
+	if (hi > STORE_MAX_PAGES)
+		hi = STORE_MAX_PAGES;
+	if (lo >= hi)
+		return 0;
+	lidx = lo >> LEAF_SHIFT;
+	lend = ((hi - 1) >> LEAF_SHIFT) + 1;
+	while ((l = table_next_leaf(f, &lidx, lend)) != NULL) {
+		uint64_t base = lidx << LEAF_SHIFT;
+		uint64_t i = lo > base ? lo - base : 0;
+		uint64_t iend = hi - base < LEAF_SLOTS ? hi - base : LEAF_SLOTS;
+
+		for (; i < iend; i++) {
+			int ret;
+
+			if (!(slot_info(&l->s[i]) & SLOT_STORED))
+				continue;
+			ret = fn(f, &l->s[i], base + i, arg);
+			if (ret)
+				return ret;
+		}
+		lidx++;
+	}
+	return 0;
+}
+
+struct store_idle_arg {
+	uint64_t age;
+	uint32_t now;
+	uint64_t marked;
+};
+
+static int store_idle_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			   void *arg)
+{
+	struct store_idle_arg *a = arg;
+	uint32_t info;
+	bool idle;
+
+	(void)f, (void)pg;
+	slot_lock(s);
+	info = slot_info(s);
+	if ((info & SLOT_STORED) && !(info & (SLOT_SAME | SLOT_WB))) {
+		/* the time as of the last unlock: it is ours now */
+		uint32_t at = slot_time(s);
+
+		idle = a->age == PP_IDLE_ALL ||
+		       (uint64_t)(a->now - (at < a->now ? at : a->now)) >= a->age;
+		if (idle)
+			info |= SLOT_IDLE;
+		else
+			info &= ~SLOT_IDLE;
+		/* no new generation: the content is the same */
+		atomic_store_explicit(&s->info, info, memory_order_relaxed);
+		a->marked += idle;
+	}
+	slot_unlock(s);
+	return 0;
+}
+
+uint64_t store_mark_idle(struct store *st, uint64_t age)
+{
+	struct store_idle_arg a = { .age = age, .now = store_now(st) };
+	struct store_file **v;
+	size_t n = store_files_pin(st, &v);
+
+	for (size_t k = 0; k < n; k++)
+		store_walk(v[k], 0, STORE_MAX_PAGES, store_idle_slot, &a);
+	store_files_unpin(v, n);
+	return a.marked;
+}
+
+#define STORE_NO_BLOCK UINT64_MAX
+
+struct store_wb_arg {
+	struct store *st;
+	struct store_tls *t;
+	struct wb *wb;
+	unsigned mode;
+	uint64_t blk;			/* taken, not used yet */
+	uint64_t done, max;
+};
+
+static bool store_wb_eligible(uint32_t info, unsigned mode)
+{
+	if (!info_has_obj(info))
+		return false;		/* a hole, same-filled, or written back */
+	if ((mode & PP_IDLE) && !(info & SLOT_IDLE))
+		return false;
+	if ((mode & PP_HUGE) && !(info & SLOT_HUGE))
+		return false;
+	if ((mode & PP_INCOMPRESSIBLE) && !(info & SLOT_INCOMP))
+		return false;
+	return true;
+}
+
+/* Take one page of the budget of zram's writeback_limit. */
+static bool store_wb_limit_take(struct store *st)
+{
+	uint64_t v;
+
+	if (!atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed))
+		return true;
+	v = atomic_load_explicit(&st->wb_limit, memory_order_relaxed);
+	do {
+		if (!v)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&st->wb_limit, &v, v - 1,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
+static void store_wb_limit_give(struct store *st)
+{
+	if (atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed))
+		atomic_fetch_add_explicit(&st->wb_limit, 1, memory_order_relaxed);
+}
+
+/*
+ * Write one page back.  Its bytes are copied under the slot lock into the
+ * thread's bounce page and written with the lock dropped; the slot is
+ * switched to the block only if nothing touched it meanwhile (a read
+ * clears the idle mark, any change advances the generation: both change
+ * info), as zram drops a slot that lost ZRAM_PP_SLOT.
+ */
+static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_wb_arg *a = arg;
+	struct store *st = a->st;
+	struct store_tls *t = a->t;
+	uint32_t info, newi, size;
 	uint64_t val;
-	zspool_handle_t h;
-	size_t old;
-	long n;
 	int ret;
 
-	if (!info_has_obj(info) || (info & (SLOT_RECOMP | SLOT_NORECOMP)) ||
-	    (info & want) != want)
+	(void)pg;
+	if (a->max && a->done >= a->max)
+		return 1;
+	if (!store_wb_eligible(slot_info(s), a->mode))
+		return 0;
+	if (!store_wb_limit_take(st))
+		return -EIO;
+	if (a->blk == STORE_NO_BLOCK) {
+		ret = wb_block_alloc(a->wb, &a->blk);
+		if (ret < 0) {
+			store_wb_limit_give(st);
+			return ret;
+		}
+	}
+	slot_lock(s);
+	info = slot_info(s);
+	val = s->val;
+	if (!store_wb_eligible(info, a->mode)) {
+		slot_unlock(s);
+		store_wb_limit_give(st);
+		return 0;
+	}
+	size = info & SLOT_SIZE_MASK;
+	zspool_read(st->pool, (zspool_handle_t)val, t->bounce, size);
+	slot_unlock(s);
+	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
+	ret = wb_write(a->wb, a->blk, t->bounce);
+	if (ret < 0) {
+		store_wb_limit_give(st);
+		return ret;
+	}
+	slot_lock(s);
+	if (slot_info(s) != info || s->val != val) {
+		/* touched meanwhile: it stays; the block serves the next one */
+		slot_unlock(s);
+		store_wb_limit_give(st);
+		return 0;
+	}
+	newi = (info & ~SLOT_IDLE) | SLOT_WB;
+	slot_set(s, newi, a->blk);
+	slot_unlock(s);
+	a->blk = STORE_NO_BLOCK;
+	store_account_slot(t, f, info, newi);
+	cnt_add(t, C_BD_WRITES, 1);
+	zspool_free(st->pool, (zspool_handle_t)val);
+	a->done++;
+	return 0;
+}
+
+int store_writeback(struct store *st, struct store_file *primary,
+		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
+		    uint64_t *done)
+{
+	struct store_wb_arg a = { .st = st, .blk = STORE_NO_BLOCK, .max = max_pages };
+	struct store_file **v = NULL;
+	size_t nv = 0;
+	int ret;
+
+	*done = 0;
+	ret = store_tls_get(st, &a.t);
+	if (ret < 0)
+		return ret;
+	if (pthread_mutex_trylock(&st->pp_lock))
+		return -EAGAIN;
+	a.wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	if (!a.wb) {
+		ret = -ENODEV;
+		goto out;
+	}
+	st->wb_used = true;
+	for (size_t k = 0; k < n && ret == 0; k++) {
+		a.mode = scans[k].mode;
+		if (!scans[k].all_files) {
+			if (primary)
+				ret = store_walk(primary, scans[k].lo, scans[k].hi,
+						 store_wb_slot, &a);
+			continue;
+		}
+		if (!v)
+			nv = store_files_pin(st, &v);
+		for (size_t j = 0; j < nv && ret == 0; j++)
+			ret = store_walk(v[j], 0, STORE_MAX_PAGES, store_wb_slot, &a);
+	}
+	if (ret > 0)
+		ret = 0;		/* the page budget is spent */
+	store_files_unpin(v, nv);
+	if (a.blk != STORE_NO_BLOCK)
+		wb_block_free(a.wb, a.blk);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	*done = a.done;
+	return ret;
+}
+
+int store_set_backing_dev(struct store *st, const char *path)
+{
+	struct wb *wb, *old;
+	int ret;
+
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->wb_used) {
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = wb_open(path, st->io_flusher, &wb);
+	if (ret < 0)
+		goto out;
+	/* no page was ever written to the old one: nothing reads it */
+	old = atomic_exchange_explicit(&st->wb, wb, memory_order_acq_rel);
+	wb_close(old);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+const char *store_backing_dev(struct store *st)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+
+	return wb ? wb_path(wb) : NULL;
+}
+
+uint64_t store_wb_limit(struct store *st)
+{
+	return atomic_load_explicit(&st->wb_limit, memory_order_relaxed);
+}
+
+void store_set_wb_limit(struct store *st, uint64_t pages)
+{
+	atomic_store_explicit(&st->wb_limit, pages, memory_order_relaxed);
+}
+
+bool store_wb_limit_enable(struct store *st)
+{
+	return atomic_load_explicit(&st->wb_limit_enable, memory_order_relaxed);
+}
+
+void store_set_wb_limit_enable(struct store *st, bool on)
+{
+	atomic_store_explicit(&st->wb_limit_enable, on, memory_order_relaxed);
+}
+
+void store_wb_sync(struct store *st)
+{
+	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+
+	if (wb)
+		wb_sync(wb);
+}
+
+struct store_bs_arg {
+	FILE *out;
+};
+
+static int store_bs_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_bs_arg *a = arg;
+	uint32_t info, at;
+
+	(void)f;
+	slot_lock(s);
+	info = slot_info(s);
+	at = slot_time(s);
+	slot_unlock(s);
+	if (!(info & SLOT_STORED))
+		return 0;
+	fprintf(a->out, "%12" PRIu64 " %12" PRIu32 ".000000 %c%c%c%c%c%c\n", pg, at,
+		(info & SLOT_SAME) ? 's' : '.',
+		(info & SLOT_WB) ? 'w' : '.',
+		(info & SLOT_HUGE) ? 'h' : '.',
+		(info & SLOT_IDLE) ? 'i' : '.',
+		info_prio(info) ? 'r' : '.',
+		(info & SLOT_INCOMP) ? 'n' : '.');
+	return 0;
+}
+
+int store_block_state(struct store_file *f, char **text, size_t *len)
+{
+	struct store_bs_arg a;
+
+	*text = NULL;
+	*len = 0;
+	a.out = open_memstream(text, len);
+	if (!a.out)
+		return -ENOMEM;
+	store_walk(f, 0, STORE_MAX_PAGES, store_bs_slot, &a);
+	if (fclose(a.out) || !*text) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --- post-processing: recompression ----------------------------------- */
+
+size_t store_huge_size(struct store *st)
+{
+	return st->huge_size;
+}
+
+int store_set_recomp(struct store *st, unsigned prio, const char *name,
+		     int level)
+{
+	struct codec c;
+	const struct codec_ops *alt = NULL;
+	int ret;
+
+	if (prio < 1 || prio >= PP_MAX_COMPS)
+		return -EINVAL;
+	ret = codec_init(&c, name, level);
+	if (ret < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->comp_used[prio]) {
+		ret = -EBUSY;
+		goto out;
+	}
+	st->comps[prio] = c;
+	st->comp_set[prio] = true;
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_set[p] && st->comps[p].ops != st->codec.ops)
+			alt = st->comps[p].ops;
+	atomic_store_explicit(&st->alt_ops, alt, memory_order_release);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+int store_set_params(struct store *st, int prio, const char *name, int level)
+{
+	struct codec c;
+	int ret = 0;
+
+	pthread_mutex_lock(&st->pp_lock);
+	if (prio < 0) {
+		/* by name: the primary first, then the recompression codecs */
+		if (!strcmp(st->codec.ops->name, name)) {
+			prio = 0;
+		} else {
+			for (prio = 1; prio < PP_MAX_COMPS; prio++)
+				if (st->comp_set[prio] &&
+				    !strcmp(st->comps[prio].ops->name, name))
+					break;
+		}
+	}
+	if (prio >= PP_MAX_COMPS || (prio > 0 && !st->comp_set[prio]) ||
+	    (name && strcmp(prio ? st->comps[prio].ops->name : st->codec.ops->name,
+			    name))) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* the level matters to compression only: any page still decodes */
+	if (codec_init(&c, prio ? st->comps[prio].ops->name : st->codec.ops->name,
+		       level) < 0) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (prio)
+		st->comps[prio].level = c.level;
+	else
+		atomic_store_explicit(&st->level, c.level, memory_order_relaxed);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	return ret;
+}
+
+const char *store_recomp_name(struct store *st, unsigned prio, int *level)
+{
+	const char *name = NULL;
+
+	if (prio < 1 || prio >= PP_MAX_COMPS)
+		return NULL;
+	pthread_mutex_lock(&st->pp_lock);
+	if (st->comp_set[prio]) {
+		name = st->comps[prio].ops->name;
+		if (level)
+			*level = st->comps[prio].level;
+	}
+	pthread_mutex_unlock(&st->pp_lock);
+	return name;
+}
+
+struct store_rc_arg {
+	struct store *st;
+	struct store_tls *t;
+	const struct pp_recompress *r;
+	unsigned prio, prio_max;	/* priorities to try: [prio, prio_max) */
+	unsigned highest;		/* the highest priority configured */
+	struct codec_ctx *ctx[PP_MAX_COMPS];
+	uint64_t tried, done;
+	int err;
+};
+
+/* The allocator's granule: a page saves memory only below its old one. */
+static unsigned store_granules(unsigned size)
+{
+	return (size + 15) / 16;
+}
+
+static bool store_rc_eligible(const struct store_rc_arg *a, uint32_t info)
+{
+	if (!info_has_obj(info) || (info & SLOT_INCOMP))
+		return false;
+	if ((a->r->mode & PP_IDLE) && !(info & SLOT_IDLE))
+		return false;
+	if ((a->r->mode & PP_HUGE) && !(info & SLOT_HUGE))
+		return false;
+	if ((a->r->mode & PP_READBACK) && !(info & SLOT_READ))
+		return false;
+	/* already encoded by one of these priorities or a higher one */
+	if (info_prio(info) + 1 >= a->prio_max)
+		return false;
+	if (a->r->threshold && (info & SLOT_SIZE_MASK) < a->r->threshold)
+		return false;
+	return true;
+}
+
+/*
+ * Recompress one page: decoded under its slot lock into this thread's
+ * page, encoded with each priority in turn (no lock held) until one saves
+ * memory, and switched in only when the slot did not change meanwhile.
+ * A page that no codec up to the highest one shrinks keeps its encoding
+ * and is marked incompressible (SLOT_INCOMP, zram's
+ * ZRAM_INCOMPRESSIBLE): it is not tried again.
+ */
+static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_rc_arg *a = arg;
+	struct store *st = a->st;
+	struct store_tls *t = a->t;
+	uint32_t info, newi, size;
+	uint64_t val;
+	zspool_handle_t h;
+	unsigned p, last = 0;
+	long n = -1;
+	int ret;
+
+	(void)pg;
+	if (a->r->max_pages && a->tried >= a->r->max_pages)
+		return 1;
+	if (!store_rc_eligible(a, slot_info(s)))
 		return 0;
 	slot_lock(s);
 	info = slot_info(s);
 	val = s->val;
-	if (!info_has_obj(info) || (info & (SLOT_RECOMP | SLOT_NORECOMP)) ||
-	    (info & want) != want) {
+	if (!store_rc_eligible(a, info)) {
 		slot_unlock(s);
 		return 0;
 	}
+	a->tried++;
 	ret = store_decode(st, t, info, val, t->page);
 	slot_unlock(s);
 	if (ret < 0)
 		return 0;
-	old = info & SLOT_SIZE_MASK;
-	cnt_add(t, C_RECOMP_TRIED, 1);
-	n = codec_compress(t->ctx2, t->page, STORE_PAGE_SIZE, t->cbuf,
-			   old > 16 ? old - 16 : 1);
+	size = info & SLOT_SIZE_MASK;
+	p = info_prio(info) + 1 > a->prio ? info_prio(info) + 1 : a->prio;
+	for (; p < a->prio_max; p++) {
+		unsigned cap = (unsigned)st->huge_size - 1;
+
+		if (!a->ctx[p])
+			continue;
+		last = p;
+		if (a->r->threshold && a->r->threshold - 1 < cap)
+			cap = a->r->threshold - 1;
+		n = codec_compress(a->ctx[p], t->page, STORE_PAGE_SIZE, t->cbuf, cap);
+		if (n > 0 && store_granules((unsigned)n) < store_granules(size))
+			break;
+		n = -1;
+	}
 	if (n <= 0) {
-		/* no gain: keep the first encoding, and do not try again */
-		slot_lock(s);
-		if (slot_info(s) == info && s->val == val) {
-			atomic_store_explicit(&s->info, info | SLOT_NORECOMP,
-					      memory_order_relaxed);
-			store_account_marks(t, f, info, info | SLOT_NORECOMP);
+		if (last == a->highest) {
+			slot_lock(s);
+			if (slot_info(s) == info) {
+				atomic_store_explicit(&s->info, info | SLOT_INCOMP,
+						      memory_order_relaxed);
+				store_account_mark(t, info, info | SLOT_INCOMP);
+			}
+			slot_unlock(s);
 		}
-		slot_unlock(s);
+		return 0;
+	}
+	ret = store_get(st, t, (size_t)n, &h, NULL);
+	if (ret < 0) {
+		a->err = ret;
 		return 1;
 	}
-	/* Only from the reserve, and only while it is not low: the writes
-	 * of a burst come first. */
-	if (zspool_reserve_low(st->pool)) {
-		reclaim_kick_refill(st->rc);
-		return -ENOMEM;
-	}
-	ret = zspool_alloc(st->pool, (size_t)n, ZSPOOL_NOWAIT, &h);
-	if (ret < 0) {
-		reclaim_kick_refill(st->rc);
-		return -ENOMEM;
-	}
 	zspool_write(st->pool, h, t->cbuf, (size_t)n);
-	newi = (info & ~(SLOT_SIZE_MASK | SLOT_HUGE)) | SLOT_RECOMP | (uint32_t)n;
+	st->comp_used[p] = true;	/* pp_lock is held */
+	newi = SLOT_STORED | prio_info(p) | (uint32_t)n | (info & SLOT_READ);
 	slot_lock(s);
 	if (slot_info(s) != info || s->val != val) {
 		slot_unlock(s);
@@ -1596,103 +2403,69 @@ static int store_recomp_slot(struct store_file *f, struct store_tls *t,
 	slot_set(s, newi, h);
 	slot_unlock(s);
 	store_account_slot(t, f, info, newi);
-	cnt_add(t, C_RECOMP_SAVED, (int64_t)(old - (size_t)n));
 	zspool_free(st->pool, (zspool_handle_t)val);
-	return 1;
+	a->done++;
+	return 0;
 }
 
-/* Is @f still a file of @st?  files_lock held. */
-static bool store_file_listed(struct store *st, struct store_file *f)
-{
-	for (struct store_file *g = st->files; g; g = g->next)
-		if (g == f)
-			return true;
-	return false;
-}
-
-/*
- * Walk the files from where the last call stopped (a cursor: file and
- * page), trying up to @max_pages eligible slots.  A file is pinned while
- * one leaf of it is walked; store_file_destroy() waits for that leaf.
- */
-int store_recompress(struct store *st, unsigned which, uint64_t max_pages,
+int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done)
 {
-	unsigned want = which & STORE_RECOMP_READBACK ? SLOT_READ : 0;
-	struct store_tls *t;
-	uint64_t n = 0;
-	int restarts = 0;
+	struct store_rc_arg a = { .st = st, .r = r, .prio = r->prio,
+				  .prio_max = r->prio_max };
+	struct store_file **v;
+	size_t nv;
 	int ret;
 
 	*done = 0;
-	if (!st->codec2.ops)
-		return -EINVAL;
-	ret = store_tls_get(st, &t);
+	ret = store_tls_get(st, &a.t);
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&st->recomp_lock);
-	while (n < max_pages && ret >= 0) {
-		struct store_file *f;
-		uint64_t lidx, pg;
-		struct leaf *l;
+	if (pthread_mutex_trylock(&st->pp_lock))
+		return -EAGAIN;
+	if (r->algo[0]) {
+		/* by name: the first priority from @prio whose codec it is */
+		unsigned p;
 
-		pthread_mutex_lock(&st->files_lock);
-		f = st->cursor_file;
-		if (f && !store_file_listed(st, f))
-			f = NULL;
-		if (!f) {
-			/* from the first file, at most once more per call */
-			f = st->files;
-			st->cursor_page = 0;
-			if (!f || restarts++ > 0) {
-				st->cursor_file = NULL;
-				pthread_mutex_unlock(&st->files_lock);
+		for (p = a.prio; p < PP_MAX_COMPS; p++)
+			if (st->comp_set[p] && !strcmp(st->comps[p].ops->name, r->algo))
 				break;
-			}
+		if (p == PP_MAX_COMPS) {
+			ret = -EINVAL;
+			goto out;
 		}
-		st->walk_file = f;
-		pthread_mutex_unlock(&st->files_lock);
-
-		pg = st->cursor_page;
-		lidx = pg >> LEAF_SHIFT;
-		l = table_next_leaf(f, &lidx, STORE_MAX_LEAVES);
-		if (l) {
-			uint64_t base = lidx << LEAF_SHIFT;
-			uint64_t i = pg > base ? pg - base : 0;
-
-			for (; i < LEAF_SLOTS && n < max_pages; i++) {
-				ret = store_recomp_slot(f, t, &l->s[i], want);
-				if (ret < 0)
-					break;
-				n += (uint64_t)ret;
-			}
-			pg = base + i;
-		}
-
-		pthread_mutex_lock(&st->files_lock);
-		st->walk_file = NULL;
-		pthread_cond_broadcast(&st->files_cond);
-		if (l) {
-			st->cursor_file = f;
-			st->cursor_page = pg;
-		} else {
-			/* past the file's last leaf (NULL after the last file) */
-			st->cursor_file = store_file_listed(st, f) ? f->next : NULL;
-			st->cursor_page = 0;
-		}
-		pthread_mutex_unlock(&st->files_lock);
+		a.prio = p;
+		a.prio_max = p + 1;
 	}
-	pthread_mutex_unlock(&st->recomp_lock);
-	*done = n;
-	return ret < 0 ? ret : 0;
-}
-
-bool store_has_recomp(struct store *st)
-{
-	return st->codec2.ops != NULL;
-}
-
-const char *store_recomp_name(struct store *st)
-{
-	return st->codec2.ops ? st->codec2.ops->name : NULL;
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_set[p])
+			a.highest = p;
+	if (a.prio_max > a.highest + 1)
+		a.prio_max = a.highest + 1;
+	if (a.prio >= a.prio_max) {
+		ret = -EINVAL;		/* no recompression codec there */
+		goto out;
+	}
+	for (unsigned p = a.prio; p < a.prio_max; p++) {
+		if (!st->comp_set[p])
+			continue;
+		ret = codec_ctx_create(&st->comps[p], &a.ctx[p]);
+		if (ret < 0)
+			goto out_ctx;
+	}
+	/* this thread decodes with the other codec too */
+	store_tls_prepare(st, a.t);
+	nv = store_files_pin(st, &v);
+	for (size_t j = 0; j < nv; j++)
+		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_rc_slot, &a))
+			break;
+	store_files_unpin(v, nv);
+	ret = a.err;
+out_ctx:
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++)
+		codec_ctx_destroy(a.ctx[p]);
+out:
+	pthread_mutex_unlock(&st->pp_lock);
+	*done = a.done;
+	return ret;
 }

@@ -70,8 +70,8 @@ after=$(mm 1)
 cmp -s -n 4194304 /dev/zero "$MNT/swap" || zf_fail "punched range is not zeros"
 
 # --- pages read back are recompressed by zstd in the background -----------
-# (readback_stat: readback_pages readback_compr recomp_pages recomp_todo
-# recomp_tried recomp_saved)
+# (readback_stat: readback_pages readback_compr readback_recomp
+# readback_todo)
 rb() { cut -d' ' -f"$1" "$MNT/.zram/readback_stat"; }
 while [ "$(stat -c %s "$T/text" 2>/dev/null || echo 0)" -lt 4194304 ]; do
 	cat /usr/share/common-licenses/* >>"$T/text"
@@ -80,7 +80,7 @@ head -c 4M "$T/text" >"$T/text4"
 dd if="$T/text4" of="$MNT/swap" bs=1M seek=8 oflag=direct conv=notrunc status=none ||
 	zf_fail "dd text"
 compr=$(mm 2)
-expect "recomp_todo before a read" "$(rb 4)" 0
+expect "readback_todo before a read" "$(rb 4)" 0
 dd if="$MNT/swap" of=/dev/null bs=1M skip=8 count=4 iflag=direct status=none
 [ "$(rb 1)" -ge 1024 ] || zf_fail "readback_pages $(rb 1) after reading 1024 pages"
 zf_wait 100 eval '[ "$(rb 4)" = 0 ]' ||
@@ -149,13 +149,14 @@ expect "rename into .zram" "$($H errno rename "$MNT/b" "$MNT/.zram/b")" EPERM
 # --- control files -------------------------------------------------------
 Z=$MNT/.zram
 expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
-	"comp_algorithm compact files io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat reserve_stat "
+	"algorithm_params backing_dev bd_stat block_state comp_algorithm compact files idle io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat recomp_algorithm recompress reserve_stat writeback writeback_limit writeback_limit_enable "
 expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
 expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
 expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5
 expect "reserve_stat columns" "$(wc -w <"$Z/reserve_stat")" 4
-expect "readback_stat columns" "$(wc -w <"$Z/readback_stat")" 6
+expect "readback_stat columns" "$(wc -w <"$Z/readback_stat")" 4
 expect "comp_algorithm" "$(cat "$Z/comp_algorithm")" "[lz4] zstd"
+expect "recomp_algorithm by default" "$(cat "$Z/recomp_algorithm")" "#1: lz4 [zstd]"
 grep -q '^20971520 [0-9]* [0-9]* swap$' "$Z/files" || zf_fail "files: $(cat "$Z/files")"
 echo 1G >"$Z/mem_limit" || zf_fail "mem_limit=1G"
 expect "mem_limit" "$(cat "$Z/mem_limit")" 1073741824

@@ -260,6 +260,20 @@ def errno_of(op, *args):
     print("OK")
 
 
+def ctl_write(path, value):
+    """One write(2) of VALUE to a control file, as echo -n does it; print
+    OK or the errno name it failed with."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+        return
+    finally:
+        os.close(fd)
+    print("OK")
+
+
 def main():
     if len(sys.argv) < 2:
         fail(__doc__)
@@ -270,7 +284,8 @@ def main():
             return errno_of("mknod", rest[0], stat.S_IFIFO | 0o600)
         return errno_of(op, *rest)
     fn = {"pattern": pattern, "seek": seek, "unlink_open": unlink_open,
-          "enospc": enospc, "truncate_full": truncate_full}.get(name)
+          "enospc": enospc, "truncate_full": truncate_full,
+          "ctl": ctl_write}.get(name)
     if not fn:
         fail("no check %s" % name)
     fn(*args)

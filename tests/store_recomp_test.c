@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * store_recomp_test: read-back tracking and recompression by the second
- * codec, one thread, against a model.  A read marks a page read back and
- * a write or discard unmarks it; store_recompress() tries exactly the
- * read-back objects, keeps the new encoding only when it is smaller, marks
- * the rest as tried, and every page reads back intact - whole, in part, and
- * after a partial write over a recompressed page.  Without a second codec
- * it refuses; with no reserve it stops at once without changing anything.
+ * store_recomp_test: read-back tracking and the recompression of read-back
+ * pages (PP_READBACK, as src/recomp.c runs it), one thread, against a
+ * model.  A read marks a page read back and a write or discard unmarks it;
+ * a pass tries exactly the read-back objects, keeps a new encoding only
+ * when it is smaller, marks the rest incompressible, and every page reads
+ * back intact - whole, in part, and after a partial write over a
+ * recompressed page.  Without a recompression codec the pass is refused.
  */
 #include "config.h"
 
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pp.h"
 #include "store_test.h"
 
 #define PAGE STORE_PAGE_SIZE
@@ -22,6 +23,15 @@
 #define BYTES ((size_t)NPAGES * PAGE)
 
 static unsigned char model[BYTES], buf[BYTES];
+
+/* One pass over the read-back pages; *@done: pages recompressed. */
+static int pass(struct store *st, uint64_t *done)
+{
+	struct pp_recompress r = { .mode = PP_READBACK, .prio = 1,
+				   .prio_max = PP_MAX_COMPS };
+
+	return store_recompress(st, &r, done);
+}
 
 static int matches(struct store_file *f)
 {
@@ -88,39 +98,37 @@ static void test_recompress(uint64_t seed)
 		st_fill(model + i * PAGE, PAGE, kind_of(i), &rng);
 	tap_ok(store_write(f, model, BYTES, 0) == (ssize_t)BYTES, "write %d pages", NPAGES);
 	store_stats(st, &a);
-	tap_ok(a.readback_pages == 0 && a.recomp_todo == 0,
+	tap_ok(a.readback_pages == 0 && a.readback_todo == 0,
 	       "nothing read back before a read (%llu)",
 	       (unsigned long long)a.readback_pages);
-	ret = store_recompress(st, STORE_RECOMP_READBACK, 1000, &done);
+	ret = pass(st, &done);
 	tap_ok(ret == 0 && done == 0,
-	       "a pass before any read tries nothing (%llu)", (unsigned long long)done);
+	       "a pass before any read does nothing (%llu)", (unsigned long long)done);
 
 	/* Read the first half: only it becomes read back. */
 	tap_ok(store_read(f, buf, BYTES / 2, 0) == (ssize_t)(BYTES / 2) &&
 	       !memcmp(buf, model, BYTES / 2), "read the first half");
 	store_stats(st, &a);
-	tap_ok(a.readback_pages == NPAGES / 2 && a.recomp_todo == half,
+	tap_ok(a.readback_pages == NPAGES / 2 && a.readback_todo == half,
 	       "the first half is read back: %llu pages, %llu objects to try (want %d, %llu)",
-	       (unsigned long long)a.readback_pages, (unsigned long long)a.recomp_todo,
+	       (unsigned long long)a.readback_pages, (unsigned long long)a.readback_todo,
 	       NPAGES / 2, (unsigned long long)half);
 
-	ret = store_recompress(st, STORE_RECOMP_READBACK, 1000, &done);
-	tap_ok(ret == 0 && done == half, "a pass tries exactly those (%llu)",
-	       (unsigned long long)done);
+	ret = pass(st, &done);
 	store_stats(st, &b);
-	tap_ok(b.recomp_todo == 0 && b.recomp_pages > 0 && b.recomp_pages < done &&
-	       b.recomp_tried == done && b.compr_data_size < a.compr_data_size &&
-	       b.recomp_saved == a.compr_data_size - b.compr_data_size &&
+	tap_ok(ret == 0 && b.readback_todo == 0 && done > 0 && done < half &&
+	       b.readback_recomp == done && b.compr_data_size < a.compr_data_size &&
 	       b.orig_data_size == a.orig_data_size,
-	       "text and binary shrank, random did not: %llu of %llu kept, compr %llu -> %llu",
-	       (unsigned long long)b.recomp_pages, (unsigned long long)done,
+	       "a pass tries exactly those: text and binary shrank, random did not: %llu of %llu, compr %llu -> %llu",
+	       (unsigned long long)done, (unsigned long long)half,
 	       (unsigned long long)a.compr_data_size, (unsigned long long)b.compr_data_size);
-	tap_ok(a.readback_compr - b.readback_compr == b.recomp_saved,
+	tap_ok(a.readback_compr - b.readback_compr == a.compr_data_size - b.compr_data_size,
 	       "read-back bytes fell by what was saved");
 	tap_ok(store_read(f, buf, BYTES / 2, 0) == (ssize_t)(BYTES / 2) &&
 	       !memcmp(buf, model, BYTES / 2), "the recompressed half reads back intact");
-	ret = store_recompress(st, STORE_RECOMP_READBACK, 1000, &done);
-	tap_ok(ret == 0 && done == 0,
+	ret = pass(st, &done);
+	store_stats(st, &c);
+	tap_ok(ret == 0 && done == 0 && c.compr_data_size == b.compr_data_size,
 	       "nothing is tried twice, also not the pages that did not shrink");
 
 	/* Part of a recompressed page (page 2 is text), and a partial write. */
@@ -138,24 +146,25 @@ static void test_recompress(uint64_t seed)
 	       store_discard(f, PAGE, PAGE) == 0, "overwrite page 0, discard page 1");
 	memset(model + PAGE, 0, PAGE);
 	store_stats(st, &c);
-	tap_ok(c.recomp_todo == 0 && c.readback_pages == NPAGES / 2 - 3 &&
-	       c.recomp_pages < b.recomp_pages,
+	tap_ok(c.readback_todo == 0 && c.readback_pages == NPAGES / 2 - 3 &&
+	       c.readback_recomp < b.readback_recomp,
 	       "the rewritten and discarded pages are no longer read back (%llu pages)",
 	       (unsigned long long)c.readback_pages);
 	tap_ok(matches(f), "the whole file matches the model");
 	store_stats(st, &c);
-	tap_ok(c.recomp_todo == objects(NPAGES / 2, NPAGES) + 2,
+	tap_ok(c.readback_todo == objects(NPAGES / 2, NPAGES) + 2,
 	       "that read made the second half and the two rewritten pages candidates (%llu)",
-	       (unsigned long long)c.recomp_todo);
-	ret = store_recompress(st, STORE_RECOMP_READBACK, 1000, &done);
-	tap_ok(ret == 0 && done == c.recomp_todo && matches(f),
-	       "they are tried, and the file still matches (%llu)",
+	       (unsigned long long)c.readback_todo);
+	ret = pass(st, &done);
+	store_stats(st, &b);
+	tap_ok(ret == 0 && done > 0 && b.readback_todo == 0 && matches(f),
+	       "they are tried, and the file still matches (%llu recompressed)",
 	       (unsigned long long)done);
 
 	store_file_destroy(f);
 	store_stats(st, &c);
-	tap_ok(st_empty(st) && c.readback_pages == 0 && c.recomp_pages == 0 &&
-	       c.recomp_todo == 0 && c.readback_compr == 0,
+	tap_ok(st_empty(st) && c.readback_pages == 0 && c.readback_recomp == 0 &&
+	       c.readback_todo == 0 && c.readback_compr == 0,
 	       "destroy: nothing stored, no read-back or recompressed page counted");
 	store_destroy(st);
 }
@@ -163,34 +172,11 @@ static void test_recompress(uint64_t seed)
 static void test_refusals(void)
 {
 	struct store *st = make(NULL, 64);
-	struct store_file *f;
 	uint64_t done = 7;
 
-	tap_ok(st && store_recompress(st, STORE_RECOMP_READBACK, 10, &done) == -EINVAL &&
-	       done == 0 && !store_has_recomp(st) && store_recomp_name(st) == NULL,
-	       "no second codec: refused with EINVAL");
-	store_destroy(st);
-
-	/* No reserve: the pass must not allocate any other way. */
-	st = make("zstd", 0);
-	if (!tap_ok(st && store_file_create(st, &f) == 0, "create with no reserve"))
-		return;
-	{
-		uint64_t rng = 3;
-		struct store_stats a, b;
-
-		st_fill(model, PAGE, 2, &rng);
-		store_write(f, model, PAGE, 0);
-		store_read(f, buf, PAGE, 0);
-		store_stats(st, &a);
-		tap_ok(store_recompress(st, STORE_RECOMP_READBACK, 10, &done) == -ENOMEM &&
-		       done == 0, "no reserve: -ENOMEM, nothing done");
-		store_stats(st, &b);
-		tap_ok(b.compr_data_size == a.compr_data_size && b.recomp_todo == 1 &&
-		       !strcmp(store_recomp_name(st), "zstd"),
-		       "the page stays as it was, still to try");
-	}
-	store_file_destroy(f);
+	tap_ok(st && pass(st, &done) == -EINVAL && done == 0 &&
+	       store_recomp_name(st, 1, NULL) == NULL,
+	       "no recompression codec: refused with EINVAL");
 	store_destroy(st);
 }
 
