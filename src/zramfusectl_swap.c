@@ -39,7 +39,8 @@
  * must outlive the processes that own them until swap is off.
  *
  * ZRAMFUSECTL_TEST_FAIL=STEP makes STEP fail as if its call had failed
- * with EIO, and ZRAMFUSECTL_TEST_NO_FREE_LOOP=1 makes LOOP_CTL_GET_FREE
+ * with EIO (swapoff's swapoff: with ENOMEM), and
+ * ZRAMFUSECTL_TEST_NO_FREE_LOOP=1 makes LOOP_CTL_GET_FREE
  * fail as on a machine with every loop device taken: the rollback tests
  * use them, where doing it for real would disturb the machine.
  */
@@ -615,12 +616,17 @@ int zctl_swap_off(const char *mnt_arg)
 		if (!sw.on)
 			continue;
 		snprintf(path, sizeof(path), "/dev/%s", loop);
-		if (swapoff(path)) {
+		if (zctl_swap_hook("swapoff")) {
+			rc = -ENOMEM;
+		} else {
+			rc = swapoff(path) ? -errno : 0;
 			/* systemd's own swap unit may have turned it off */
-			zctl_sys_swap_of(loop, &sw);
-			if (!sw.on)
-				continue;
-			rc = -errno;
+			if (rc)
+				zctl_sys_swap_of(loop, &sw);
+			if (rc && !sw.on)
+				rc = 0;
+		}
+		if (rc) {
 			zctl_err("swapoff %s: %s%s: swap, %s and %s stay as they are",
 				 path, strerror(-rc),
 				 rc == -ENOMEM ? " (not enough memory to take back the pages swapped out)" : "",
