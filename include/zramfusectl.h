@@ -125,7 +125,8 @@ enum zctl_discard {
 /* What zramfusectl swapon sets up. */
 struct zctl_swapon {
 	const char *mnt;
-	uint64_t size;		/* bytes, 0 = not given */
+	uint64_t size;		/* bytes */
+	bool size_set;		/* asked for, not the default */
 	char comp[8];		/* "" = not given */
 	int comp_level;		/* 0 = the codec's own */
 	uint64_t mem_limit;

@@ -340,6 +340,7 @@ static int zctl_setup(int argc, char **argv, const char *config)
 		zctl_section_mnt(s->name, mnt, sizeof(mnt));
 		so.mnt = mnt;
 		so.size = s->size;
+		so.size_set = true;
 		snprintf(so.comp, sizeof(so.comp), "%s", *s->comp ? s->comp : "lz4");
 		so.comp_level = s->comp_level;
 		so.mem_limit = s->mem_limit;
@@ -440,6 +441,7 @@ int main(int argc, char **argv)
 				zctl_err("--size 0: the file needs a size");
 				return 1;
 			}
+			a.so.size_set = true;
 			a.swap_opt = true;
 			break;
 		case 'a':

@@ -243,6 +243,7 @@ static int zctl_swap_mount(struct zctl_swap_ctx *c, bool *fresh)
 				      zctl_swap_daemon(), opts, c->mnt, rc);
 	c->mounted = true;
 	*fresh = true;
+	printf("mounted %s (zramfuse -o %s)\n", c->mnt, opts);
 	return 0;
 }
 
@@ -258,7 +259,7 @@ static int zctl_swap_check(struct zctl_swap_ctx *c)
 	    strcmp(alg, so->comp))
 		return zctl_swap_fail(c, 0, "%s is mounted with %s, not %s: run zramfusectl swapoff %s first",
 				      c->mnt, alg, so->comp, c->mnt);
-	if (so->size && !stat(c->file, &st) &&
+	if (so->size_set && !stat(c->file, &st) &&
 	    (uint64_t)st.st_size != ((so->size + ZCTL_PAGE - 1) & ~(ZCTL_PAGE - 1))) {
 		zctl_sys_human((uint64_t)st.st_size, have, sizeof(have));
 		zctl_sys_human(so->size, want, sizeof(want));
@@ -294,6 +295,8 @@ static int zctl_swap_file(struct zctl_swap_ctx *c)
 	c->made_file = true;
 	if (ftruncate(fd, (off_t)c->so->size))
 		rc = zctl_swap_fail(c, -errno, "size %s", c->file);
+	else
+		printf("created %s\n", c->file);
 	close(fd);
 	return rc;
 }
@@ -372,6 +375,8 @@ static int zctl_swap_attach(struct zctl_swap_ctx *c)
 	if (n < 1 || dio[0] != '1')
 		return zctl_swap_fail(c, 0, "%s: the kernel refused direct I/O on %s",
 				      c->dev, c->file);
+	printf("attached %s to %s (direct I/O, 4096-byte sectors)\n", c->file,
+	       c->dev);
 	return 0;
 }
 
@@ -400,6 +405,11 @@ static int zctl_swap_enable(struct zctl_swap_ctx *c)
 	int flags = 0, rc;
 
 	zctl_sys_swap_of(c->loop, &sw);
+	if (sw.on && so->prio_set && so->prio >= 0 && sw.prio != so->prio) {
+		c->step = "swapon";
+		return zctl_swap_fail(c, 0, "swap is on on %s at priority %d, not %d: run zramfusectl swapoff %s first",
+				      c->dev, sw.prio, so->prio, c->mnt);
+	}
 	if (sw.on)
 		return 0;
 	c->step = "mkswap";
@@ -432,6 +442,7 @@ static int zctl_swap_enable(struct zctl_swap_ctx *c)
 	if (swapon(c->dev, flags))
 		return zctl_swap_fail(c, -errno, "swapon %s", c->dev);
 	c->swapped = true;
+	printf("swapon %s\n", c->dev);
 	return 0;
 }
 
@@ -566,9 +577,13 @@ int zctl_swap_on(const struct zctl_swapon *so)
 			snprintf(lim, sizeof(lim), "none");
 		else
 			zctl_sys_human(mm.limit, lim, sizeof(lim));
+		static const char *const discard[] = { "", ", discard",
+						       ", discard=once",
+						       ", discard=pages" };
+
 		printf("%s (%s, %s, mem-limit %s) on %s, swap priority %d%s\n",
 		       c.file, size, alg, lim, c.dev, sw.prio,
-		       so->discard ? ", discard" : "");
+		       c.swapped ? discard[so->discard] : "");
 	}
 	return 0;
 }

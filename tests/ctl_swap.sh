@@ -102,6 +102,8 @@ case "$out" in "already set up"*"$dev"*) ;; *) zf_fail "swapon again: $out" ;; e
 # ... and one that asks for something else is refused, touching nothing
 if out=$(ctl swapon --size 64M "$MNT" 2>&1); then zf_fail "swapon with another size succeeded: $out"; fi
 case "$out" in *"swapoff $MNT first"*) ;; *) zf_fail "another size: $out" ;; esac
+if out=$(ctl swapon --priority 8 "$MNT" 2>&1); then zf_fail "swapon with another priority succeeded: $out"; fi
+case "$out" in *"at priority 7, not 8"*) ;; *) zf_fail "another priority: $out" ;; esac
 grep -q "^$dev " /proc/swaps || zf_fail "a refused swapon turned swap off"
 
 # a swapoff that fails (as for ENOMEM) says so and leaves everything up
