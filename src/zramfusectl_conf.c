@@ -388,33 +388,36 @@ int zctl_conf_algorithm(const char *s, char *comp, size_t len, int *level,
 }
 
 /* An expression in MiB to bytes. */
-static int zctl_conf_mib(struct zctl_reader *r, const char *text,
-			 const char *file, int line, uint64_t *out)
+static int zctl_conf_mib(struct zctl_reader *r, enum zctl_key k,
+			 const char *text, const char *file, int line,
+			 uint64_t *out)
 {
 	char why[160];
 	double mib;
 
 	if (zctl_conf_eval(text, r->ram, &mib, why, sizeof(why)))
-		return zctl_conf_error(r, file, line, "%s: %s", text, why);
+		return zctl_conf_error(r, file, line, "%s = %s: %s",
+				       zctl_conf_keys[k], text, why);
 	if (mib < 0)
-		return zctl_conf_error(r, file, line, "%s is %g MiB: negative",
-				       text, mib);
+		return zctl_conf_error(r, file, line, "%s = %s is %g MiB: negative",
+				       zctl_conf_keys[k], text, mib);
 	if (mib * ZCTL_MIB >= 18446744073709551615.0)
-		return zctl_conf_error(r, file, line, "%s: too large", text);
+		return zctl_conf_error(r, file, line, "%s = %s: too large",
+				       zctl_conf_keys[k], text);
 	*out = (uint64_t)(mib * ZCTL_MIB);
 	return 0;
 }
 
 static int zctl_conf_number(struct zctl_reader *r, const struct zctl_val *v,
-			    double *out)
+			    enum zctl_key k, double *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtod(v->text, &end);
 	if (end == v->text || *end || errno || !isfinite(*out) || *out < 0)
-		return zctl_conf_error(r, v->file, v->line, "%s: not a number",
-				       v->text);
+		return zctl_conf_error(r, v->file, v->line, "%s %s: not a number",
+				       zctl_conf_keys[k], v->text);
 	return 0;
 }
 
@@ -439,10 +442,11 @@ static int zctl_conf_cook(struct zctl_reader *r, const struct zctl_raw *raw,
 				       "fs-type %s: zramfuse sets up swap only",
 				       v[KEY_FS_TYPE].text);
 	if (v[KEY_ZRAM_SIZE].text) {
-		rc = zctl_conf_mib(r, v[KEY_ZRAM_SIZE].text, v[KEY_ZRAM_SIZE].file,
-				   v[KEY_ZRAM_SIZE].line, &s->size);
+		rc = zctl_conf_mib(r, KEY_ZRAM_SIZE, v[KEY_ZRAM_SIZE].text,
+				   v[KEY_ZRAM_SIZE].file, v[KEY_ZRAM_SIZE].line,
+				   &s->size);
 	} else if (!v[KEY_FRACTION].text && !v[KEY_MAX_SIZE].text) {
-		rc = zctl_conf_mib(r, "min(ram / 2, 4096)", "(default)", 0,
+		rc = zctl_conf_mib(r, KEY_ZRAM_SIZE, "min(ram / 2, 4096)", "(default)", 0,
 				   &s->size);
 	} else {
 		/* zram-generator's rule for the old keys */
@@ -450,25 +454,27 @@ static int zctl_conf_cook(struct zctl_reader *r, const struct zctl_raw *raw,
 			&v[KEY_FRACTION] : &v[KEY_MAX_SIZE];
 
 		if (v[KEY_FRACTION].text &&
-		    zctl_conf_number(r, &v[KEY_FRACTION], &frac))
+		    zctl_conf_number(r, &v[KEY_FRACTION], KEY_FRACTION, &frac))
 			return -EINVAL;
 		if (v[KEY_MAX_SIZE].text && strcmp(v[KEY_MAX_SIZE].text, "none") &&
-		    zctl_conf_number(r, &v[KEY_MAX_SIZE], &max))
+		    zctl_conf_number(r, &v[KEY_MAX_SIZE], KEY_MAX_SIZE, &max))
 			return -EINVAL;
 		if (v[KEY_MAX_SIZE].text && !strcmp(v[KEY_MAX_SIZE].text, "none"))
 			snprintf(expr, sizeof(expr), "ram * %.17g", frac);
 		else
 			snprintf(expr, sizeof(expr), "min(ram * %.17g, %.17g)",
 				 frac, max);
-		rc = zctl_conf_mib(r, expr, at->file, at->line, &s->size);
+		rc = zctl_conf_mib(r, KEY_ZRAM_SIZE, expr, at->file, at->line,
+				   &s->size);
 	}
 	if (rc)
 		return rc;
 	if (!s->size)
 		s->skip = true;	/* zram-generator: size 0, no device */
 	if (v[KEY_RESIDENT].text) {
-		rc = zctl_conf_mib(r, v[KEY_RESIDENT].text, v[KEY_RESIDENT].file,
-				   v[KEY_RESIDENT].line, &s->mem_limit);
+		rc = zctl_conf_mib(r, KEY_RESIDENT, v[KEY_RESIDENT].text,
+				   v[KEY_RESIDENT].file, v[KEY_RESIDENT].line,
+				   &s->mem_limit);
 		if (rc)
 			return rc;
 	}
@@ -516,7 +522,7 @@ static int zctl_conf_cook(struct zctl_reader *r, const struct zctl_raw *raw,
 					       o);
 	}
 	if (v[KEY_HOST_LIMIT].text && strcmp(v[KEY_HOST_LIMIT].text, "none")) {
-		if (zctl_conf_number(r, &v[KEY_HOST_LIMIT], &lim))
+		if (zctl_conf_number(r, &v[KEY_HOST_LIMIT], KEY_HOST_LIMIT, &lim))
 			return -EINVAL;
 		if (r->ram > lim)
 			s->skip = true;
@@ -725,7 +731,7 @@ static int zctl_conf_dir(struct zctl_reader *r, const char *dir)
 		n++;
 	}
 	closedir(d);
-	if (!rc)
+	if (!rc && n)
 		qsort(names, n, sizeof(*names), zctl_conf_cmp);
 	for (i = 0; i < n && !rc; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

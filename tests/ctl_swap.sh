@@ -202,4 +202,20 @@ mountpoint -q "$MNT" || zf_fail "a failed swapon unmounted a mount it did not ma
 [ ! -e "$MNT/swap" ] || zf_fail "found mount: the file it made is left"
 [ -z "$(loop_under "$MNT")" ] || zf_fail "found mount: loop left"
 zf_umount "$MNT"
+
+# --- a mount made by mount.fuse3 (an fstab line's way) ------------------
+# swapon finds it with its file, attaches and swaps; swapoff unmounts it.
+PATH=$(dirname "$ZRAMFUSE"):$PATH zf_timeout 30 mount.fuse3 zramfuse "$MNT" \
+	-t zramfuse -o size=16M,comp=zstd || zf_fail "mount.fuse3"
+ZF_MOUNTS="$MNT $ZF_MOUNTS"
+out=$(ctl swapon --priority 5 "$MNT") || zf_fail "swapon on mount.fuse3's mount: $out"
+case "$out" in mounted*) zf_fail "swapon mounted again: $out" ;; esac
+dev=$(loop_under "$MNT")
+[ -n "$dev" ] || zf_fail "mount.fuse3 mount: no loop device"
+ZF_SWAPS="$dev $ZF_SWAPS" ZF_LOOPS="$dev $ZF_LOOPS"
+awk -v d="$dev" '$1 == d && $5 == 5 { f = 1 } END { exit !f }' /proc/swaps ||
+	zf_fail "mount.fuse3 mount: not swapping at priority 5"
+[ "$(stat -c %s "$MNT"/swap)" = 16777216 ] || zf_fail "mount.fuse3 mount: the file was changed"
+out=$(ctl swapoff "$MNT") || zf_fail "swapoff of mount.fuse3's mount: $out"
+nothing_left "$MNT" "mount.fuse3 mount"
 exit 0
