@@ -162,6 +162,8 @@ static bool zctl_swap_daemon_has(const char *path, const char *opt)
 	bool has = false;
 	FILE *p;
 
+	if (strchr(path, '\''))	/* it goes to the shell in quotes */
+		return false;
 	snprintf(cmd, sizeof(cmd), "'%s' -h 2>&1", path);
 	p = popen(cmd, "re");
 	if (!p)
