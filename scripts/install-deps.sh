@@ -9,9 +9,12 @@ set -eu
 # concurrent-writer check in tests/fs_basic.sh), bc (bench/).  libtsan2 is
 # the ThreadSanitizer runtime for configure --enable-tsan (gcc-12 pulls it
 # in today; named so that the TSan build does not rest on that).
+# libsmartcols-dev: zramfusectl's tables and JSON (util-linux's library,
+# what zramctl prints with); systemd: systemd.pc for the unit directory
+# and systemd-analyze, which lints the unit in tests/ctl_unit.sh.
 pkgs="build-essential autoconf automake libtool pkg-config
-      libfuse3-dev fuse3 liblz4-dev libzstd-dev libtsan2
-      mandoc util-linux mount kmod procps python3 fio bc"
+      libfuse3-dev fuse3 liblz4-dev libzstd-dev libtsan2 libsmartcols-dev
+      mandoc util-linux mount kmod procps python3 fio bc systemd"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
