@@ -32,6 +32,16 @@
 #define OPTIONS_MAX_RESERVE (1ull << 30)
 /* The largest file, and so the largest size=: what the store addresses. */
 #define OPTIONS_MAX_SIZE STORE_MAX_BYTES
+/* Entries in each ring queue (transport=uring): each holds max_write. */
+#define OPTIONS_DEFAULT_URING_DEPTH 4u
+#define OPTIONS_MAX_URING_DEPTH 64u
+
+/* -o transport=: see include/transport.h */
+enum options_transport {
+	OPTIONS_TRANSPORT_AUTO,		/* uring when the kernel offers it */
+	OPTIONS_TRANSPORT_CLASSIC,
+	OPTIONS_TRANSPORT_URING,	/* or fail to start */
+};
 
 struct options {
 	/* zramfuse's own options, validated */
@@ -45,6 +55,8 @@ struct options {
 	unsigned reclaim_threads;
 	uint64_t reserve;		/* bytes, multiple of 4 KiB */
 	bool mlock, io_flusher, oom_adj;
+	enum options_transport transport;
+	unsigned uring_depth;		/* entries per ring queue */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -9,8 +9,9 @@ set -eu
 # concurrent-writer check in tests/fs_basic.sh), bc (bench/).  libtsan2 is
 # the ThreadSanitizer runtime for configure --enable-tsan (gcc-12 pulls it
 # in today; named so that the TSan build does not rest on that).
+# liburing-dev: the FUSE-over-io_uring transport (transport=uring).
 pkgs="build-essential autoconf automake libtool pkg-config
-      libfuse3-dev fuse3 liblz4-dev libzstd-dev libtsan2
+      libfuse3-dev fuse3 liburing-dev liblz4-dev libzstd-dev libtsan2
       mandoc util-linux mount kmod procps python3 fio bc"
 missing=
 for p in $pkgs; do
