@@ -33,7 +33,7 @@
 /* The largest file, and so the largest size=: what the store addresses. */
 #define OPTIONS_MAX_SIZE STORE_MAX_BYTES
 /* Entries in each ring queue (transport=uring): each holds max_write. */
-#define OPTIONS_DEFAULT_URING_DEPTH 4u
+#define OPTIONS_DEFAULT_URING_DEPTH 8u
 #define OPTIONS_MAX_URING_DEPTH 64u
 
 /* -o transport=: see include/transport.h */
