@@ -55,6 +55,8 @@ for f in -f ""; do
 		 reserve=99999999999999999999 \
 		 file=. "file=$long" \
 		 nomlock=1 noioflusher=x nooomadj=1 \
+		 transport= transport=URING transport=fuse transport=uring,x \
+		 uring_depth= uring_depth=0 uring_depth=65 uring_depth=x \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done
