@@ -35,6 +35,9 @@
 /* Entries in each ring queue (transport=uring): each holds max_write. */
 #define OPTIONS_DEFAULT_URING_DEPTH 8u
 #define OPTIONS_MAX_URING_DEPTH 64u
+/* Threads (rings) per ring queue; one queue per possible CPU. */
+#define OPTIONS_DEFAULT_URING_THREADS 2u
+#define OPTIONS_MAX_URING_THREADS 16u
 
 /* -o transport=: see include/transport.h */
 enum options_transport {
@@ -56,7 +59,8 @@ struct options {
 	uint64_t reserve;		/* bytes, multiple of 4 KiB */
 	bool mlock, io_flusher, oom_adj;
 	enum options_transport transport;
-	unsigned uring_depth;		/* entries per ring queue */
+	unsigned uring_depth;		/* entries per ring */
+	unsigned uring_threads;		/* rings per kernel queue */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -46,6 +46,7 @@ enum {
 	KEY_NOOOMADJ,
 	KEY_TRANSPORT,
 	KEY_URING_DEPTH,
+	KEY_URING_THREADS,
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_SINGLE,
@@ -68,6 +69,7 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("nooomadj", KEY_NOOOMADJ),
 	FUSE_OPT_KEY("transport=", KEY_TRANSPORT),
 	FUSE_OPT_KEY("uring_depth=", KEY_URING_DEPTH),
+	FUSE_OPT_KEY("uring_threads=", KEY_URING_THREADS),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -317,6 +319,11 @@ static int options_proc(void *data, const char *arg, int key,
 			return -1;
 		o->uring_depth = u;
 		return 0;
+	case KEY_URING_THREADS:
+		if (options_uint_value(c, arg, 1, OPTIONS_MAX_URING_THREADS, &u))
+			return -1;
+		o->uring_threads = u;
+		return 0;
 	case KEY_FOREGROUND:
 		o->foreground = true;
 		return 0;
@@ -348,6 +355,7 @@ static void options_defaults(struct options *o)
 	o->mlock = o->io_flusher = o->oom_adj = true;
 	o->transport = OPTIONS_TRANSPORT_AUTO;
 	o->uring_depth = OPTIONS_DEFAULT_URING_DEPTH;
+	o->uring_threads = OPTIONS_DEFAULT_URING_THREADS;
 }
 
 /* Add "-oname=value" with value escaped for libfuse's comma splitting. */
@@ -493,7 +501,9 @@ void options_help(const char *prog)
 "                           io_uring, or read()/write() on /dev/fuse; auto\n"
 "                           takes io_uring when the kernel offers it\n"
 "                           (default: auto)\n"
-"    -o uring_depth=N       requests in flight per ring queue, 1-%u\n"
+"    -o uring_depth=N       requests each io_uring ring holds, 1-%u\n"
+"                           (default: %u)\n"
+"    -o uring_threads=N     rings (threads) per CPU's queue, 1-%u\n"
 "                           (default: %u)\n"
 "\n"
 "generic options:\n"
@@ -513,5 +523,6 @@ void options_help(const char *prog)
 	       OPTIONS_MAX_THREADS, OPTIONS_DEFAULT_THREADS,
 	       OPTIONS_MAX_RECLAIM_THREADS, OPTIONS_DEFAULT_RECLAIM_THREADS,
 	       OPTIONS_DEFAULT_RESERVE >> 10,
-	       OPTIONS_MAX_URING_DEPTH, OPTIONS_DEFAULT_URING_DEPTH);
+	       OPTIONS_MAX_URING_DEPTH, OPTIONS_DEFAULT_URING_DEPTH,
+	       OPTIONS_MAX_URING_THREADS, OPTIONS_DEFAULT_URING_THREADS);
 }

@@ -22,8 +22,11 @@
  * classic workers serve them: that is logged, and the mount goes on.
  *
  * Queues.  One per possible CPU (the kernel puts each request on the
- * queue of the CPU that submits it), each with its own thread and ring of
- * uring_depth= entries.  An entry is a header buffer (the request's
+ * queue of the CPU that submits it), each served by uring_threads=
+ * threads, each with its own ring of uring_depth= entries registered on
+ * that queue: the kernel hands a queue's requests to whichever of its
+ * entries is free, so one CPU's requests - a loop device submits from
+ * one worker at a time - are served on every CPU, not by one thread.  An entry is a header buffer (the request's
  * fuse_in_header, its fixed argument, the entry's in/out trailer) and a
  * payload buffer of max_write bytes; the kernel copies a request into
  * them and completes the entry's command; the thread serves it, writes
@@ -131,7 +134,8 @@ struct uring_queue {
 struct transport_uring {
 	int fuse_fd;
 	unsigned nr_queues, depth;
-	struct uring_queue *queues;
+	unsigned nr_rings;		/* nr_queues x uring_threads= */
+	struct uring_queue *queues;	/* one per ring (thread), see qid */
 	bool fail_register;		/* URING_TEST_FAIL_ENV */
 	/* start-up hand-shake, as the classic workers have it */
 	pthread_mutex_t lock;
@@ -563,11 +567,12 @@ static int uring_threads_start(struct transport *t)
 
 	transport_exit_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (unsigned k = 0; k < u->nr_queues; k++) {
+	for (unsigned k = 0; k < u->nr_rings; k++) {
 		struct uring_queue *q = &u->queues[k];
 
 		q->t = t;
-		q->qid = k;
+		/* ring k serves kernel queue k mod nr_queues */
+		q->qid = k % u->nr_queues;
 		q->sock = -1;
 		err = pthread_create(&q->tid, NULL, uring_thread, q);
 		if (err) {
@@ -576,7 +581,8 @@ static int uring_threads_start(struct transport *t)
 			break;
 		}
 		q->created = true;
-		snprintf(name, sizeof(name), "zf-uring/%u", k % 100);
+		snprintf(name, sizeof(name), "zf-uring/%u.%u", q->qid % 100,
+			 (k / u->nr_queues) % 10);
 		pthread_setname_np(q->tid, name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -584,13 +590,13 @@ static int uring_threads_start(struct transport *t)
 	for (;;) {
 		unsigned created = 0;
 
-		for (unsigned k = 0; k < u->nr_queues; k++)
+		for (unsigned k = 0; k < u->nr_rings; k++)
 			created += u->queues[k].created;
 		if (u->nr_ready >= created)
 			break;
 		pthread_cond_wait(&u->cv, &u->lock);
 	}
-	for (unsigned k = 0; k < u->nr_queues && !rc; k++) {
+	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		if (u->queues[k].rc) {
 			rc = u->queues[k].rc;
 			transport_log(LOG_ERR, "io_uring queue %u set-up: %s", k, strerror(-rc));
@@ -614,7 +620,7 @@ static void uring_free(struct transport *t)
 
 	if (!u)
 		return;
-	for (unsigned k = 0; k < u->nr_queues; k++) {
+	for (unsigned k = 0; k < u->nr_rings; k++) {
 		if (u->queues[k].created)
 			transport_join(u->queues[k].tid);
 		if (u->queues[k].t)
@@ -669,7 +675,7 @@ out:
 static int uring_init_queues(struct transport_uring *u, const char *req, size_t len,
 			     char *scratch, size_t cap)
 {
-	for (unsigned k = 0; k < u->nr_queues; k++) {
+	for (unsigned k = 0; k < u->nr_rings; k++) {
 		struct uring_queue *q = &u->queues[k];
 		struct fuse_buf fb;
 
@@ -739,9 +745,10 @@ int transport_uring_start(struct transport *t)
 		u->fuse_fd = fd;
 		/* the kernel's queues: one per possible CPU */
 		u->nr_queues = cpus > 0 ? (unsigned)cpus : 1;
+		u->nr_rings = u->nr_queues * o->uring_threads;
 		u->depth = o->uring_depth;
 		u->fail_register = getenv(URING_TEST_FAIL_ENV) != NULL;
-		u->queues = calloc(u->nr_queues, sizeof(*u->queues));
+		u->queues = calloc(u->nr_rings, sizeof(*u->queues));
 		t->uring = u;
 		rc = u->queues ? uring_threads_start(t) : -ENOMEM;
 		if (rc) {
@@ -801,8 +808,8 @@ int transport_uring_start(struct transport *t)
 		/* now the kernel takes REGISTER; it holds requests until then */
 		uring_threads_go(u, true);
 		snprintf(uring_desc, sizeof(uring_desc),
-			 "transport=uring (%u queues x %u entries)", u->nr_queues,
-			 u->depth);
+			 "transport=uring (%u queues x %u threads x %u entries)",
+			 u->nr_queues, o->uring_threads, u->depth);
 	} else {
 		snprintf(uring_desc, sizeof(uring_desc),
 			 "transport=classic (auto: no FUSE over io_uring: %s)", why);

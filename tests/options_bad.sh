@@ -57,6 +57,7 @@ for f in -f ""; do
 		 nomlock=1 noioflusher=x nooomadj=1 \
 		 transport= transport=URING transport=fuse transport=uring,x \
 		 uring_depth= uring_depth=0 uring_depth=65 uring_depth=x \
+		 uring_threads= uring_threads=0 uring_threads=17 \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done

@@ -28,6 +28,10 @@ mounted() {
 	}
 }
 
+# logged PATTERN LOG: the daemon logs PATTERN (the serving line comes a
+# moment after the mount appears)
+logged() { zf_wait 50 grep -q "$1" "$2"; }
+
 # start LOG OPTS [ENV...]: the daemon, in the background; sets ZF_PID
 start() {
 	_log=$1 _opts=$2
@@ -62,7 +66,7 @@ zf_swap_lock	# loop devices
 
 # --- classic ---
 start "$T/classic.log" size=64M,transport=classic
-grep -q "transport=classic$" "$T/classic.log" ||
+logged "transport=classic$" "$T/classic.log" ||
 	zf_fail "transport=classic not logged: $(cat "$T/classic.log")"
 roundtrip
 echo "classic: serves, says so"
@@ -75,7 +79,7 @@ zf_log "switching $SW for this test (put back to $old at exit)"
 # --- switch off: auto is classic, with the reason; uring refuses ---
 echo N >"$SW" || zf_skip "cannot write $SW"
 start "$T/auto-off.log" size=64M
-grep -q "transport=classic (auto: no FUSE over io_uring: fuse's enable_uring switch is off" \
+logged "transport=classic (auto: no FUSE over io_uring: fuse's enable_uring switch is off" \
 	"$T/auto-off.log" || zf_fail "auto, switch off: $(cat "$T/auto-off.log")"
 zf_umount "$MNT"
 zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,transport=uring "$MNT" 2>"$T/err"
@@ -89,7 +93,7 @@ echo "switch off: auto falls back to classic and says why; uring refuses"
 # --- switch on: auto is uring ---
 echo Y >"$SW" || zf_fail "cannot turn on $SW"
 start "$T/auto-on.log" size=64M
-grep -q "transport=uring ([0-9]* queues x [0-9]* entries)" "$T/auto-on.log" ||
+logged "transport=uring ([0-9]* queues x 2 threads x 8 entries)" "$T/auto-on.log" ||
 	zf_fail "auto, switch on: $(cat "$T/auto-on.log")"
 roundtrip
 grep -q "FUSE over io_uring: first request on queue" "$T/auto-on.log" ||
