@@ -17,6 +17,7 @@
 #ifndef ZRAMFUSE_FS_H
 #define ZRAMFUSE_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -89,5 +90,16 @@ int fs_fallocate(struct fs_inode *ino, int mode, uint64_t off, uint64_t len);
 int fs_seek(struct fs_inode *ino, uint64_t off, int whence, uint64_t *out);
 /* Attributes of any node (data file, directory or control file). */
 int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st);
+
+/*
+ * For a transport that decodes requests itself (transport_uring.c):
+ * whether @nodeid is a data file, to which the functions above apply
+ * (the directories and control files go through the libfuse layer); the
+ * inode behind a data file's open handle @fh; and for how many seconds
+ * the kernel may cache @nodeid's attributes, as the libfuse layer says.
+ */
+bool fs_node_is_file(uint64_t nodeid);
+struct fs_inode *fs_file_of(uint64_t fh);
+double fs_attr_timeout(uint64_t nodeid);
 
 #endif

@@ -32,6 +32,19 @@
 #define OPTIONS_MAX_RESERVE (1ull << 30)
 /* The largest file, and so the largest size=: what the store addresses. */
 #define OPTIONS_MAX_SIZE STORE_MAX_BYTES
+/* Entries in each ring queue (transport=uring): each holds max_write. */
+#define OPTIONS_DEFAULT_URING_DEPTH 8u
+#define OPTIONS_MAX_URING_DEPTH 64u
+/* Threads (rings) per ring queue; one queue per possible CPU. */
+#define OPTIONS_DEFAULT_URING_THREADS 2u
+#define OPTIONS_MAX_URING_THREADS 16u
+
+/* -o transport=: see include/transport.h */
+enum options_transport {
+	OPTIONS_TRANSPORT_AUTO,		/* uring when the kernel offers it */
+	OPTIONS_TRANSPORT_CLASSIC,
+	OPTIONS_TRANSPORT_URING,	/* or fail to start */
+};
 
 struct options {
 	/* zramfuse's own options, validated */
@@ -49,6 +62,9 @@ struct options {
 	uint64_t reserve;		/* bytes, multiple of 4 KiB */
 	bool mlock, io_flusher, oom_adj;
 	char *backing_dev;		/* writeback's file; NULL = none */
+	enum options_transport transport;
+	unsigned uring_depth;		/* entries per ring */
+	unsigned uring_threads;		/* rings per kernel queue */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -490,6 +490,21 @@ int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st)
 	return 0;
 }
 
+bool fs_node_is_file(uint64_t nodeid)
+{
+	return fs_is_inode(nodeid);
+}
+
+struct fs_inode *fs_file_of(uint64_t fh)
+{
+	return fs_inode_of(fh);
+}
+
+double fs_attr_timeout(uint64_t nodeid)
+{
+	return fs_is_inode(nodeid) ? FS_ATTR_TIMEOUT : FS_ENTRY_TIMEOUT;
+}
+
 /* Pin an inode's pages for the length of an operation without a handle. */
 static void fs_inode_pin(struct fs_inode *i)
 {
@@ -1530,8 +1545,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		fs_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, fs_is_inode(ino) ? FS_ATTR_TIMEOUT
-							   : FS_ENTRY_TIMEOUT);
+		fuse_reply_attr(req, &st, fs_attr_timeout(ino));
 }
 
 static int fs_setattr(struct fs *fs, uint64_t nodeid, const struct stat *attr,
@@ -1595,8 +1609,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc)
 		fs_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, fs_is_inode(ino) ? FS_ATTR_TIMEOUT
-							   : FS_ENTRY_TIMEOUT);
+		fuse_reply_attr(req, &st, fs_attr_timeout(ino));
 }
 
 static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * main: start-up, the session loop and an orderly shutdown.
+ * main: start-up, signals and an orderly shutdown.
  *
  * Start-up order, and why:
  *
@@ -19,19 +19,11 @@
  *                them at mmap time (a 64 GiB file would lock 64 GiB)
  *   store, fs    the allocator's reserve is faulted in here
  *   session      fuse_session_new(), mount (signals: see below)
- *   workers      threads= of them, each with PR_SET_IO_FLUSHER, the
- *                store's scratch state, a faulted-in receive buffer and a
- *                touched stack; each reports ready and waits for the main
- *                thread's word, which comes once every worker that could be
- *                created is ready, and only then reads /dev/fuse, so no
- *                request is served by a half-made pool (not a barrier: its
- *                count is fixed before pthread_create() can fail)
- *
- * The session loop is our own rather than fuse_session_loop_mt(), which
- * starts and stops workers on demand: a thread created under memory
- * pressure, with a stack to fault in, is exactly what a swap device must
- * not need.  Each worker loops fuse_session_receive_buf() /
- * fuse_session_process_buf() until the session exits.
+ *   transport    (include/transport.h) with transport=uring or auto, INIT
+ *                is answered here and the rings are registered; then the
+ *                classic workers, threads= of them, each with
+ *                PR_SET_IO_FLUSHER, the store's scratch state, a faulted-in
+ *                buffer and a touched stack, all ready before any serves
  *
  * Signals.  A stray signal must never drop stored data: a loop device,
  * and swap on it, may hold a file, and whatever was swapped to it is lost
@@ -51,6 +43,8 @@
  *                under -f, or kill -QUIT), with a warning of what is lost
  *   SIGUSR2      a worker left its loop (the session is over); sent by
  *                the worker to the main thread, harmless from outside
+ *   SIGUSR1      wakes a serving thread out of read() or io_uring_enter()
+ *                at shutdown (transport_join())
  *
  * A signal whose disposition the daemon inherited as ignored stays
  * ignored (the kernel discards it), as libfuse has it: a script's
@@ -59,14 +53,9 @@
  * daemon has detached: no terminal can send it any more, and the force
  * must work however the daemon was started.
  *
- * Shutdown: an unmount (or an aborted connection) makes every read of
- * /dev/fuse fail with ENODEV and libfuse marks the session exited, and
- * the worker that saw it wakes the main thread; or the main thread ends
- * the session itself on a signal.  It then wakes each worker still
- * blocked in read() with SIGUSR1, whose handler does nothing and is
- * installed without SA_RESTART, so read() returns EINTR; it repeats that
- * until the worker is joined (a signal that lands just before the read()
- * would otherwise be lost).  Then unmount, and store_destroy().
+ * Shutdown: the session ends (an unmount, an aborted connection, or the
+ * main thread on a signal); the transports' threads are joined (see
+ * src/transport_classic.c), then unmount, and store_destroy().
  */
 #include "config.h"
 
@@ -95,51 +84,27 @@
 #include "fs.h"
 #include "options.h"
 #include "store.h"
+#include "transport.h"
 
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
 #endif
-
-/* libfuse reads requests of up to max_write (FS_MAX_IO) plus a header. */
-#define MAIN_RECV_BUF (FS_MAX_IO + 2 * 4096)
-/* Stack each worker faults in before serving. */
-#define MAIN_STACK_TOUCH (128 * 1024)
-/* Heap each worker's malloc arena has touched before serving. */
-#define MAIN_ARENA_WARM (1024 * 1024)
-
-struct main_ctx;
-
-struct main_worker {
-	struct main_ctx *m;
-	pthread_t tid;
-	int rc;				/* set-up result, under start_lock */
-};
 
 struct main_ctx {
 	struct options *o;
 	struct store *st;
 	struct fs *fs;
 	struct fuse_session *se;
-	struct main_worker *workers;
-	unsigned nr_workers;		/* created */
-	/* start-up hand-shake between the workers and the main thread */
-	pthread_mutex_t start_lock;
-	pthread_cond_t start_cv;
-	unsigned nr_ready;		/* workers done with their set-up */
-	enum { MAIN_START_WAIT, MAIN_START_GO, MAIN_START_ABORT } start;
-	pthread_t main_tid;		/* takes the signals (main_wait()) */
-	atomic_int io_flusher_errno;	/* relaxed; first failure */
+	struct transport t;
 };
 
 static bool main_syslog;		/* detached: log to syslog as well */
 /* detached: stderr is /dev/null; relaxed, as a worker may log meanwhile */
 static atomic_bool main_quiet;
 
-static void __attribute__((format(printf, 2, 3)))
-main_log(int prio, const char *fmt, ...)
+#define main_log transport_log
+
+void transport_log(int prio, const char *fmt, ...)
 {
 	int saved = errno;
 	va_list ap;
@@ -163,55 +128,14 @@ main_log(int prio, const char *fmt, ...)
 	errno = saved;
 }
 
-/* The main thread's wake-up: a worker left, the session is over. */
-#define MAIN_SIG_LEFT SIGUSR2
-
-/* The signals every thread blocks and the main thread waits for. */
-static void main_exit_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGQUIT);
-	sigaddset(set, MAIN_SIG_LEFT);
-}
-
-static void main_wake(int sig)
-{
-	(void)sig;		/* only to interrupt read() */
-}
-
-/*
- * Fault pages in now.  Not memset(): GCC turns malloc() + memset(0) into
- * calloc(), which leaves fresh pages untouched - and then the first
- * request faults them in, inside the memory cgroup, under pressure, with
- * its swap-out throttled behind the very request being read.
- */
-static void main_touch(void *p, size_t len)
-{
-	for (size_t k = 0; k < len; k += 4096)
-		((volatile char *)p)[k] = 1;
-	if (len)
-		((volatile char *)p)[len - 1] = 1;
-}
-
-static void main_touch_stack(void)
-{
-	volatile char area[MAIN_STACK_TOUCH];
-
-	for (size_t k = 0; k < sizeof(area); k += 4096)
-		area[k] = 0;
-}
-
 /*
  * libfuse allocates every request (calloc) on the serving thread.  Keep
  * that from ever needing the kernel: glibc must not give a thread arena's
  * top back (trimming, then growing again with mprotect, which takes the
  * mmap lock for writing - where a thread stuck in reclaim on our own
  * device holds it for reading) nor map mid-size blocks one by one; and
- * each worker touches a megabyte of its own arena before serving, so the
- * pages its requests recycle are resident and, with mlockall, locked.
+ * each serving thread touches a megabyte of its own arena before serving
+ * (transport_thread_prepare()).
  */
 /*
  * The second codec: as asked, or by default zstd behind lz4 (when built),
@@ -231,163 +155,6 @@ static void main_malloc_tune(void)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_TOP_PAD, 1 << 20);
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-}
-
-static void main_warm_arena(void)
-{
-	enum { N = MAIN_ARENA_WARM / 4096 };
-	void *p[N];
-
-	for (size_t k = 0; k < N; k++) {
-		p[k] = malloc(4096 - 64);
-		if (p[k])
-			main_touch(p[k], 4096 - 64);
-	}
-	for (size_t k = 0; k < N; k++)
-		free(p[k]);
-}
-
-static void *main_worker(void *arg)
-{
-	struct main_worker *w = arg;
-	struct main_ctx *m = w->m;
-	struct fuse_buf fbuf;
-	int rc = 0;
-
-	memset(&fbuf, 0, sizeof(fbuf));
-	if (m->o->io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
-		int zero = 0;
-
-		atomic_compare_exchange_strong_explicit(&m->io_flusher_errno,
-							&zero, errno,
-							memory_order_relaxed,
-							memory_order_relaxed);
-	}
-	rc = fs_thread_init(m->fs);
-	if (!rc) {
-		fbuf.mem = malloc(MAIN_RECV_BUF);
-		if (fbuf.mem)
-			main_touch(fbuf.mem, MAIN_RECV_BUF);
-		else
-			rc = -ENOMEM;
-	}
-	main_touch_stack();
-	main_warm_arena();
-	pthread_mutex_lock(&m->start_lock);
-	w->rc = rc;
-	m->nr_ready++;
-	pthread_cond_broadcast(&m->start_cv);
-	while (m->start == MAIN_START_WAIT)
-		pthread_cond_wait(&m->start_cv, &m->start_lock);
-	if (m->start == MAIN_START_ABORT)
-		rc = -ECANCELED;
-	pthread_mutex_unlock(&m->start_lock);
-	if (rc)
-		goto out;
-
-	while (!fuse_session_exited(m->se)) {
-		int n = fuse_session_receive_buf(m->se, &fbuf);
-
-		if (n == -EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0)
-				main_log(LOG_ERR, "reading /dev/fuse: %s", strerror(-n));
-			break;
-		}
-		fuse_session_process_buf(m->se, &fbuf);
-	}
-	/* one worker leaving means the session is over for all */
-	fuse_session_exit(m->se);
-	pthread_kill(m->main_tid, MAIN_SIG_LEFT);
-out:
-	free(fbuf.mem);
-	fs_thread_exit();
-	return NULL;
-}
-
-/* Join every worker, waking those blocked in read() until they return. */
-static void main_stop_workers(struct main_ctx *m)
-{
-	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-
-	for (unsigned k = 0; k < m->nr_workers; k++) {
-		while (pthread_tryjoin_np(m->workers[k].tid, NULL) == EBUSY) {
-			pthread_kill(m->workers[k].tid, SIGUSR1);
-			nanosleep(&tick, NULL);
-		}
-	}
-	m->nr_workers = 0;
-}
-
-static int main_start_workers(struct main_ctx *m)
-{
-	struct sigaction sa;
-	sigset_t block, old;
-	unsigned n = m->o->threads;
-	char name[16];
-	int rc, err;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = main_wake;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;		/* no SA_RESTART: read() must return */
-	if (sigaction(SIGUSR1, &sa, NULL)) {
-		main_log(LOG_ERR, "sigaction SIGUSR1: %m");
-		return -errno;
-	}
-	m->workers = calloc(n, sizeof(*m->workers));
-	if (!m->workers) {
-		main_log(LOG_ERR, "worker table: %m");
-		return -ENOMEM;
-	}
-	/* workers never take the exit signals: the main thread does */
-	main_exit_signals(&block);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	rc = 0;
-	for (unsigned k = 0; k < n; k++) {
-		m->workers[k].m = m;
-		err = pthread_create(&m->workers[k].tid, NULL, main_worker,
-				     &m->workers[k]);
-		if (err) {
-			main_log(LOG_ERR, "worker thread %u: %s", k, strerror(err));
-			rc = -err;
-			break;
-		}
-		m->nr_workers++;
-		/* named, for /proc/PID/task/TID/comm when diagnosing a hang */
-		snprintf(name, sizeof(name), "zf-fuse/%u", k % 100);
-		pthread_setname_np(m->workers[k].tid, name);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	/*
-	 * Wait for the workers that exist - however many pthread_create()
-	 * made - then tell them all at once to serve, or to leave.
-	 */
-	pthread_mutex_lock(&m->start_lock);
-	while (m->nr_ready < m->nr_workers)
-		pthread_cond_wait(&m->start_cv, &m->start_lock);
-	for (unsigned k = 0; k < m->nr_workers; k++) {
-		if (m->workers[k].rc && !rc) {
-			rc = m->workers[k].rc;
-			main_log(LOG_ERR, "worker %u set-up: %s", k,
-				 strerror(-rc));
-		}
-	}
-	m->start = rc ? MAIN_START_ABORT : MAIN_START_GO;
-	pthread_cond_broadcast(&m->start_cv);
-	pthread_mutex_unlock(&m->start_lock);
-	if (rc) {
-		main_stop_workers(m);
-		goto err_free;
-	}
-	return 0;
-
-err_free:
-	free(m->workers);
-	m->workers = NULL;
-	return rc;
 }
 
 /* Returns 0 or the errno; logged with the others once the mount serves. */
@@ -430,15 +197,14 @@ static void main_report_safety(struct main_ctx *m, int oom_err)
 		main_log(LOG_INFO, "memory locked: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)");
 	else
 		main_log(LOG_WARNING, "-o nomlock: memory not locked; do not use this mount for swap");
-	e = atomic_load_explicit(&m->io_flusher_errno, memory_order_relaxed);
+	e = atomic_load_explicit(&m->t.io_flusher_errno, memory_order_relaxed);
 	if (!o->io_flusher) {
 		main_log(LOG_INFO, "-o noioflusher: workers not marked PR_SET_IO_FLUSHER");
 	} else if (e) {
 		errno = e;
 		main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the workers may block in reclaim on their own device");
 	} else {
-		main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on %u worker threads",
-			 m->nr_workers);
+		main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on the serving threads");
 	}
 }
 
@@ -499,7 +265,7 @@ static bool main_signal(struct main_ctx *m, const siginfo_t *si)
 	unsigned n = fs_open_files(m->fs);
 	char from[48] = "";
 
-	if (si->si_signo == MAIN_SIG_LEFT)
+	if (si->si_signo == TRANSPORT_SIG_LEFT)
 		return false;	/* the loop looks at the session */
 	if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
 		snprintf(from, sizeof(from), " from pid %ld", (long)si->si_pid);
@@ -560,12 +326,10 @@ static int main_run(struct options *o, int status_fd)
 	 * waits until the mount serves.  A broken pipe is an error, not a
 	 * death, as libfuse's handlers have it.
 	 */
-	m.main_tid = pthread_self();
-	main_exit_signals(&exit_sigs);
+	m.t.main_tid = pthread_self();
+	transport_exit_signals(&exit_sigs);
 	pthread_sigmask(SIG_BLOCK, &exit_sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&m.start_lock, NULL);
-	pthread_cond_init(&m.start_cv, NULL);
 
 	/*
 	 * Until the mount serves, only errors are printed, so that a failed
@@ -630,30 +394,41 @@ static int main_run(struct options *o, int status_fd)
 		rc = -EINVAL;
 		goto err_session;
 	}
-	rc = main_start_workers(&m);
+	m.t.o = o;
+	m.t.fs = m.fs;
+	m.t.se = m.se;
+	/* INIT first: the classic workers must not take it */
+	rc = transport_uring_start(&m.t);
 	if (rc)
 		goto err_unmount;
+	rc = transport_classic_start(&m.t);
+	if (rc)
+		goto err_uring;
 
 	main_report_safety(&m, oom_err);
-	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, recomp=%s%s, mem_limit=%llu, threads=%u, reserve=%lluK",
+	main_log(LOG_INFO, "serving %s: %s%s%llu bytes, comp=%s, recomp=%s%s, mem_limit=%llu, threads=%u, reserve=%lluK, %s",
 		 o->mountpoint, o->size ? o->file : "no file", o->size ? " of " : "",
 		 (unsigned long long)o->size, o->comp,
 		 cfg.recomp ? cfg.recomp : "off",
 		 cfg.recomp_readback ? " (read-back pages)" : "",
 		 (unsigned long long)o->mem_limit, o->threads,
-		 (unsigned long long)(o->reserve >> 10));
+		 (unsigned long long)(o->reserve >> 10), transport_describe(&m.t));
 	main_detach(status_fd);
 
 	main_wait(&m, &exit_sigs);
-	main_stop_workers(&m);
+	atomic_store_explicit(&m.t.stopping, true, memory_order_relaxed);
+	transport_uring_stop(&m.t);
+	transport_classic_stop(&m.t);
 	if (fs_open_files(m.fs))
 		main_log(LOG_WARNING, "exiting with %u files open: whatever still uses them (a loop device, swap) now gets I/O errors",
 			 fs_open_files(m.fs));
 	else
 		main_log(LOG_INFO, "exiting");
-	free(m.workers);
 	rc = 0;
+	goto err_unmount;
 
+err_uring:
+	transport_uring_stop(&m.t);
 err_unmount:
 	fuse_session_unmount(m.se);
 err_session:
@@ -663,8 +438,6 @@ err_fs:
 err_store:
 	store_destroy(m.st);
 err_start:
-	pthread_cond_destroy(&m.start_cv);
-	pthread_mutex_destroy(&m.start_lock);
 	return rc ? 1 : 0;
 }
 

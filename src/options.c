@@ -48,6 +48,9 @@ enum {
 	KEY_NOIOFLUSHER,
 	KEY_NOOOMADJ,
 	KEY_BACKING_DEV,
+	KEY_TRANSPORT,
+	KEY_URING_DEPTH,
+	KEY_URING_THREADS,
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_SINGLE,
@@ -72,6 +75,9 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("noioflusher", KEY_NOIOFLUSHER),
 	FUSE_OPT_KEY("nooomadj", KEY_NOOOMADJ),
 	FUSE_OPT_KEY("backing_dev=", KEY_BACKING_DEV),
+	FUSE_OPT_KEY("transport=", KEY_TRANSPORT),
+	FUSE_OPT_KEY("uring_depth=", KEY_URING_DEPTH),
+	FUSE_OPT_KEY("uring_threads=", KEY_URING_THREADS),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -326,6 +332,26 @@ static int options_proc(void *data, const char *arg, int key,
 	case KEY_NOOOMADJ:
 		o->oom_adj = false;
 		return 0;
+	case KEY_TRANSPORT:
+		if (!strcmp(v, "auto"))
+			o->transport = OPTIONS_TRANSPORT_AUTO;
+		else if (!strcmp(v, "classic"))
+			o->transport = OPTIONS_TRANSPORT_CLASSIC;
+		else if (!strcmp(v, "uring"))
+			o->transport = OPTIONS_TRANSPORT_URING;
+		else
+			return options_error(c, "%s: expected auto, classic or uring", arg);
+		return 0;
+	case KEY_URING_DEPTH:
+		if (options_uint_value(c, arg, 1, OPTIONS_MAX_URING_DEPTH, &u))
+			return -1;
+		o->uring_depth = u;
+		return 0;
+	case KEY_URING_THREADS:
+		if (options_uint_value(c, arg, 1, OPTIONS_MAX_URING_THREADS, &u))
+			return -1;
+		o->uring_threads = u;
+		return 0;
 	case KEY_FOREGROUND:
 		o->foreground = true;
 		return 0;
@@ -356,6 +382,9 @@ static void options_defaults(struct options *o)
 	o->reclaim_threads = OPTIONS_DEFAULT_RECLAIM_THREADS;
 	o->reserve = OPTIONS_DEFAULT_RESERVE;
 	o->mlock = o->io_flusher = o->oom_adj = true;
+	o->transport = OPTIONS_TRANSPORT_AUTO;
+	o->uring_depth = OPTIONS_DEFAULT_URING_DEPTH;
+	o->uring_threads = OPTIONS_DEFAULT_URING_THREADS;
 }
 
 /* Add "-oname=value" with value escaped for libfuse's comma splitting. */
@@ -508,6 +537,14 @@ void options_help(const char *prog)
 "    -o nooomadj            do not set oom_score_adj to -1000\n"
 "    -o backing_dev=PATH    file or block device for writeback (zram's\n"
 "                           backing_dev; default: none)\n"
+"    -o transport=auto|classic|uring  how requests travel: FUSE over\n"
+"                           io_uring, or read()/write() on /dev/fuse; auto\n"
+"                           takes io_uring when the kernel offers it\n"
+"                           (default: auto)\n"
+"    -o uring_depth=N       requests each io_uring ring holds, 1-%u\n"
+"                           (default: %u)\n"
+"    -o uring_threads=N     rings (threads) per CPU's queue, 1-%u\n"
+"                           (default: %u)\n"
 "\n"
 "generic options:\n"
 "    -h, --help             print this help and exit\n"
@@ -525,5 +562,7 @@ void options_help(const char *prog)
 	       prog, prog, prog,
 	       OPTIONS_MAX_THREADS, OPTIONS_DEFAULT_THREADS,
 	       OPTIONS_MAX_RECLAIM_THREADS, OPTIONS_DEFAULT_RECLAIM_THREADS,
-	       OPTIONS_DEFAULT_RESERVE >> 10);
+	       OPTIONS_DEFAULT_RESERVE >> 10,
+	       OPTIONS_MAX_URING_DEPTH, OPTIONS_DEFAULT_URING_DEPTH,
+	       OPTIONS_MAX_URING_THREADS, OPTIONS_DEFAULT_URING_THREADS);
 }

@@ -254,7 +254,7 @@ EOF
 		k=$((n - 5))
 		ZF_FAIL_THREAD=$n LD_PRELOAD="$T/failthr.so" \
 			ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-			zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1 \
+			zf_timeout 30 "$ZRAMFUSE" -f -o size=1M,threads=4,reclaim_threads=1,transport=classic \
 			"$T/ft" 2>"$T/err"
 		rc=$?
 		case $rc in 124 | 137) zf_fail "worker $k not created: daemon hung" ;; esac

@@ -34,7 +34,7 @@ start() {
 	N=$((N + 1))
 	LOG=$T/daemon.$N.log
 	mkdir -p "$MNT"
-	env --default-signal=INT,QUIT "$ZRAMFUSE" -f "$@" "$MNT" >"$LOG" 2>&1 &
+	env --default-signal=INT,QUIT "$ZRAMFUSE" -f $ZF_TOPT "$@" "$MNT" >"$LOG" 2>&1 &
 	ZF_PID=$!
 	ZF_PIDS="$ZF_PID $ZF_PIDS"
 	case " $ZF_MOUNTS " in *" $MNT "*) ;; *) ZF_MOUNTS="$MNT $ZF_MOUNTS" ;; esac

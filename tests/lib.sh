@@ -10,6 +10,12 @@
 : "${ZRAMFUSE:=${top_builddir:-.}/zramfuse}"
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
+# The transport every daemon a test starts uses (-o transport=):
+# classic unless the caller says uring (make check-uring, .ci/run).
+: "${ZF_TRANSPORT:=classic}"
+ZF_TOPT="-otransport=$ZF_TRANSPORT"
+ZF_URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+ZF_URING_RESTORE=""	# the switch's value to put back, if we changed it
 
 ZF_MOUNTS=""	# mount points, newest first
 ZF_LOOPS=""	# loop devices
@@ -132,6 +138,10 @@ zf_teardown() {
 	done
 	# a caller's own last step (e.g. resetting kernel zram)
 	[ -n "${ZF_ATEXIT:-}" ] && eval "$ZF_ATEXIT"
+	if [ -n "$ZF_URING_RESTORE" ]; then
+		echo "$ZF_URING_RESTORE" >"$ZF_URING_SWITCH" ||
+			zf_log "could not restore $ZF_URING_SWITCH to $ZF_URING_RESTORE"
+	fi
 	zf_tsan_check || _rc=1
 	[ -n "$ZF_TMP" ] && rm -rf "$ZF_TMP"
 	exit $_rc
@@ -158,6 +168,7 @@ zf_init() {
 	[ "$(id -u)" = 0 ] || zf_skip "needs root"
 	[ -c /dev/fuse ] || zf_skip "no /dev/fuse"
 	[ -x "$ZRAMFUSE" ] || zf_fail "daemon not built: $ZRAMFUSE"
+	[ "$ZF_TRANSPORT" = uring ] && zf_uring_check
 	ZF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/zramfuse-test.XXXXXX")
 	if [ -n "${TSAN_OPTIONS:-}" ]; then
 		TSAN_OPTIONS="$TSAN_OPTIONS log_path=$ZF_TMP/tsan"
@@ -165,6 +176,30 @@ zf_init() {
 	fi
 	trap zf_teardown EXIT
 	trap 'exit 130' INT TERM HUP
+	[ "$ZF_TRANSPORT" = uring ] && zf_uring_on
+	return 0
+}
+
+# FUSE over io_uring needs the kernel's support (6.14+,
+# CONFIG_FUSE_IO_URING): skip without it.
+zf_uring_check() {
+	[ -e "$ZF_URING_SWITCH" ] ||
+		zf_skip "ZF_TRANSPORT=uring: this kernel has no FUSE over io_uring ($ZF_URING_SWITCH missing)"
+	[ -w "$ZF_URING_SWITCH" ] || [ "$(cat "$ZF_URING_SWITCH")" = Y ] ||
+		zf_skip "ZF_TRANSPORT=uring: fuse's enable_uring switch is off and this test cannot turn it on"
+}
+
+# fuse's enable_uring is one global, root-only switch (off by default):
+# a uring test turns it on for its own duration, says so, and the EXIT
+# trap puts the old value back.  Connections that negotiated io_uring
+# keep it when the switch goes off again.
+zf_uring_on() {
+	_old=$(cat "$ZF_URING_SWITCH")
+	[ "$_old" = Y ] && return 0
+	echo Y >"$ZF_URING_SWITCH" ||
+		zf_skip "ZF_TRANSPORT=uring: cannot turn on $ZF_URING_SWITCH"
+	ZF_URING_RESTORE=$_old
+	zf_log "turned on $ZF_URING_SWITCH for this test (put back to $_old at exit)"
 }
 
 # Wait up to $1 tenths of a second for the command in the rest to succeed.
@@ -184,7 +219,7 @@ zf_mount() {
 	_mnt=$1
 	shift
 	mkdir -p "$_mnt"
-	"$ZRAMFUSE" -f "$@" "$_mnt" >"$ZF_TMP/daemon.$$.log" 2>&1 &
+	"$ZRAMFUSE" -f $ZF_TOPT "$@" "$_mnt" >"$ZF_TMP/daemon.$$.log" 2>&1 &
 	ZF_PID=$!
 	ZF_PIDS="$ZF_PID $ZF_PIDS"
 	ZF_MOUNTS="$_mnt $ZF_MOUNTS"

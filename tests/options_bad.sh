@@ -58,6 +58,9 @@ for f in -f ""; do
 		 recomp=gzip recomp=ZSTD recomp= recomp_level=x recomp_level= \
 		 recomp=zstd,recomp_level=99 comp=zstd,recomp=lz4,recomp_level=70000 \
 		 readback_recomp=yes readback_recomp= \
+		 transport= transport=URING transport=fuse transport=uring,x \
+		 uring_depth= uring_depth=0 uring_depth=65 uring_depth=x \
+		 uring_threads= uring_threads=0 uring_threads=17 \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done

@@ -75,12 +75,30 @@ int main(void)
 	       "-s means one worker");
 	options_free(&o);
 
+	tap_ok(parse(&o, err, sizeof(err), "/", NULL) == 0 &&
+	       o.transport == OPTIONS_TRANSPORT_AUTO &&
+	       o.uring_depth == OPTIONS_DEFAULT_URING_DEPTH &&
+	       o.uring_threads == OPTIONS_DEFAULT_URING_THREADS,
+	       "transport=auto, uring_depth=%u and uring_threads=%u by default",
+	       OPTIONS_DEFAULT_URING_DEPTH, OPTIONS_DEFAULT_URING_THREADS);
+	options_free(&o);
+	tap_ok(parse(&o, err, sizeof(err), "-o", "transport=classic", "/", NULL) == 0 &&
+	       o.transport == OPTIONS_TRANSPORT_CLASSIC, "transport=classic");
+	options_free(&o);
+	tap_ok(parse(&o, err, sizeof(err), "-o", "transport=uring,uring_depth=64,uring_threads=16",
+		     "/", NULL) == 0 &&
+	       o.transport == OPTIONS_TRANSPORT_URING && o.uring_depth == 64 &&
+	       o.uring_threads == 16, "transport=uring,uring_depth=64,uring_threads=16");
+	options_free(&o);
+
 	static const char *const bad[] = {
 		"size=0", "size=abc", "size=2000T", "size=", "comp=gzip",
 		"comp_level=x", "threads=0", "threads=65", "threads=1x",
 		"reclaim_threads=0", "deferred_free=maybe", "reserve=2G",
 		"mem_limit=1Q", "file=a/b", "file=.zram", "file=",
 		"recomp=gzip", "recomp=", "recomp_level=x", "readback_recomp=1",
+		"transport=", "transport=io_uring", "uring_depth=0",
+		"uring_depth=65", "uring_threads=0", "uring_threads=17",
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		int rc = parse(&o, err, sizeof(err), "-o", bad[k], "/", NULL);

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * transport: how requests travel between the kernel and the operations of
+ * fs.c.  Two transports, chosen by -o transport=:
+ *
+ *  - classic (src/transport_classic.c): a fixed pool of workers, each
+ *    reading /dev/fuse and handing the request to libfuse, which calls
+ *    fs.c's libfuse layer;
+ *  - uring (src/transport_uring.c): FUSE over io_uring, one ring per
+ *    possible CPU, whose threads decode the hot requests themselves and
+ *    call fs.c's transport-neutral functions on the ring's own buffers.
+ *    The classic pool runs beside it: FORGET and INTERRUPT still come
+ *    through /dev/fuse, and every request does when registration fails.
+ *
+ * main.c owns start-up, signals and shutdown; it calls these.
+ */
+#ifndef ZRAMFUSE_TRANSPORT_H
+#define ZRAMFUSE_TRANSPORT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fs;
+struct options;
+struct fuse_session;
+struct transport_classic;
+struct transport_uring;
+
+struct transport {
+	const struct options *o;
+	struct fs *fs;
+	struct fuse_session *se;	/* the mounted session */
+	pthread_t main_tid;		/* takes the signals, see main.c */
+	atomic_int io_flusher_errno;	/* relaxed; first failure */
+	atomic_bool stopping;		/* relaxed; set by transport_stop() */
+	struct transport_classic *classic;
+	struct transport_uring *uring;	/* NULL: classic only */
+};
+
+/* The main thread's wake-up: a worker left, the session is over. */
+#define TRANSPORT_SIG_LEFT SIGUSR2
+/* What interrupts a serving thread's read() or io_uring_enter(). */
+#define TRANSPORT_SIG_WAKE SIGUSR1
+
+void transport_log(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Set-up every serving thread does before its first request, so that
+ * serving neither faults nor waits for the kernel: PR_SET_IO_FLUSHER
+ * (failures counted in io_flusher_errno), the store's scratch state
+ * (fs_thread_init()), a touched stack and a warmed malloc arena.
+ * Returns 0 or -errno.
+ */
+int transport_thread_prepare(struct transport *t);
+/* Fault pages in now (volatile stores: a memset() may be elided). */
+void transport_touch(void *p, size_t len);
+/* The signals every thread blocks and the main thread waits for. */
+void transport_exit_signals(sigset_t *set);
+/* Install TRANSPORT_SIG_WAKE's handler (no SA_RESTART); 0 or -errno. */
+int transport_wake_install(void);
+/* Join @tid, waking it with TRANSPORT_SIG_WAKE until it returns. */
+void transport_join(pthread_t tid);
+
+/* classic: threads= workers on /dev/fuse; 0 or -errno (logged). */
+int transport_classic_start(struct transport *t);
+void transport_classic_stop(struct transport *t);
+unsigned transport_classic_threads(const struct transport *t);
+
+/*
+ * uring, before the classic workers start: answer INIT (read here from
+ * /dev/fuse) and, when transport= allows and the kernel offers it,
+ * negotiate FUSE over io_uring and start the ring threads.  Returns 0
+ * (t->uring is set when the ring serves or is being registered) or
+ * -errno when transport=uring cannot be had (logged with the reason).
+ */
+int transport_uring_start(struct transport *t);
+void transport_uring_stop(struct transport *t);
+/* A line for the start-up log: "transport=uring (2 queues x 8)" etc. */
+const char *transport_describe(const struct transport *t);
+
+#endif

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * transport_classic: the session loop over /dev/fuse, and the set-up that
+ * every serving thread of either transport shares.
+ *
+ * The session loop is our own rather than fuse_session_loop_mt(), which
+ * starts and stops workers on demand: a thread created under memory
+ * pressure, with a stack to fault in, is exactly what a swap device must
+ * not need.  threads= workers are made at start-up, each with
+ * PR_SET_IO_FLUSHER, the store's scratch state, a faulted-in receive
+ * buffer and a touched stack; each reports ready and waits for the main
+ * thread's word, which comes once every worker that could be created is
+ * ready, and only then reads /dev/fuse, so no request is served by a
+ * half-made pool (not a barrier: its count is fixed before
+ * pthread_create() can fail).  Each worker loops
+ * fuse_session_receive_buf() / fuse_session_process_buf() until the
+ * session exits.
+ *
+ * Shutdown: an unmount (or an aborted connection) makes every read of
+ * /dev/fuse fail with ENODEV and libfuse marks the session exited, and
+ * the worker that saw it wakes the main thread; or the main thread ends
+ * the session itself on a signal.  It then wakes each worker still
+ * blocked in read() with TRANSPORT_SIG_WAKE, whose handler does nothing
+ * and is installed without SA_RESTART, so read() returns EINTR; it
+ * repeats that until the worker is joined (a signal that lands just
+ * before the read() would otherwise be lost).
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "fs.h"
+#include "options.h"
+#include "transport.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+/* libfuse reads requests of up to max_write (FS_MAX_IO) plus a header. */
+#define CLASSIC_RECV_BUF (FS_MAX_IO + 2 * 4096)
+/* Stack each serving thread faults in before serving. */
+#define TRANSPORT_STACK_TOUCH (128 * 1024)
+/* Heap each serving thread's malloc arena has touched before serving. */
+#define TRANSPORT_ARENA_WARM (1024 * 1024)
+
+struct classic_worker {
+	struct transport *t;
+	pthread_t tid;
+	int rc;				/* set-up result, under start_lock */
+};
+
+struct transport_classic {
+	struct classic_worker *workers;
+	unsigned nr_workers;		/* created */
+	/* start-up hand-shake between the workers and the main thread */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cv;
+	unsigned nr_ready;		/* workers done with their set-up */
+	enum { CLASSIC_WAIT, CLASSIC_GO, CLASSIC_ABORT } start;
+};
+
+void transport_exit_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, TRANSPORT_SIG_LEFT);
+}
+
+/*
+ * Fault pages in now.  Not memset(): GCC turns malloc() + memset(0) into
+ * calloc(), which leaves fresh pages untouched - and then the first
+ * request faults them in, inside the memory cgroup, under pressure, with
+ * its swap-out throttled behind the very request being read.
+ */
+void transport_touch(void *p, size_t len)
+{
+	for (size_t k = 0; k < len; k += 4096)
+		((volatile char *)p)[k] = 1;
+	if (len)
+		((volatile char *)p)[len - 1] = 1;
+}
+
+static void transport_touch_stack(void)
+{
+	volatile char area[TRANSPORT_STACK_TOUCH];
+
+	for (size_t k = 0; k < sizeof(area); k += 4096)
+		area[k] = 0;
+}
+
+/*
+ * libfuse allocates every request (calloc) on the serving thread; main.c
+ * tunes malloc so that a thread arena's top is never given back, and each
+ * serving thread touches a megabyte of its own arena before serving, so
+ * the pages its requests recycle are resident and, with mlockall, locked.
+ */
+static void transport_warm_arena(void)
+{
+	enum { N = TRANSPORT_ARENA_WARM / 4096 };
+	void *p[N];
+
+	for (size_t k = 0; k < N; k++) {
+		p[k] = malloc(4096 - 64);
+		if (p[k])
+			transport_touch(p[k], 4096 - 64);
+	}
+	for (size_t k = 0; k < N; k++)
+		free(p[k]);
+}
+
+int transport_thread_prepare(struct transport *t)
+{
+	int rc;
+
+	if (t->o->io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong_explicit(&t->io_flusher_errno,
+							&zero, errno,
+							memory_order_relaxed,
+							memory_order_relaxed);
+	}
+	rc = fs_thread_init(t->fs);
+	transport_touch_stack();
+	transport_warm_arena();
+	return rc;
+}
+
+static void classic_wake(int sig)
+{
+	(void)sig;		/* only to interrupt read() or io_uring_enter() */
+}
+
+void transport_join(pthread_t tid)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+	while (pthread_tryjoin_np(tid, NULL) == EBUSY) {
+		pthread_kill(tid, TRANSPORT_SIG_WAKE);
+		nanosleep(&tick, NULL);
+	}
+}
+
+static void *classic_worker(void *arg)
+{
+	struct classic_worker *w = arg;
+	struct transport *t = w->t;
+	struct transport_classic *c = t->classic;
+	struct fuse_buf fbuf;
+	int rc;
+
+	memset(&fbuf, 0, sizeof(fbuf));
+	rc = transport_thread_prepare(t);
+	if (!rc) {
+		fbuf.mem = malloc(CLASSIC_RECV_BUF);
+		if (fbuf.mem)
+			transport_touch(fbuf.mem, CLASSIC_RECV_BUF);
+		else
+			rc = -ENOMEM;
+	}
+	pthread_mutex_lock(&c->start_lock);
+	w->rc = rc;
+	c->nr_ready++;
+	pthread_cond_broadcast(&c->start_cv);
+	while (c->start == CLASSIC_WAIT)
+		pthread_cond_wait(&c->start_cv, &c->start_lock);
+	if (c->start == CLASSIC_ABORT)
+		rc = -ECANCELED;
+	pthread_mutex_unlock(&c->start_lock);
+	if (rc)
+		goto out;
+
+	while (!fuse_session_exited(t->se)) {
+		int n = fuse_session_receive_buf(t->se, &fbuf);
+
+		if (n == -EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				transport_log(LOG_ERR, "reading /dev/fuse: %s", strerror(-n));
+			break;
+		}
+		fuse_session_process_buf(t->se, &fbuf);
+	}
+	/* one worker leaving means the session is over for all */
+	fuse_session_exit(t->se);
+	pthread_kill(t->main_tid, TRANSPORT_SIG_LEFT);
+out:
+	free(fbuf.mem);
+	fs_thread_exit();
+	return NULL;
+}
+
+static void classic_stop_workers(struct transport_classic *c)
+{
+	for (unsigned k = 0; k < c->nr_workers; k++)
+		transport_join(c->workers[k].tid);
+	c->nr_workers = 0;
+}
+
+
+static void classic_free(struct transport *t)
+{
+	struct transport_classic *c = t->classic;
+
+	pthread_cond_destroy(&c->start_cv);
+	pthread_mutex_destroy(&c->start_lock);
+	free(c->workers);
+	free(c);
+	t->classic = NULL;
+}
+
+int transport_wake_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = classic_wake;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;		/* no SA_RESTART: read() must return */
+	if (sigaction(TRANSPORT_SIG_WAKE, &sa, NULL)) {
+		transport_log(LOG_ERR, "sigaction SIGUSR1: %m");
+		return -errno;
+	}
+	return 0;
+}
+
+int transport_classic_start(struct transport *t)
+{
+	struct transport_classic *c;
+	sigset_t block, old;
+	unsigned n = t->o->threads;
+	char name[16];
+	int rc, err;
+
+	rc = transport_wake_install();
+	if (rc)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->workers = calloc(n, sizeof(*c->workers));
+	if (!c || !c->workers) {
+		free(c);
+		transport_log(LOG_ERR, "worker table: %m");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->start_lock, NULL);
+	pthread_cond_init(&c->start_cv, NULL);
+	t->classic = c;
+	/* workers never take the exit signals: the main thread does */
+	transport_exit_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = 0;
+	for (unsigned k = 0; k < n; k++) {
+		c->workers[k].t = t;
+		err = pthread_create(&c->workers[k].tid, NULL, classic_worker,
+				     &c->workers[k]);
+		if (err) {
+			transport_log(LOG_ERR, "worker thread %u: %s", k, strerror(err));
+			rc = -err;
+			break;
+		}
+		c->nr_workers++;
+		/* named, for /proc/PID/task/TID/comm when diagnosing a hang */
+		snprintf(name, sizeof(name), "zf-fuse/%u", k % 100);
+		pthread_setname_np(c->workers[k].tid, name);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	/*
+	 * Wait for the workers that exist - however many pthread_create()
+	 * made - then tell them all at once to serve, or to leave.
+	 */
+	pthread_mutex_lock(&c->start_lock);
+	while (c->nr_ready < c->nr_workers)
+		pthread_cond_wait(&c->start_cv, &c->start_lock);
+	for (unsigned k = 0; k < c->nr_workers; k++) {
+		if (c->workers[k].rc && !rc) {
+			rc = c->workers[k].rc;
+			transport_log(LOG_ERR, "worker %u set-up: %s", k,
+				      strerror(-rc));
+		}
+	}
+	c->start = rc ? CLASSIC_ABORT : CLASSIC_GO;
+	pthread_cond_broadcast(&c->start_cv);
+	pthread_mutex_unlock(&c->start_lock);
+	if (rc) {
+		classic_stop_workers(c);
+		classic_free(t);
+	}
+	return rc;
+}
+
+void transport_classic_stop(struct transport *t)
+{
+	if (!t->classic)
+		return;
+	classic_stop_workers(t->classic);
+	classic_free(t);
+}
+
+unsigned transport_classic_threads(const struct transport *t)
+{
+	return t->classic ? t->classic->nr_workers : 0;
+}

@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * transport_uring: FUSE over io_uring (Linux 6.14+, protocol 7.42; the
+ * ABI is in include/fuse_uring_abi.h).
+ *
+ * Negotiation.  The kernel offers the feature in its INIT request (flags2
+ * bit 9) when CONFIG_FUSE_IO_URING is built and fuse's global, root-only
+ * switch /sys/module/fuse/parameters/enable_uring is on; the daemon takes
+ * it by setting the same bit in its reply.  libfuse 3.14 has 32-bit
+ * capability fields and cannot ask for it, so with transport=auto or
+ * uring this file reads INIT from /dev/fuse itself, before any classic
+ * worker runs, lets libfuse answer it into a socket (the session's fd is
+ * swapped for one end of a socketpair for that one call), sets the bit in
+ * the reply and writes it to /dev/fuse.  Once the bit is sent, the kernel
+ * holds every new request until each possible CPU's queue has an entry
+ * registered: so everything registration needs - rings, buffers, threads
+ * - is made and faulted in before the reply, and a failure there answers
+ * INIT without the bit (auto) or ends the start-up (uring).  REGISTER
+ * itself can only be sent after the reply (before it the kernel says
+ * EAGAIN); when it fails, the kernel turns io_uring off for the
+ * connection and releases the held requests to /dev/fuse, where the
+ * classic workers serve them: that is logged, and the mount goes on.
+ *
+ * Queues.  One per possible CPU (the kernel puts each request on the
+ * queue of the CPU that submits it), each served by uring_threads=
+ * threads, each with its own ring of uring_depth= entries registered on
+ * that queue: the kernel hands a queue's requests to whichever of its
+ * entries is free, so one CPU's requests - a loop device submits from
+ * one worker at a time - are served on every CPU, not by one thread.  An entry is a header buffer (the request's
+ * fuse_in_header, its fixed argument, the entry's in/out trailer) and a
+ * payload buffer of max_write bytes; the kernel copies a request into
+ * them and completes the entry's command; the thread serves it, writes
+ * the reply into the same buffers and sends COMMIT_AND_FETCH, which hands
+ * the reply over and the entry back in one submission.
+ *
+ * Serving.  READ, WRITE, FALLOCATE, GETATTR, FLUSH and FSYNC of data
+ * files are decoded here and call fs.c's transport-neutral functions on
+ * the ring's buffers: a read decompresses straight into the reply
+ * payload, a write compresses straight from the request payload.
+ * Everything else (lookups, open, release, setattr, readdir, statfs, the
+ * control files, ...) is rare and goes to libfuse, so that it has one
+ * implementation: each queue has a private libfuse session of its own,
+ * initialised with a copy of INIT, whose fd is a SOCK_SEQPACKET socket;
+ * the request is laid out as /dev/fuse would give it and handed to
+ * fuse_session_process_buf(), fs.c's handler replies synchronously, and
+ * the reply is taken off the socket straight into the entry.  (fs.c's
+ * open handler undoes an open whose reply the kernel refuses as
+ * interrupted; through a ring that cannot be seen, but the kernel does
+ * not interrupt a request once the daemon has it.)
+ *
+ * FORGET, INTERRUPT and notifications still come through /dev/fuse: the
+ * classic workers run beside the rings and take them, and everything
+ * after a failed registration.
+ *
+ * Swap safety, as for the classic workers: each ring thread is set up by
+ * transport_thread_prepare() (PR_SET_IO_FLUSHER, the store's scratch
+ * state, a touched stack and malloc arena) and faults in its ring and
+ * buffers before INIT is answered; serving a hot request allocates
+ * nothing and never waits for the kernel (the store's writes do not wait,
+ * see store.h), so a queue is never held up behind reclaim.  A forwarded
+ * request allocates as libfuse does on a classic worker.
+ *
+ * Shutdown: an unmount tears the entries down (their commands complete
+ * with ENOTCONN) and the thread leaves when it has none; otherwise the
+ * main thread sets t->stopping and wakes the thread out of
+ * io_uring_enter() with TRANSPORT_SIG_WAKE (transport_join()).
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "fuse_uring_abi.h"
+#include "options.h"
+#include "transport.h"
+
+#define URING_ENABLE_PATH "/sys/module/fuse/parameters/enable_uring"
+/* The largest reply payload: max_write, also max_pages * 4 KiB. */
+#define URING_PAYLOAD FS_MAX_IO
+/* Reading INIT: /dev/fuse wants room for a whole write request. */
+#define URING_INIT_BUF (FS_MAX_IO + 2 * 4096)
+/* A forwarded request as /dev/fuse lays it out: header, argument, payload. */
+#define URING_FWD_BUF (sizeof(struct fuse_in_header) + \
+		       ZF_FUSE_URING_OP_IN_OUT_SZ + URING_PAYLOAD)
+
+/*
+ * Test hook (tests/lib.sh): REGISTER with a payload buffer shorter than
+ * the kernel accepts, so that registration really fails (EINVAL), for the
+ * fallback test.
+ */
+#define URING_TEST_FAIL_ENV "ZRAMFUSE_TEST_URING_REGISTER_FAIL"
+
+struct uring_queue;
+
+struct uring_ent {
+	struct uring_queue *q;
+	struct zf_fuse_uring_req_header *hdr;
+	char *payload;
+	struct iovec iov[2];
+	bool fetched;			/* a request came in it at least once */
+};
+
+struct uring_queue {
+	struct transport *t;
+	unsigned qid;
+	pthread_t tid;
+	bool created;			/* tid is a thread */
+	int rc;				/* set-up result, under u->lock */
+	struct io_uring ring;
+	bool ring_ok;
+	struct uring_ent *ents;
+	struct zf_fuse_uring_req_header *hdrs;
+	/* forwarding: this queue's own libfuse session over a socket */
+	struct fuse_session *se;
+	int sock;			/* our end: the session's replies */
+	char *fwd;			/* URING_FWD_BUF */
+};
+
+struct transport_uring {
+	int fuse_fd;
+	unsigned nr_queues, depth;
+	unsigned nr_rings;		/* nr_queues x uring_threads= */
+	struct uring_queue *queues;	/* one per ring (thread), see qid */
+	bool fail_register;		/* URING_TEST_FAIL_ENV */
+	/* start-up hand-shake, as the classic workers have it */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned nr_ready;
+	enum { URING_WAIT, URING_GO, URING_ABORT } start;
+	atomic_bool fell_back;		/* relaxed; a REGISTER failed */
+	atomic_bool serving;		/* relaxed; a request came by a ring */
+};
+
+static char uring_desc[160] = "transport=classic";
+
+const char *transport_describe(const struct transport *t)
+{
+	(void)t;
+	return uring_desc;
+}
+
+/* Why the kernel did not offer FUSE over io_uring, for the log. */
+static const char *uring_why_not(void)
+{
+	char c = 0;
+	int fd = open(URING_ENABLE_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return "this kernel has no FUSE over io_uring (Linux 6.14+ with CONFIG_FUSE_IO_URING)";
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	if (c == 'N' || c == '0')
+		return "fuse's enable_uring switch is off (as root: echo Y > " URING_ENABLE_PATH "; see zramfuse(8))";
+	return "the kernel did not offer it in INIT";
+}
+
+/* ---- serving ------------------------------------------------------------ */
+
+static void uring_prep_cmd(struct uring_queue *q, struct uring_ent *e,
+			   unsigned op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe;
+	struct zf_fuse_uring_cmd_req *cr;
+
+	/* one command per entry, depth entries, depth SQEs: never NULL */
+	while (!(sqe = io_uring_get_sqe(&q->ring)))
+		io_uring_submit(&q->ring);
+	memset(sqe, 0, 2 * sizeof(*sqe));	/* a 128-byte SQE */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = q->t->uring->fuse_fd;
+	sqe->cmd_op = op;
+	if (op == ZF_FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uintptr_t)e->iov;
+		sqe->len = 2;
+	}
+	cr = (struct zf_fuse_uring_cmd_req *)sqe->cmd;
+	cr->qid = (uint16_t)q->qid;
+	cr->commit_id = commit_id;
+	io_uring_sqe_set_data(sqe, e);
+}
+
+/* struct stat to the kernel's attributes, as libfuse converts them. */
+static void uring_attr(struct fuse_attr_out *ao, const struct stat *st,
+		       double timeout)
+{
+	struct fuse_attr *a = &ao->attr;
+
+	memset(ao, 0, sizeof(*ao));
+	ao->attr_valid = (uint64_t)timeout;
+	ao->attr_valid_nsec = (uint32_t)((timeout - (double)ao->attr_valid) * 1e9);
+	a->ino = st->st_ino;
+	a->mode = st->st_mode;
+	a->nlink = (uint32_t)st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = (uint32_t)st->st_rdev;
+	a->size = (uint64_t)st->st_size;
+	a->blocks = (uint64_t)st->st_blocks;
+	a->blksize = (uint32_t)st->st_blksize;
+	a->atime = (uint64_t)st->st_atim.tv_sec;
+	a->atimensec = (uint32_t)st->st_atim.tv_nsec;
+	a->mtime = (uint64_t)st->st_mtim.tv_sec;
+	a->mtimensec = (uint32_t)st->st_mtim.tv_nsec;
+	a->ctime = (uint64_t)st->st_ctim.tv_sec;
+	a->ctimensec = (uint32_t)st->st_ctim.tv_nsec;
+}
+
+/*
+ * Hand the request in @e to this queue's libfuse session and put its
+ * reply into @e.  Returns the reply's payload length, or -errno for a
+ * reply of only that error.
+ */
+static ssize_t uring_forward(struct uring_queue *q, struct uring_ent *e,
+			     const struct fuse_in_header *in, uint32_t plen)
+{
+	const size_t hlen = sizeof(*in);
+	struct fuse_buf fb;
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t arg0;
+	ssize_t n;
+
+	/* in->len counts the header and every argument; the payload the rest */
+	if (in->len < hlen + plen || in->len - hlen - plen > ZF_FUSE_URING_OP_IN_OUT_SZ ||
+	    plen > URING_PAYLOAD)
+		return -EIO;
+	arg0 = in->len - hlen - plen;
+	memcpy(q->fwd, in, hlen);
+	memcpy(q->fwd + hlen, e->hdr->op_in, arg0);
+	memcpy(q->fwd + hlen + arg0, e->payload, plen);
+	memset(&fb, 0, sizeof(fb));
+	fb.mem = q->fwd;
+	fb.size = in->len;
+	fuse_session_process_buf(q->se, &fb);
+
+	/* the out header into the entry's header, the rest into its payload */
+	iov[0].iov_base = e->hdr->in_out;
+	iov[0].iov_len = sizeof(struct fuse_out_header);
+	iov[1].iov_base = e->payload;
+	iov[1].iov_len = URING_PAYLOAD;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	do
+		n = recvmsg(q->sock, &msg, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(struct fuse_out_header) || (msg.msg_flags & MSG_TRUNC)) {
+		transport_log(LOG_ERR, "io_uring queue %u: no reply from libfuse to opcode %u: %s",
+			      q->qid, in->opcode, n < 0 ? strerror(errno) : "short");
+		return -EIO;
+	}
+	return n - (ssize_t)sizeof(struct fuse_out_header);
+}
+
+/* Serve the request that arrived in @e and queue its commit. */
+static void uring_serve(struct uring_queue *q, struct uring_ent *e)
+{
+	struct zf_fuse_uring_ent_in_out *eio = &e->hdr->ring_ent_in_out;
+	struct fuse_out_header *oh = (struct fuse_out_header *)e->hdr->in_out;
+	const void *arg = e->hdr->op_in;
+	struct fuse_in_header in;
+	uint64_t commit_id = eio->commit_id;
+	uint32_t plen = eio->payload_sz;
+	ssize_t n = 0;
+	struct stat st;
+
+	memcpy(&in, e->hdr->in_out, sizeof(in));
+	switch (in.opcode) {
+	case FUSE_READ: {
+		const struct fuse_read_in *ri = arg;
+
+		if (!fs_node_is_file(in.nodeid))
+			goto forward;
+		if ((int64_t)ri->offset < 0)
+			n = -EINVAL;
+		else
+			n = fs_read(fs_file_of(ri->fh), e->payload,
+				    ri->size < URING_PAYLOAD ? ri->size : URING_PAYLOAD,
+				    ri->offset);
+		break;
+	}
+	case FUSE_WRITE: {
+		const struct fuse_write_in *wi = arg;
+		struct fuse_write_out wo;
+
+		if (!fs_node_is_file(in.nodeid))
+			goto forward;
+		if ((int64_t)wi->offset < 0 || wi->size > plen) {
+			n = -EINVAL;
+			break;
+		}
+		n = fs_write(fs_file_of(wi->fh), e->payload, wi->size, wi->offset);
+		if (n < 0)
+			break;
+		memset(&wo, 0, sizeof(wo));
+		wo.size = (uint32_t)n;
+		memcpy(e->payload, &wo, sizeof(wo));
+		n = sizeof(wo);
+		break;
+	}
+	case FUSE_FALLOCATE: {
+		const struct fuse_fallocate_in *fa = arg;
+
+		if (!fs_node_is_file(in.nodeid))
+			n = -EOPNOTSUPP;
+		else if ((int64_t)fa->offset < 0 || (int64_t)fa->length <= 0)
+			n = -EINVAL;
+		else
+			n = fs_fallocate(fs_file_of(fa->fh), (int)fa->mode,
+					 fa->offset, fa->length);
+		break;
+	}
+	case FUSE_GETATTR: {
+		struct fuse_attr_out ao;
+
+		n = fs_getattr(q->t->fs, in.nodeid, &st);
+		if (n)
+			break;
+		uring_attr(&ao, &st, fs_attr_timeout(in.nodeid));
+		memcpy(e->payload, &ao, sizeof(ao));
+		n = sizeof(ao);
+		break;
+	}
+	case FUSE_FLUSH:
+	case FUSE_FSYNC:
+		n = 0;		/* nothing is buffered; RAM is as durable as it gets */
+		break;
+	default:
+	forward:
+		n = uring_forward(q, e, &in, plen);
+		if (n >= 0) {
+			/* the header is libfuse's, as it wrote it */
+			eio->payload_sz = (uint32_t)n;
+			eio->commit_id = commit_id;
+			uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+				       commit_id);
+			return;
+		}
+		break;
+	}
+	oh->unique = in.unique;
+	if (n < 0) {
+		oh->error = (int32_t)n;
+		n = 0;
+	} else {
+		oh->error = 0;
+	}
+	oh->len = (uint32_t)(sizeof(*oh) + (size_t)n);
+	eio->payload_sz = (uint32_t)n;
+	eio->commit_id = commit_id;
+	uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH, commit_id);
+}
+
+/* A command of @e completed with @res < 0: the entry is gone. */
+static void uring_ent_failed(struct uring_queue *q, struct uring_ent *e, int res)
+{
+	struct transport_uring *u = q->t->uring;
+
+	if (!e->fetched && res != -ENOTCONN && res != -ECONNABORTED) {
+		/* REGISTER failed: the kernel has turned io_uring off */
+		if (!atomic_exchange_explicit(&u->fell_back, true, memory_order_relaxed))
+			transport_log(LOG_WARNING, "warning: io_uring REGISTER on queue %u failed: %s; the kernel turned FUSE over io_uring off for this mount, falling back to the classic transport",
+				      q->qid, strerror(-res));
+		return;
+	}
+	if (res != -ENOTCONN && res != -ECONNABORTED && res != -ECANCELED &&
+	    !atomic_load_explicit(&q->t->stopping, memory_order_relaxed))
+		transport_log(LOG_ERR, "io_uring queue %u: an entry's command failed: %s; the queue has one entry fewer",
+			      q->qid, strerror(-res));
+}
+
+static void uring_loop(struct uring_queue *q)
+{
+	struct transport *t = q->t;
+	struct transport_uring *u = t->uring;
+	unsigned live = u->depth;
+
+	for (unsigned k = 0; k < u->depth; k++)
+		uring_prep_cmd(q, &q->ents[k], ZF_FUSE_IO_URING_CMD_REGISTER, 0);
+	while (live && !atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int rc = io_uring_submit_and_wait(&q->ring, 1);
+
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			transport_log(LOG_ERR, "io_uring queue %u: io_uring_enter: %s",
+				      q->qid, strerror(-rc));
+			break;
+		}
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			struct uring_ent *e = io_uring_cqe_get_data(cqe);
+
+			seen++;
+			if (cqe->res < 0) {
+				uring_ent_failed(q, e, cqe->res);
+				live--;
+				continue;
+			}
+			if (!e->fetched) {
+				e->fetched = true;
+				if (!atomic_exchange_explicit(&u->serving, true,
+							      memory_order_relaxed))
+					transport_log(LOG_INFO, "FUSE over io_uring: first request on queue %u",
+						      q->qid);
+			}
+			uring_serve(q, e);
+		}
+		io_uring_cq_advance(&q->ring, seen);
+	}
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+/* A libfuse session whose fd is a socket: returns it, *sock our end. */
+static struct fuse_session *uring_session(struct transport *t, int *sock)
+{
+	char *argv[] = { (char *)"zramfuse", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	size_t ops_size;
+	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
+	struct fuse_session *se;
+	int sp[2], size = 2 * (int)URING_FWD_BUF;
+	char path[32];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp))
+		return NULL;
+	/* a reply is one message: room for the largest (root may force it) */
+	if (setsockopt(sp[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (setsockopt(sp[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	se = fuse_session_new(&args, ops, ops_size, t->fs);
+	fuse_opt_free_args(&args);
+	snprintf(path, sizeof(path), "/dev/fd/%d", sp[0]);
+	if (!se || fuse_session_mount(se, path)) {
+		if (se)
+			fuse_session_destroy(se);
+		close(sp[0]);
+		close(sp[1]);
+		return NULL;
+	}
+	*sock = sp[1];		/* sp[0] is the session's: destroy closes it */
+	return se;
+}
+
+static int uring_queue_setup(struct uring_queue *q)
+{
+	struct transport_uring *u = q->t->uring;
+	struct io_uring_params p;
+	size_t hsize = u->depth * sizeof(*q->hdrs);
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	/* only this thread submits; completions need no interrupt */
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+		  IORING_SETUP_COOP_TASKRUN;
+	rc = io_uring_queue_init_params(u->depth, &q->ring, &p);
+	if (rc == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SQE128;
+		rc = io_uring_queue_init_params(u->depth, &q->ring, &p);
+	}
+	if (rc)
+		return rc;
+	q->ring_ok = true;
+	/* the SQ and CQ rings are ours to fault in */
+	transport_touch(q->ring.sq.sqes, (size_t)p.sq_entries * 128);
+	transport_touch((void *)q->ring.cq.cqes, (size_t)p.cq_entries * sizeof(struct io_uring_cqe));
+
+	q->ents = calloc(u->depth, sizeof(*q->ents));
+	if (!q->ents || posix_memalign((void **)&q->hdrs, 4096, hsize))
+		return -ENOMEM;
+	transport_touch(q->hdrs, hsize);
+	for (unsigned k = 0; k < u->depth; k++) {
+		struct uring_ent *e = &q->ents[k];
+
+		e->q = q;
+		e->hdr = &q->hdrs[k];
+		if (posix_memalign((void **)&e->payload, 4096, URING_PAYLOAD))
+			return -ENOMEM;
+		transport_touch(e->payload, URING_PAYLOAD);
+		e->iov[0].iov_base = e->hdr;
+		e->iov[0].iov_len = sizeof(*e->hdr);
+		e->iov[1].iov_base = e->payload;
+		e->iov[1].iov_len = u->fail_register ? 4096 : URING_PAYLOAD;
+	}
+	q->fwd = malloc(URING_FWD_BUF);
+	if (!q->fwd)
+		return -ENOMEM;
+	transport_touch(q->fwd, URING_FWD_BUF);
+	q->se = uring_session(q->t, &q->sock);
+	return q->se ? 0 : -ENOMEM;
+}
+
+static void uring_queue_free(struct uring_queue *q)
+{
+	if (q->ring_ok)
+		io_uring_queue_exit(&q->ring);
+	q->ring_ok = false;
+	if (q->se) {
+		fuse_session_destroy(q->se);
+		close(q->sock);
+		q->se = NULL;
+	}
+	if (q->ents)
+		for (unsigned k = 0; k < q->t->uring->depth; k++)
+			free(q->ents[k].payload);
+	free(q->ents);
+	free(q->hdrs);
+	free(q->fwd);
+	q->ents = NULL;
+	q->hdrs = NULL;
+	q->fwd = NULL;
+}
+
+static void *uring_thread(void *arg)
+{
+	struct uring_queue *q = arg;
+	struct transport_uring *u = q->t->uring;
+	int rc;
+
+	rc = transport_thread_prepare(q->t);
+	if (!rc)
+		rc = uring_queue_setup(q);
+	pthread_mutex_lock(&u->lock);
+	q->rc = rc;
+	u->nr_ready++;
+	pthread_cond_broadcast(&u->cv);
+	while (u->start == URING_WAIT)
+		pthread_cond_wait(&u->cv, &u->lock);
+	if (u->start == URING_ABORT)
+		rc = -ECANCELED;
+	pthread_mutex_unlock(&u->lock);
+	if (!rc)
+		uring_loop(q);
+	/* the ring goes with the thread that made it (single issuer) */
+	if (q->ring_ok)
+		io_uring_queue_exit(&q->ring);
+	q->ring_ok = false;
+	fs_thread_exit();
+	return NULL;
+}
+
+/* Start one thread per queue and wait for their set-up; 0 or -errno. */
+static int uring_threads_start(struct transport *t)
+{
+	struct transport_uring *u = t->uring;
+	sigset_t block, old;
+	char name[16];
+	int rc = 0, err;
+
+	transport_exit_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (unsigned k = 0; k < u->nr_rings; k++) {
+		struct uring_queue *q = &u->queues[k];
+
+		q->t = t;
+		/* ring k serves kernel queue k mod nr_queues */
+		q->qid = k % u->nr_queues;
+		q->sock = -1;
+		err = pthread_create(&q->tid, NULL, uring_thread, q);
+		if (err) {
+			rc = -err;
+			transport_log(LOG_ERR, "io_uring queue thread %u: %s", k, strerror(err));
+			break;
+		}
+		q->created = true;
+		snprintf(name, sizeof(name), "zf-uring/%u.%u", q->qid % 100,
+			 (k / u->nr_queues) % 10);
+		pthread_setname_np(q->tid, name);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		unsigned created = 0;
+
+		for (unsigned k = 0; k < u->nr_rings; k++)
+			created += u->queues[k].created;
+		if (u->nr_ready >= created)
+			break;
+		pthread_cond_wait(&u->cv, &u->lock);
+	}
+	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
+		if (u->queues[k].rc) {
+			rc = u->queues[k].rc;
+			transport_log(LOG_ERR, "io_uring queue %u set-up: %s", k, strerror(-rc));
+		}
+	}
+	pthread_mutex_unlock(&u->lock);
+	return rc;
+}
+
+static void uring_threads_go(struct transport_uring *u, bool go)
+{
+	pthread_mutex_lock(&u->lock);
+	u->start = go ? URING_GO : URING_ABORT;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void uring_free(struct transport *t)
+{
+	struct transport_uring *u = t->uring;
+
+	if (!u)
+		return;
+	for (unsigned k = 0; k < u->nr_rings; k++) {
+		if (u->queues[k].created)
+			transport_join(u->queues[k].tid);
+		if (u->queues[k].t)
+			uring_queue_free(&u->queues[k]);
+	}
+	free(u->queues);
+	pthread_cond_destroy(&u->cv);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+	t->uring = NULL;
+}
+
+/*
+ * Let the mounted session's libfuse answer INIT, but into a socket: its
+ * fd is swapped for one end for the length of the call (nothing else
+ * reads or writes it yet).  Returns the reply's length in @reply, or -errno.
+ */
+static ssize_t uring_init_reply(struct fuse_session *se, int fd, char *req,
+				size_t len, char *reply, size_t cap)
+{
+	struct fuse_buf fb;
+	int sp[2], saved;
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp))
+		return -errno;
+	saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (saved < 0 || dup3(sp[0], fd, O_CLOEXEC) < 0) {
+		n = -errno;
+		goto out;
+	}
+	memset(&fb, 0, sizeof(fb));
+	fb.mem = req;
+	fb.size = len;
+	fuse_session_process_buf(se, &fb);
+	if (dup3(saved, fd, O_CLOEXEC) < 0) {
+		n = -errno;	/* cannot happen: both are open */
+		goto out;
+	}
+	n = recv(sp[1], reply, cap, MSG_DONTWAIT);
+	if (n < 0)
+		n = -errno;
+out:
+	if (saved >= 0)
+		close(saved);
+	close(sp[0]);
+	close(sp[1]);
+	return n;
+}
+
+/* Give each queue's session the same INIT; their replies are dropped. */
+static int uring_init_queues(struct transport_uring *u, const char *req, size_t len,
+			     char *scratch, size_t cap)
+{
+	for (unsigned k = 0; k < u->nr_rings; k++) {
+		struct uring_queue *q = &u->queues[k];
+		struct fuse_buf fb;
+
+		memcpy(scratch, req, len);
+		memset(&fb, 0, sizeof(fb));
+		fb.mem = scratch;
+		fb.size = len;
+		fuse_session_process_buf(q->se, &fb);
+		if (recv(q->sock, scratch, cap, MSG_DONTWAIT) < (ssize_t)sizeof(struct fuse_out_header))
+			return -EIO;
+	}
+	return 0;
+}
+
+int transport_uring_start(struct transport *t)
+{
+	const struct options *o = t->o;
+	int fd = fuse_session_fd(t->se);
+	struct fuse_in_header *in;
+	struct fuse_init_in *ii;
+	struct fuse_out_header *oh;
+	struct fuse_init_out *io;
+	struct transport_uring *u = NULL;
+	const char *why = NULL;
+	char *buf, reply[512];
+	bool want = false;
+	ssize_t n, rn;
+	long cpus;
+	int rc = 0;
+
+	if (o->transport == OPTIONS_TRANSPORT_CLASSIC) {
+		snprintf(uring_desc, sizeof(uring_desc), "transport=classic");
+		return 0;
+	}
+	rc = transport_wake_install();
+	if (rc)
+		return rc;
+	buf = malloc(URING_INIT_BUF);
+	if (!buf)
+		return -ENOMEM;
+	do
+		n = read(fd, buf, URING_INIT_BUF);
+	while (n < 0 && errno == EINTR);
+	in = (struct fuse_in_header *)buf;
+	ii = (struct fuse_init_in *)(in + 1);
+	if (n < (ssize_t)(sizeof(*in) + 16) || in->opcode != FUSE_INIT) {
+		transport_log(LOG_ERR, "reading INIT from /dev/fuse: %s",
+			      n < 0 ? strerror(errno) : "not an INIT request");
+		rc = n < 0 ? -errno : -EPROTO;
+		goto out;
+	}
+	if (n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2) + 4) &&
+	    (ii->flags & ZF_FUSE_INIT_EXT) && (ii->flags2 & ZF_FUSE_OVER_IO_URING_FLAGS2))
+		want = true;
+	else
+		why = uring_why_not();
+
+	if (want) {
+		cpus = sysconf(_SC_NPROCESSORS_CONF);
+		u = calloc(1, sizeof(*u));
+		if (!u) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pthread_mutex_init(&u->lock, NULL);
+		pthread_cond_init(&u->cv, NULL);
+		u->fuse_fd = fd;
+		/* the kernel's queues: one per possible CPU */
+		u->nr_queues = cpus > 0 ? (unsigned)cpus : 1;
+		u->nr_rings = u->nr_queues * o->uring_threads;
+		u->depth = o->uring_depth;
+		u->fail_register = getenv(URING_TEST_FAIL_ENV) != NULL;
+		u->queues = calloc(u->nr_rings, sizeof(*u->queues));
+		t->uring = u;
+		rc = u->queues ? uring_threads_start(t) : -ENOMEM;
+		if (rc) {
+			why = "its rings or buffers could not be set up";
+			uring_threads_go(u, false);
+			uring_free(t);
+			u = NULL;
+			want = false;
+			rc = 0;
+		}
+	}
+	if (!want && o->transport == OPTIONS_TRANSPORT_URING) {
+		transport_log(LOG_ERR, "transport=uring: FUSE over io_uring is not available: %s",
+			      why);
+		rc = -EOPNOTSUPP;
+		goto out;
+	}
+
+	rn = uring_init_reply(t->se, fd, buf, (size_t)n, reply, sizeof(reply));
+	if (rn < 0) {
+		transport_log(LOG_ERR, "answering INIT: %s", strerror((int)-rn));
+		rc = (int)rn;
+		goto out;
+	}
+	oh = (struct fuse_out_header *)reply;
+	io = (struct fuse_init_out *)(oh + 1);
+	if (want && (rn < (ssize_t)(sizeof(*oh) + offsetof(struct fuse_init_out, flags2) + 4) ||
+		     oh->error || io->max_write > URING_PAYLOAD ||
+		     (size_t)io->max_pages * 4096 > URING_PAYLOAD)) {
+		why = "libfuse's INIT reply leaves no room for it";
+		want = false;
+	}
+	if (want && uring_init_queues(u, buf, (size_t)n, buf + 4096, URING_INIT_BUF - 4096)) {
+		why = "its libfuse sessions did not take INIT";
+		want = false;
+	}
+	if (!want && o->transport == OPTIONS_TRANSPORT_URING) {
+		transport_log(LOG_ERR, "transport=uring: FUSE over io_uring is not available: %s",
+			      why);
+		rc = -EOPNOTSUPP;
+		goto out;
+	}
+	if (!want && t->uring) {
+		uring_threads_go(t->uring, false);
+		uring_free(t);
+	}
+	if (want) {
+		io->flags |= ZF_FUSE_INIT_EXT;
+		io->flags2 |= ZF_FUSE_OVER_IO_URING_FLAGS2;
+	}
+	if (write(fd, reply, (size_t)rn) != rn) {
+		transport_log(LOG_ERR, "writing the INIT reply to /dev/fuse: %m");
+		rc = -EIO;
+		goto out;
+	}
+	if (want) {
+		/* now the kernel takes REGISTER; it holds requests until then */
+		uring_threads_go(u, true);
+		snprintf(uring_desc, sizeof(uring_desc),
+			 "transport=uring (%u queues x %u threads x %u entries)",
+			 u->nr_queues, o->uring_threads, u->depth);
+	} else {
+		snprintf(uring_desc, sizeof(uring_desc),
+			 "transport=classic (auto: no FUSE over io_uring: %s)", why);
+	}
+out:
+	if (rc && t->uring) {
+		uring_threads_go(t->uring, false);
+		uring_free(t);
+	}
+	free(buf);
+	return rc;
+}
+
+void transport_uring_stop(struct transport *t)
+{
+	uring_free(t);
+}
