@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy.h"
 #include "store.h"
 
 #define OPTIONS_DEFAULT_FILE "swap"
@@ -46,6 +47,7 @@ struct options {
 	uint64_t reserve;		/* bytes, multiple of 4 KiB */
 	bool mlock, io_flusher, oom_adj;
 	char *backing_dev;		/* writeback's file; NULL = none */
+	uint64_t policy[POLICY_NR_KNOBS];	/* include/policy.h */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -45,6 +45,10 @@ enum {
 	KEY_NOIOFLUSHER,
 	KEY_NOOOMADJ,
 	KEY_BACKING_DEV,
+	KEY_WRITEBACK_IDLE,
+	KEY_WRITEBACK_IDLE_PAGES,
+	KEY_RECOMPRESS_IDLE,
+	KEY_RECOMPRESS_IDLE_PAGES,
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_SINGLE,
@@ -66,6 +70,10 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("noioflusher", KEY_NOIOFLUSHER),
 	FUSE_OPT_KEY("nooomadj", KEY_NOOOMADJ),
 	FUSE_OPT_KEY("backing_dev=", KEY_BACKING_DEV),
+	FUSE_OPT_KEY("writeback_idle=", KEY_WRITEBACK_IDLE),
+	FUSE_OPT_KEY("writeback_idle_pages=", KEY_WRITEBACK_IDLE_PAGES),
+	FUSE_OPT_KEY("recompress_idle=", KEY_RECOMPRESS_IDLE),
+	FUSE_OPT_KEY("recompress_idle_pages=", KEY_RECOMPRESS_IDLE_PAGES),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -253,6 +261,14 @@ static int options_proc(void *data, const char *arg, int key,
 		if (options_replace(&o->file, v))
 			return options_error(c, "out of memory");
 		return 0;
+	case KEY_WRITEBACK_IDLE:
+	case KEY_WRITEBACK_IDLE_PAGES:
+	case KEY_RECOMPRESS_IDLE:
+	case KEY_RECOMPRESS_IDLE_PAGES:
+		if (options_uint_value(c, arg, 0, UINT_MAX, &u))
+			return -1;
+		o->policy[key - KEY_WRITEBACK_IDLE] = u;
+		return 0;
 	case KEY_BACKING_DEV:
 		/* opened by the store; a bad one stops the mount there */
 		if (*v != '/')
@@ -335,6 +351,8 @@ static void options_defaults(struct options *o)
 	o->threads = OPTIONS_DEFAULT_THREADS;
 	o->reclaim_threads = OPTIONS_DEFAULT_RECLAIM_THREADS;
 	o->reserve = OPTIONS_DEFAULT_RESERVE;
+	o->policy[POLICY_WRITEBACK_PAGES] = POLICY_DEFAULT_PAGES;
+	o->policy[POLICY_RECOMPRESS_PAGES] = POLICY_DEFAULT_PAGES;
 	o->mlock = o->io_flusher = o->oom_adj = true;
 }
 
@@ -480,6 +498,14 @@ void options_help(const char *prog)
 "    -o nooomadj            do not set oom_score_adj to -1000\n"
 "    -o backing_dev=PATH    file or block device for writeback (zram's\n"
 "                           backing_dev; default: none)\n"
+"    -o writeback_idle=SECS write back pages not accessed for SECS\n"
+"                           seconds, by itself; 0 = never (default: 0)\n"
+"    -o writeback_idle_pages=N  at most N pages a second; 0 = no bound\n"
+"                           (default: %u)\n"
+"    -o recompress_idle=SECS  recompress pages not accessed for SECS\n"
+"                           seconds, by itself; 0 = never (default: 0)\n"
+"    -o recompress_idle_pages=N  at most N pages a second; 0 = no bound\n"
+"                           (default: %u)\n"
 "\n"
 "generic options:\n"
 "    -h, --help             print this help and exit\n"
@@ -497,5 +523,6 @@ void options_help(const char *prog)
 	       prog, prog, prog,
 	       OPTIONS_MAX_THREADS, OPTIONS_DEFAULT_THREADS,
 	       OPTIONS_MAX_RECLAIM_THREADS, OPTIONS_DEFAULT_RECLAIM_THREADS,
-	       OPTIONS_DEFAULT_RESERVE >> 10);
+	       OPTIONS_DEFAULT_RESERVE >> 10,
+	       POLICY_DEFAULT_PAGES, POLICY_DEFAULT_PAGES);
 }

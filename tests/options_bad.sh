@@ -55,6 +55,10 @@ for f in -f ""; do
 		 reserve=99999999999999999999 \
 		 file=. "file=$long" \
 		 nomlock=1 noioflusher=x nooomadj=1 \
+		 backing_dev= backing_dev=relative backing_dev=/nonexistent/bd \
+		 writeback_idle= writeback_idle=x writeback_idle=-1 \
+		 writeback_idle_pages=1.5 recompress_idle=99999999999 \
+		 recompress_idle_pages=two \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done
