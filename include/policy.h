@@ -25,13 +25,17 @@ enum policy_knob {
 /* The defaults of the page budgets. */
 #define POLICY_DEFAULT_PAGES 4096u
 
-/* Start the thread over @st with the knobs in @v (POLICY_NR_KNOBS). */
+/*
+ * Over @st, with the knobs in @v (POLICY_NR_KNOBS).  The thread starts
+ * when a policy is on, now or at a later policy_set().
+ */
 int policy_create(struct store *st, const uint64_t *v, bool io_flusher,
 		  struct policy **out);
 /* Stop it (a pass under way finishes first). */
 void policy_destroy(struct policy *p);
 
-void policy_set(struct policy *p, enum policy_knob k, uint64_t v);
+/* Returns 0, or -EAGAIN when the thread cannot be started. */
+int policy_set(struct policy *p, enum policy_knob k, uint64_t v);
 uint64_t policy_get(struct policy *p, enum policy_knob k);
 
 #endif

@@ -1092,8 +1092,8 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 	case FS_CTL_RECOMPRESS_IDLE_PAGES:
 		if (pp_parse_u64(val, 10, &v))
 			return -EINVAL;
-		policy_set(fs->policy, (enum policy_knob)(which - FS_CTL_WRITEBACK_IDLE), v);
-		return 0;
+		return policy_set(fs->policy,
+				  (enum policy_knob)(which - FS_CTL_WRITEBACK_IDLE), v);
 	case FS_CTL_WRITEBACK_LIMIT:
 	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
 		if (pp_parse_u64(val, 10, &v))

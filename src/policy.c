@@ -12,7 +12,8 @@
  * most its page budget, so one pass never holds the post-processing lock
  * for long; a pass that finds the lock taken (a user's writeback) or no
  * backing file or codec does nothing and the next second tries again.
- * Nothing here runs on the I/O path.
+ * Nothing here runs on the I/O path.  The thread starts when a policy is
+ * first turned on, so a mount that uses none has none.
  *
  * Lock order: lock is a leaf; the passes take the store's pp_lock.
  */
@@ -42,6 +43,7 @@ struct policy {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	bool stop;			/* protected by lock */
+	bool started;			/* protected by lock */
 	pthread_t thread;
 };
 
@@ -95,12 +97,33 @@ static void *policy_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The thread is started when a policy is first turned on: a mount that
+ * uses none has no thread.  Called with p->lock held.
+ */
+static int policy_start_locked(struct policy *p)
+{
+	int ret;
+
+	if (p->started)
+		return 0;
+	ret = -pthread_create(&p->thread, NULL, policy_thread, p);
+	if (!ret)
+		p->started = true;
+	return ret;
+}
+
+static bool policy_on(const uint64_t *v)
+{
+	return v[POLICY_WRITEBACK_IDLE] || v[POLICY_RECOMPRESS_IDLE];
+}
+
 int policy_create(struct store *st, const uint64_t *v, bool io_flusher,
 		  struct policy **out)
 {
 	struct policy *p = calloc(1, sizeof(*p));
 	pthread_condattr_t ca;
-	int ret;
+	int ret = 0;
 
 	if (!p)
 		return -ENOMEM;
@@ -113,7 +136,8 @@ int policy_create(struct store *st, const uint64_t *v, bool io_flusher,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	ret = -pthread_create(&p->thread, NULL, policy_thread, p);
+	if (policy_on(v))
+		ret = policy_start_locked(p);	/* no other thread sees p yet */
 	if (ret) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->lock);
@@ -132,15 +156,24 @@ void policy_destroy(struct policy *p)
 	p->stop = true;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
+	if (p->started)
+		pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
-void policy_set(struct policy *p, enum policy_knob k, uint64_t v)
+int policy_set(struct policy *p, enum policy_knob k, uint64_t v)
 {
-	atomic_store_explicit(&p->v[k], v, memory_order_relaxed);
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (v && (k == POLICY_WRITEBACK_IDLE || k == POLICY_RECOMPRESS_IDLE))
+		ret = policy_start_locked(p);
+	if (!ret)
+		atomic_store_explicit(&p->v[k], v, memory_order_relaxed);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
 }
 
 uint64_t policy_get(struct policy *p, enum policy_knob k)

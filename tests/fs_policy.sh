@@ -45,6 +45,7 @@ head -c 1M /dev/urandom >>"$T/all"
 dd if="$T/all" of="$MNT/swap" bs=64k oflag=direct conv=notrunc status=none
 t0=$(now)
 # pages 0-9 stay hot
+: >"$T/hot"
 (
 	while [ -e "$T/hot" ]; do
 		dd if="$MNT/swap" of=/dev/null bs=4k count=10 iflag=direct status=none
@@ -52,7 +53,6 @@ t0=$(now)
 	done
 ) &
 HOT=$!
-: >"$T/hot"
 ZF_WORK="$ZF_WORK $HOT"
 
 sleep 0.5

@@ -27,6 +27,7 @@ zf_loop "$MNT/swap"
 zf_swapon "$ZF_LOOP"
 
 # the pusher: stops when the workload's progress file goes away
+: >"$ZF_TMP/push"
 (
 	while [ -e "$ZF_TMP/push" ]; do
 		echo all >"$Z/idle" 2>/dev/null
@@ -39,7 +40,6 @@ zf_swapon "$ZF_LOOP"
 	done
 ) &
 PUSHER=$!
-: >"$ZF_TMP/push"
 ZF_WORK="$ZF_WORK $PUSHER"
 
 zf_cgroup swapwb $((64 * 1024 * 1024))
