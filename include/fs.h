@@ -36,6 +36,9 @@ struct fs_config {
 	const char *file;	/* its name */
 	uid_t uid;		/* owner of the root directory and that file */
 	gid_t gid;
+	/* the policies' knobs (include/policy.h); NULL = all off */
+	const uint64_t *policy;
+	bool io_flusher;	/* PR_SET_IO_FLUSHER on the policy thread */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy.h"
 #include "store.h"
 
 #define OPTIONS_DEFAULT_FILE "swap"
@@ -65,6 +66,7 @@ struct options {
 	enum options_transport transport;
 	unsigned uring_depth;		/* entries per ring */
 	unsigned uring_threads;		/* rings per kernel queue */
+	uint64_t policy[POLICY_NR_KNOBS];	/* include/policy.h */
 
 	/* generic options, as fuse_parse_cmdline() left them */
 	bool foreground, debug;

@@ -25,6 +25,7 @@ struct pp_scan {
 	unsigned mode;
 	uint64_t lo, hi;
 	int all_files;		/* no page index given: all pages of all files */
+	uint64_t min_age;	/* seconds since the last access; 0 = any */
 };
 
 #define PP_IDLE_ALL UINT64_MAX
@@ -67,6 +68,7 @@ struct pp_recompress {
 	unsigned prio;		/* first priority to try */
 	unsigned prio_max;	/* one past the last */
 	char algo[16];		/* algo=: "" = by priority */
+	uint64_t min_age;	/* seconds since the last access; 0 = any */
 };
 
 /*

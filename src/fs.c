@@ -65,6 +65,7 @@
 #include "codec.h"
 #include "fs.h"
 #include "options.h"
+#include "policy.h"
 #include "pp.h"
 #include "stats.h"
 #include "store.h"
@@ -108,6 +109,11 @@ enum fs_ctl {
 	FS_CTL_RECOMP_ALGORITHM,
 	FS_CTL_RECOMPRESS,
 	FS_CTL_ALGORITHM_PARAMS,
+	/* the policies, in include/policy.h's order */
+	FS_CTL_WRITEBACK_IDLE,
+	FS_CTL_WRITEBACK_IDLE_PAGES,
+	FS_CTL_RECOMPRESS_IDLE,
+	FS_CTL_RECOMPRESS_IDLE_PAGES,
 	FS_NR_CTL
 };
 
@@ -136,7 +142,15 @@ static const struct {
 	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
 	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
 	[FS_CTL_ALGORITHM_PARAMS] = { "algorithm_params", 0200 },
+	[FS_CTL_WRITEBACK_IDLE] = { "writeback_idle", 0644 },
+	[FS_CTL_WRITEBACK_IDLE_PAGES] = { "writeback_idle_pages", 0644 },
+	[FS_CTL_RECOMPRESS_IDLE] = { "recompress_idle", 0644 },
+	[FS_CTL_RECOMPRESS_IDLE_PAGES] = { "recompress_idle_pages", 0644 },
 };
+
+_Static_assert(FS_CTL_RECOMPRESS_IDLE_PAGES - FS_CTL_WRITEBACK_IDLE ==
+	       POLICY_RECOMPRESS_PAGES - POLICY_WRITEBACK_IDLE,
+	       "the policy files follow the knobs' order");
 
 _Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
 	       "fixed node ids must stay below any address");
@@ -179,6 +193,7 @@ struct fs_inode {
 
 struct fs {
 	struct store *st;
+	struct policy *policy;		/* its thread: age-based post-processing */
 	uid_t uid;
 	gid_t gid;
 	struct timespec mount_time;
@@ -1088,6 +1103,14 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 			return -EINVAL;
 		store_mark_idle(fs->st, v);
 		return 0;
+	case FS_CTL_WRITEBACK_IDLE:
+	case FS_CTL_WRITEBACK_IDLE_PAGES:
+	case FS_CTL_RECOMPRESS_IDLE:
+	case FS_CTL_RECOMPRESS_IDLE_PAGES:
+		if (pp_parse_u64(val, 10, &v))
+			return -EINVAL;
+		return policy_set(fs->policy,
+				  (enum policy_knob)(which - FS_CTL_WRITEBACK_IDLE), v);
 	case FS_CTL_WRITEBACK_LIMIT:
 	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
 		if (pp_parse_u64(val, 10, &v))
@@ -1237,6 +1260,13 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
 		k = stats_u64(store_wb_limit_enable(fs->st), buf, cap);
 		break;
+	case FS_CTL_WRITEBACK_IDLE:
+	case FS_CTL_WRITEBACK_IDLE_PAGES:
+	case FS_CTL_RECOMPRESS_IDLE:
+	case FS_CTL_RECOMPRESS_IDLE_PAGES:
+		k = stats_u64(policy_get(fs->policy, (enum policy_knob)(which -
+				FS_CTL_WRITEBACK_IDLE)), buf, cap);
+		break;
 	case FS_CTL_COMPACT:
 	case FS_CTL_IDLE:
 	case FS_CTL_WRITEBACK:
@@ -1356,6 +1386,10 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 	case FS_CTL_RECOMP_ALGORITHM:
 	case FS_CTL_RECOMPRESS:
 	case FS_CTL_ALGORITHM_PARAMS:
+	case FS_CTL_WRITEBACK_IDLE:
+	case FS_CTL_WRITEBACK_IDLE_PAGES:
+	case FS_CTL_RECOMPRESS_IDLE:
+	case FS_CTL_RECOMPRESS_IDLE_PAGES:
 		rc = fs_pp_write(fs, h->which, val);
 		if (rc)
 			return rc;
@@ -1386,21 +1420,34 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 	rc = -pthread_mutex_init(&fs->lock, NULL);
 	if (rc)
 		goto err_free;
+	{
+		static const uint64_t off[POLICY_NR_KNOBS] = {
+			[POLICY_WRITEBACK_PAGES] = POLICY_DEFAULT_PAGES,
+			[POLICY_RECOMPRESS_PAGES] = POLICY_DEFAULT_PAGES,
+		};
+
+		rc = policy_create(st, cfg->policy ? cfg->policy : off,
+				   cfg->io_flusher, &fs->policy);
+		if (rc)
+			goto err_lock;
+	}
 	if (cfg->size) {
 		if (cfg->size > FS_MAX_FILE_SIZE) {
 			rc = -EFBIG;
-			goto err_lock;
+			goto err_policy;
 		}
 		pthread_mutex_lock(&fs->lock);
 		rc = fs_inode_new_locked(fs, cfg->file, cfg->uid, cfg->gid, &i);
 		pthread_mutex_unlock(&fs->lock);
 		if (rc)
-			goto err_lock;
+			goto err_policy;
 		atomic_store(&i->size, cfg->size);
 	}
 	*out = fs;
 	return 0;
 
+err_policy:
+	policy_destroy(fs->policy);
 err_lock:
 	pthread_mutex_destroy(&fs->lock);
 err_free:
@@ -1410,6 +1457,8 @@ err_free:
 
 void fs_destroy(struct fs *fs)
 {
+	/* first: its passes walk the files */
+	policy_destroy(fs->policy);
 	while (fs->inodes.next != &fs->inodes) {
 		struct fs_inode *i = fs->inodes.next;
 		struct fs_reap r = { .sf = i->sf, .dead = i };

@@ -376,7 +376,8 @@ static int main_run(struct options *o, int status_fd)
 
 	rc = fs_create(m.st, &(struct fs_config){
 		.size = o->size, .file = o->file,
-		.uid = getuid(), .gid = getgid() }, &m.fs);
+		.uid = getuid(), .gid = getgid(),
+		.policy = o->policy, .io_flusher = o->io_flusher }, &m.fs);
 	if (rc) {
 		errno = -rc;
 		main_log(LOG_ERR, "file %s of %llu bytes: %m", o->file,

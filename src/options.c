@@ -51,6 +51,10 @@ enum {
 	KEY_TRANSPORT,
 	KEY_URING_DEPTH,
 	KEY_URING_THREADS,
+	KEY_WRITEBACK_IDLE,
+	KEY_WRITEBACK_IDLE_PAGES,
+	KEY_RECOMPRESS_IDLE,
+	KEY_RECOMPRESS_IDLE_PAGES,
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_SINGLE,
@@ -78,6 +82,10 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("transport=", KEY_TRANSPORT),
 	FUSE_OPT_KEY("uring_depth=", KEY_URING_DEPTH),
 	FUSE_OPT_KEY("uring_threads=", KEY_URING_THREADS),
+	FUSE_OPT_KEY("writeback_idle=", KEY_WRITEBACK_IDLE),
+	FUSE_OPT_KEY("writeback_idle_pages=", KEY_WRITEBACK_IDLE_PAGES),
+	FUSE_OPT_KEY("recompress_idle=", KEY_RECOMPRESS_IDLE),
+	FUSE_OPT_KEY("recompress_idle_pages=", KEY_RECOMPRESS_IDLE_PAGES),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
 	FUSE_OPT_KEY("--foreground", KEY_FOREGROUND),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
@@ -275,6 +283,14 @@ static int options_proc(void *data, const char *arg, int key,
 		if (options_replace(&o->file, v))
 			return options_error(c, "out of memory");
 		return 0;
+	case KEY_WRITEBACK_IDLE:
+	case KEY_WRITEBACK_IDLE_PAGES:
+	case KEY_RECOMPRESS_IDLE:
+	case KEY_RECOMPRESS_IDLE_PAGES:
+		if (options_uint_value(c, arg, 0, UINT_MAX, &u))
+			return -1;
+		o->policy[key - KEY_WRITEBACK_IDLE] = u;
+		return 0;
 	case KEY_BACKING_DEV:
 		/* opened by the store; a bad one stops the mount there */
 		if (*v != '/')
@@ -381,6 +397,8 @@ static void options_defaults(struct options *o)
 	o->threads = OPTIONS_DEFAULT_THREADS;
 	o->reclaim_threads = OPTIONS_DEFAULT_RECLAIM_THREADS;
 	o->reserve = OPTIONS_DEFAULT_RESERVE;
+	o->policy[POLICY_WRITEBACK_PAGES] = POLICY_DEFAULT_PAGES;
+	o->policy[POLICY_RECOMPRESS_PAGES] = POLICY_DEFAULT_PAGES;
 	o->mlock = o->io_flusher = o->oom_adj = true;
 	o->transport = OPTIONS_TRANSPORT_AUTO;
 	o->uring_depth = OPTIONS_DEFAULT_URING_DEPTH;
@@ -545,6 +563,14 @@ void options_help(const char *prog)
 "                           (default: %u)\n"
 "    -o uring_threads=N     rings (threads) per CPU's queue, 1-%u\n"
 "                           (default: %u)\n"
+"    -o writeback_idle=SECS write back pages not accessed for SECS\n"
+"                           seconds, by itself; 0 = never (default: 0)\n"
+"    -o writeback_idle_pages=N  at most N pages a second; 0 = no bound\n"
+"                           (default: %u)\n"
+"    -o recompress_idle=SECS  recompress pages not accessed for SECS\n"
+"                           seconds, by itself; 0 = never (default: 0)\n"
+"    -o recompress_idle_pages=N  at most N pages a second; 0 = no bound\n"
+"                           (default: %u)\n"
 "\n"
 "generic options:\n"
 "    -h, --help             print this help and exit\n"
@@ -564,5 +590,6 @@ void options_help(const char *prog)
 	       OPTIONS_MAX_RECLAIM_THREADS, OPTIONS_DEFAULT_RECLAIM_THREADS,
 	       OPTIONS_DEFAULT_RESERVE >> 10,
 	       OPTIONS_MAX_URING_DEPTH, OPTIONS_DEFAULT_URING_DEPTH,
-	       OPTIONS_MAX_URING_THREADS, OPTIONS_DEFAULT_URING_THREADS);
+	       OPTIONS_MAX_URING_THREADS, OPTIONS_DEFAULT_URING_THREADS,
+	       POLICY_DEFAULT_PAGES, POLICY_DEFAULT_PAGES);
 }

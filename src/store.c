@@ -357,6 +357,20 @@ static inline void slot_unlock_touch(struct slot *s, uint32_t now)
 		syscall(SYS_futex, &s->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/*
+ * Set the time bits of a slot we hold (waiters may set the sleepers bit
+ * meanwhile, hence the CAS).
+ */
+static inline void slot_set_time_locked(struct slot *s, uint32_t at)
+{
+	uint32_t v = atomic_load_explicit(&s->lock, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&s->lock, &v,
+			(at << SLOT_TIME_SHIFT) | (v & SLOT_LOCK_MASK),
+			memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 /* The last access of a slot (a racy peek is fine: it is a hint). */
 static inline uint32_t slot_time(struct slot *s)
 {
@@ -1945,9 +1959,19 @@ struct store_wb_arg {
 	struct store_tls *t;
 	struct wb *wb;
 	unsigned mode;
+	uint64_t min_age;
+	uint32_t now;
 	uint64_t blk;			/* taken, not used yet */
 	uint64_t done, max;
 };
+
+/* Was slot @s last accessed at least @age seconds before @now? */
+static bool store_old_enough(struct slot *s, uint64_t age, uint32_t now)
+{
+	uint32_t at = slot_time(s);
+
+	return !age || (uint64_t)(now - (at < now ? at : now)) >= age;
+}
 
 static bool store_wb_eligible(uint32_t info, unsigned mode)
 {
@@ -1998,14 +2022,15 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	struct store_wb_arg *a = arg;
 	struct store *st = a->st;
 	struct store_tls *t = a->t;
-	uint32_t info, newi, size;
+	uint32_t info, newi, size, at;
 	uint64_t val;
 	int ret;
 
 	(void)pg;
 	if (a->max && a->done >= a->max)
 		return 1;
-	if (!store_wb_eligible(slot_info(s), a->mode))
+	if (!store_wb_eligible(slot_info(s), a->mode) ||
+	    !store_old_enough(s, a->min_age, a->now))
 		return 0;
 	if (!store_wb_limit_take(st))
 		return -EIO;
@@ -2026,20 +2051,27 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	}
 	size = info & SLOT_SIZE_MASK;
 	zspool_read(st->pool, (zspool_handle_t)val, t->bounce, size);
+	/*
+	 * Time 0 ("never") while the page is written: any access in the
+	 * meantime sets a real time, even within the same second, and the
+	 * page then stays (zram's ZRAM_PP_SLOT, lost on access).
+	 */
+	at = slot_time(s);
+	slot_set_time_locked(s, 0);
 	slot_unlock(s);
 	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
 	ret = wb_write(a->wb, a->blk, t->bounce);
-	if (ret < 0) {
-		store_wb_limit_give(st);
-		return ret;
-	}
 	slot_lock(s);
-	if (slot_info(s) != info || s->val != val) {
-		/* touched meanwhile: it stays; the block serves the next one */
+	if (ret < 0 || slot_info(s) != info || s->val != val || slot_time(s)) {
+		/* failed, or touched meanwhile: it stays; the block serves
+		 * the next one */
+		if (!slot_time(s))
+			slot_set_time_locked(s, at);
 		slot_unlock(s);
 		store_wb_limit_give(st);
-		return 0;
+		return ret < 0 ? ret : 0;
 	}
+	slot_set_time_locked(s, at);
 	newi = (info & ~SLOT_IDLE) | SLOT_WB;
 	slot_set(s, newi, a->blk);
 	slot_unlock(s);
@@ -2072,8 +2104,10 @@ int store_writeback(struct store *st, struct store_file *primary,
 		goto out;
 	}
 	st->wb_used = true;
+	a.now = store_now(st);
 	for (size_t k = 0; k < n && ret == 0; k++) {
 		a.mode = scans[k].mode;
+		a.min_age = scans[k].min_age;
 		if (!scans[k].all_files) {
 			if (primary)
 				ret = store_walk(primary, scans[k].lo, scans[k].hi,
@@ -2294,6 +2328,7 @@ struct store_rc_arg {
 	unsigned highest;		/* the highest priority configured */
 	struct codec_ctx *ctx[PP_MAX_COMPS];
 	uint64_t tried, done;
+	uint32_t now;
 	int err;
 };
 
@@ -2345,7 +2380,8 @@ static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	(void)pg;
 	if (a->r->max_pages && a->tried >= a->r->max_pages)
 		return 1;
-	if (!store_rc_eligible(a, slot_info(s)))
+	if (!store_rc_eligible(a, slot_info(s)) ||
+	    !store_old_enough(s, a->r->min_age, a->now))
 		return 0;
 	slot_lock(s);
 	info = slot_info(s);
@@ -2455,6 +2491,7 @@ int store_recompress(struct store *st, const struct pp_recompress *r,
 	}
 	/* this thread decodes with the other codec too */
 	store_tls_prepare(st, a.t);
+	a.now = a.t->now;
 	nv = store_files_pin(st, &v);
 	for (size_t j = 0; j < nv; j++)
 		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_rc_slot, &a))

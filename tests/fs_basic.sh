@@ -149,7 +149,7 @@ expect "rename into .zram" "$($H errno rename "$MNT/b" "$MNT/.zram/b")" EPERM
 # --- control files -------------------------------------------------------
 Z=$MNT/.zram
 expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
-	"algorithm_params backing_dev bd_stat block_state comp_algorithm compact files idle io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat recomp_algorithm recompress reserve_stat writeback writeback_limit writeback_limit_enable "
+	"algorithm_params backing_dev bd_stat block_state comp_algorithm compact files idle io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat recomp_algorithm recompress recompress_idle recompress_idle_pages reserve_stat writeback writeback_idle writeback_idle_pages writeback_limit writeback_limit_enable "
 expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
 expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
 expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5
@@ -175,6 +175,10 @@ expect "control modes" "$(stat -c '%a %u' "$Z/mm_stat" "$Z/mem_limit" "$Z/compac
 nobody cat "$Z/mm_stat" >/dev/null || zf_fail "nobody cannot read mm_stat"
 nobody sh -c "echo 1G >'$Z/mem_limit'" 2>/dev/null && zf_fail "nobody wrote mem_limit"
 nobody sh -c "echo 1 >'$Z/compact'" 2>/dev/null && zf_fail "nobody wrote compact"
+nobody sh -c "echo all >'$Z/idle'" 2>/dev/null && zf_fail "nobody wrote idle"
+nobody sh -c "echo 10 >'$Z/writeback_idle'" 2>/dev/null && zf_fail "nobody wrote writeback_idle"
+nobody cat "$Z/block_state" >/dev/null 2>&1 && zf_fail "nobody read block_state (0400)"
+nobody cat "$Z/bd_stat" >/dev/null || zf_fail "nobody cannot read bd_stat"
 nobody cat "$MNT/swap" >/dev/null 2>&1 && zf_fail "nobody read a 0600 file"
 nobody sh -c "echo x >'$MNT/nb'" 2>/dev/null && zf_fail "nobody created a file in a 0755 root"
 expect "mem_limit after nobody" "$(cat "$Z/mem_limit")" 0

@@ -166,6 +166,20 @@ accept writeback "page_indexes=256-259 page_index=261"
 expect "page_indexes=256-259 page_index=261" $(($(bd 1) - n0)) 5
 accept writeback page_index=900	# a zero page: never written back
 expect "zero page written back" $(($(bd 1) - n0)) 5
+# a partial write and a partial discard of written-back pages: read back
+# from the file, changed, stored in memory again, the block freed
+n0=$(bd 1)
+head -c 100 /dev/urandom >"$T/bytes"
+dd if="$T/bytes" of="$MNT/swap" bs=100 count=1 seek=$((300 * 4096 + 50)) \
+	oflag=seek_bytes conv=notrunc status=none || zf_fail "partial write"
+dd if="$T/bytes" of="$T/all" bs=100 count=1 seek=$((300 * 4096 + 50)) \
+	oflag=seek_bytes conv=notrunc status=none
+fallocate -p -o $((258 * 4096 + 1000)) -l 500 "$MNT/swap" || zf_fail "partial punch"
+dd if=/dev/zero of="$T/all" bs=500 count=1 seek=$((258 * 4096 + 1000)) \
+	oflag=seek_bytes conv=notrunc status=none
+expect "blocks freed by partial updates" $((n0 - $(bd 1))) 2
+awk '($1 == 300 || $1 == 258) && $3 ~ /w/ { exit 1 }' "$Z/block_state" ||
+	zf_fail "partially updated pages still on the backing file"
 
 # --- discard and overwrite free the blocks and punch the holes ---------
 n0=$(bd 1)

@@ -61,6 +61,10 @@ for f in -f ""; do
 		 transport= transport=URING transport=fuse transport=uring,x \
 		 uring_depth= uring_depth=0 uring_depth=65 uring_depth=x \
 		 uring_threads= uring_threads=0 uring_threads=17 \
+		 backing_dev= backing_dev=relative backing_dev=/nonexistent/bd \
+		 writeback_idle= writeback_idle=x writeback_idle=-1 \
+		 writeback_idle_pages=1.5 recompress_idle=99999999999 \
+		 recompress_idle_pages=two \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done

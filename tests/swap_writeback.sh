@@ -6,7 +6,9 @@
 # page and rewriting a share; every second meanwhile, "idle all", then
 # "recompress type=idle" (lz4 pages to zstd) and "writeback idle" (and
 # "writeback huge") take the pages it has not touched since, so
-# swap-ins decode zstd pages and read pages back from the file.  Every page must verify, pages must
+# swap-ins decode zstd pages and read pages back from the file.  The
+# policies recompress_idle=1 and writeback_idle=2 run meanwhile on their
+# own thread, competing with those commands for the post-processing lock.  Every page must verify, pages must
 # have gone to the file and come back from it, and a discard of the whole
 # file must leave the backing file empty (its holes punched).
 set -u
@@ -19,12 +21,13 @@ ZF_ATEXIT="rm -f '$BD'"
 bd() { cut -d' ' -f"$1" "$Z/bd_stat"; }
 
 truncate -s 1G "$BD" || zf_fail "truncate $BD"
-zf_mount "$MNT" -o size=1G,comp=lz4,backing_dev="$BD"
+zf_mount "$MNT" -o size=1G,comp=lz4,backing_dev="$BD",recompress_idle=1,writeback_idle=2
 echo "algo=zstd priority=1" >"$Z/recomp_algorithm" || zf_fail "recomp_algorithm"
 zf_loop "$MNT/swap"
 zf_swapon "$ZF_LOOP"
 
 # the pusher: stops when the workload's progress file goes away
+: >"$ZF_TMP/push"
 (
 	while [ -e "$ZF_TMP/push" ]; do
 		echo all >"$Z/idle" 2>/dev/null
@@ -37,7 +40,6 @@ zf_swapon "$ZF_LOOP"
 	done
 ) &
 PUSHER=$!
-: >"$ZF_TMP/push"
 ZF_WORK="$ZF_WORK $PUSHER"
 
 zf_cgroup swapwb $((64 * 1024 * 1024))
