@@ -200,6 +200,13 @@ static struct headroom_view *view_open(const char *path, bool v2, bool has_cg)
 	if (!v)
 		return NULL;
 	v->meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	/*
+	 * A seq_file allocates its buffer at the first read, not at open:
+	 * read it now, while the daemon is not in the middle of serving a
+	 * swap write (an unread meminfo allocated in a full cgroup and its
+	 * reclaim waited on our own device: swap_pressure hung so).
+	 */
+	meminfo_available(v->meminfo_fd);
 	v->has_cg = has_cg;
 	v->v2 = v2;
 	if (!has_cg)
