@@ -71,7 +71,7 @@ zf_pstate() {
 			zf_log "pid $_p task ${_t##*/} ($(cat "$_t"/comm 2>/dev/null)):" \
 				"state $(cut -d' ' -f3 "$_t"/stat)" \
 				"wchan $(cat "$_t"/wchan 2>/dev/null)" \
-				"$(head -6 "$_t"/stack 2>/dev/null | awk '{printf "%s<", $2}')"
+				"$(awk '{printf "%s<", $2}' "$_t"/stack 2>/dev/null)"
 		done
 	done
 }
@@ -305,14 +305,20 @@ zf_watch() {
 		if [ "$_p" != "$_seen" ]; then
 			_seen=$_p _last=$_now
 		fi
-		_o=$(zf_timeout 5 cut -d' ' -f1 "$_wmnt/.zram/mm_stat" 2>/dev/null |
-			tr -dc 0-9)
+		# into a file, not a pipe: a reader stuck on a hung daemon
+		# outlives timeout(1) and would hold a pipe, and this loop,
+		# open forever
+		zf_timeout 5 cut -d' ' -f1 "$_wmnt/.zram/mm_stat" \
+			>"$ZF_TMP/watch.mm" 2>/dev/null
+		_o=$(tr -dc 0-9 <"$ZF_TMP/watch.mm")
 		[ -n "$_o" ] && [ "$_o" -gt "$ZF_PEAK_ORIG" ] && ZF_PEAK_ORIG=$_o
 		if [ $((_now - _last)) -ge "$_stall" ] ||
 		   [ $((_now - _start)) -ge "$_max" ]; then
 			zf_log "no progress for $((_now - _last)) s after" \
 				"$((_now - _start)) s (progress: $_seen): hung"
-			zf_pstate $_wpid $ZF_PIDS $(cat "$_cg"/tasks 2>/dev/null)
+			zf_pstate $(echo $_wpid $ZF_PIDS \
+				$(cat "$_cg"/cgroup.procs 2>/dev/null) |
+				tr ' ' '\n' | sort -u)
 			zf_fuse_abort "$_wmnt"
 			kill -KILL $_wpid 2>/dev/null
 			wait $_wpid 2>/dev/null
