@@ -39,14 +39,28 @@
  * payload, a write compresses straight from the request payload.
  * Everything else (lookups, open, release, setattr, readdir, statfs, the
  * control files, ...) is rare and goes to libfuse, so that it has one
- * implementation: each queue has a private libfuse session of its own,
- * initialised with a copy of INIT, whose fd is a SOCK_SEQPACKET socket;
- * the request is laid out as /dev/fuse would give it and handed to
- * fuse_session_process_buf(), fs.c's handler replies synchronously, and
- * the reply is taken off the socket straight into the entry.  (fs.c's
- * open handler undoes an open whose reply the kernel refuses as
- * interrupted; through a ring that cannot be seen, but the kernel does
- * not interrupt a request once the daemon has it.)
+ * implementation - but never on a ring thread.
+ *
+ * Forwarding.  libfuse and fs.c's handlers allocate, and so may the
+ * control files' work (a compaction, a writeback); without
+ * PR_SET_IO_FLUSHER, an allocation in a full memory cgroup reclaims by
+ * writing swap to our own device.  A ring thread stuck there holds every
+ * entry of its ring, swap writes among them, and nothing serves them:
+ * swap_pressure.sh hung so, a ring thread replying to a LOOKUP through a
+ * socket (the skb charged to the cgroup) while its partner waited for a
+ * seq_file it was reading.  So a ring thread hands such a request to the
+ * forwarder, a thread of its own, and goes on serving: the forwarder lays
+ * the request out as /dev/fuse would give it and hands it to a private
+ * libfuse session (initialised with a copy of INIT) whose replies land
+ * straight in the entry's buffers (fuse_session_custom_io(): no socket,
+ * nothing allocated in the kernel); fs.c's handler replies synchronously.
+ * It then puts the entry on its ring's done list and writes the ring's
+ * eventfd, on which a multishot poll completes in the ring, and the ring
+ * thread commits the entry.  A forwarder stuck in reclaim delays only
+ * the rare requests behind it, as a classic worker would.  (fs.c's open
+ * handler undoes an open whose reply the kernel refuses as interrupted;
+ * through a ring that cannot be seen, but the kernel does not interrupt a
+ * request once the daemon has it.)
  *
  * FORGET, INTERRUPT and notifications still come through /dev/fuse: the
  * classic workers run beside the rings and take them, and everything
@@ -74,11 +88,13 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/fuse.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <syslog.h>
@@ -113,6 +129,15 @@ struct uring_ent {
 	char *payload;
 	struct iovec iov[2];
 	bool fetched;			/* a request came in it at least once */
+	/*
+	 * Forwarding: the ring thread sets these and hands the entry over;
+	 * the forwarder sets fwd_len and hands it back (the lists' locks
+	 * order the two).
+	 */
+	struct uring_ent *fwd_next;	/* on the forwarder's queue or a done list */
+	uint64_t fwd_commit;		/* the request's commit_id */
+	uint32_t fwd_plen;		/* its payload's length */
+	uint32_t fwd_len;		/* the reply's payload length */
 };
 
 struct uring_queue {
@@ -125,10 +150,24 @@ struct uring_queue {
 	bool ring_ok;
 	struct uring_ent *ents;
 	struct zf_fuse_uring_req_header *hdrs;
-	/* forwarding: this queue's own libfuse session over a socket */
-	struct fuse_session *se;
-	int sock;			/* our end: the session's replies */
-	char *fwd;			/* URING_FWD_BUF */
+	/* entries the forwarder served: to commit */
+	int efd;			/* written after a push; polled by the ring */
+	pthread_mutex_t done_lock;
+	struct uring_ent *done;		/* protected by done_lock */
+	bool done_lock_ok;
+};
+
+/* The forwarder: serves the rare requests the rings hand over. */
+struct uring_fwd {
+	pthread_t tid;
+	bool created;
+	int rc;				/* set-up result, under u->lock */
+	struct fuse_session *se;	/* private, replies by uring_reply_writev() */
+	char *buf;			/* URING_FWD_BUF: the request, as /dev/fuse lays it out */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct uring_ent *head, **tail;	/* protected by lock */
+	bool stop;			/* protected by lock */
 };
 
 struct transport_uring {
@@ -136,6 +175,7 @@ struct transport_uring {
 	unsigned nr_queues, depth;
 	unsigned nr_rings;		/* nr_queues x uring_threads= */
 	struct uring_queue *queues;	/* one per ring (thread), see qid */
+	struct uring_fwd fwd;
 	bool fail_register;		/* URING_TEST_FAIL_ENV */
 	/* start-up hand-shake, as the classic workers have it */
 	pthread_mutex_t lock;
@@ -221,58 +261,221 @@ static void uring_attr(struct fuse_attr_out *ao, const struct stat *st,
 	a->ctimensec = (uint32_t)st->st_ctim.tv_nsec;
 }
 
-/*
- * Hand the request in @e to this queue's libfuse session and put its
- * reply into @e.  Returns the reply's payload length, or -errno for a
- * reply of only that error.
- */
-static ssize_t uring_forward(struct uring_queue *q, struct uring_ent *e,
-			     const struct fuse_in_header *in, uint32_t plen)
+/* Where the forwarder's session writes its replies (this thread's). */
+struct uring_reply {
+	void *oh;			/* sizeof(struct fuse_out_header) bytes */
+	char *payload;
+	size_t cap;
+	ssize_t len;			/* the payload's length; -1 no reply */
+};
+
+static __thread struct uring_reply *uring_reply_to;
+
+/* fuse_custom_io's writev: a reply, into *uring_reply_to. */
+static ssize_t uring_reply_writev(int fd, struct iovec *iov, int count,
+				  void *userdata)
 {
-	const size_t hlen = sizeof(*in);
-	struct fuse_buf fb;
-	struct iovec iov[2];
-	struct msghdr msg;
-	size_t arg0;
-	ssize_t n;
+	struct uring_reply *r = uring_reply_to;
+	const size_t hlen = sizeof(struct fuse_out_header);
+	size_t total = 0, at = 0;
 
-	/* in->len counts the header and every argument; the payload the rest */
-	if (in->len < hlen + plen || in->len - hlen - plen > ZF_FUSE_URING_OP_IN_OUT_SZ ||
-	    plen > URING_PAYLOAD)
-		return -EIO;
-	arg0 = in->len - hlen - plen;
-	memcpy(q->fwd, in, hlen);
-	memcpy(q->fwd + hlen, e->hdr->op_in, arg0);
-	memcpy(q->fwd + hlen + arg0, e->payload, plen);
-	memset(&fb, 0, sizeof(fb));
-	fb.mem = q->fwd;
-	fb.size = in->len;
-	fuse_session_process_buf(q->se, &fb);
-
-	/* the out header into the entry's header, the rest into its payload */
-	iov[0].iov_base = e->hdr->in_out;
-	iov[0].iov_len = sizeof(struct fuse_out_header);
-	iov[1].iov_base = e->payload;
-	iov[1].iov_len = URING_PAYLOAD;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = 2;
-	do
-		n = recvmsg(q->sock, &msg, MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < (ssize_t)sizeof(struct fuse_out_header) || (msg.msg_flags & MSG_TRUNC)) {
-		transport_log(LOG_ERR, "io_uring queue %u: no reply from libfuse to opcode %u: %s",
-			      q->qid, in->opcode, n < 0 ? strerror(errno) : "short");
-		return -EIO;
+	(void)fd;
+	(void)userdata;
+	for (int i = 0; i < count; i++)
+		total += iov[i].iov_len;
+	if (!r || total < hlen || total - hlen > r->cap) {
+		errno = EINVAL;
+		return -1;
 	}
-	return n - (ssize_t)sizeof(struct fuse_out_header);
+	for (int i = 0; i < count; i++) {
+		const char *src = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		if (at < hlen) {
+			size_t k = len < hlen - at ? len : hlen - at;
+
+			memcpy((char *)r->oh + at, src, k);
+			src += k;
+			len -= k;
+			at += k;
+		}
+		if (len)
+			memcpy(r->payload + (at - hlen), src, len);
+		at += len;
+	}
+	r->len = (ssize_t)(total - hlen);
+	return (ssize_t)total;
+}
+
+/* fuse_custom_io's read: never called (requests come by process_buf). */
+static ssize_t uring_reply_read(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)fd;
+	(void)buf;
+	(void)len;
+	(void)userdata;
+	errno = EIO;
+	return -1;
+}
+
+/* An out header of @n payload bytes or, for @n < 0, of that error. */
+static uint32_t uring_reply_hdr(struct uring_ent *e, uint64_t unique, ssize_t n)
+{
+	struct fuse_out_header *oh = (struct fuse_out_header *)e->hdr->in_out;
+
+	oh->unique = unique;
+	oh->error = n < 0 ? (int32_t)n : 0;
+	if (n < 0)
+		n = 0;
+	oh->len = (uint32_t)(sizeof(*oh) + (size_t)n);
+	return (uint32_t)n;
+}
+
+/*
+ * The forwarder's work on @e: hand its request to the private libfuse
+ * session, whose reply lands in @e; sets e->fwd_len.
+ */
+static void uring_fwd_serve(struct uring_fwd *f, struct uring_ent *e)
+{
+	struct fuse_in_header in;
+	const size_t hlen = sizeof(in);
+	uint32_t plen = e->fwd_plen;
+	struct uring_reply r = {
+		.oh = e->hdr->in_out, .payload = e->payload,
+		.cap = URING_PAYLOAD, .len = -1,
+	};
+	struct fuse_buf fb;
+	size_t arg0;
+
+	memcpy(&in, e->hdr->in_out, hlen);
+	/* in.len counts the header and every argument; the payload the rest */
+	if (in.len < hlen + plen || in.len - hlen - plen > ZF_FUSE_URING_OP_IN_OUT_SZ ||
+	    plen > URING_PAYLOAD) {
+		e->fwd_len = uring_reply_hdr(e, in.unique, -EIO);
+		return;
+	}
+	arg0 = in.len - hlen - plen;
+	memcpy(f->buf, &in, hlen);
+	memcpy(f->buf + hlen, e->hdr->op_in, arg0);
+	memcpy(f->buf + hlen + arg0, e->payload, plen);
+	memset(&fb, 0, sizeof(fb));
+	fb.mem = f->buf;
+	fb.size = in.len;
+	uring_reply_to = &r;
+	fuse_session_process_buf(f->se, &fb);
+	uring_reply_to = NULL;
+	if (r.len < 0) {
+		transport_log(LOG_ERR, "io_uring: no reply from libfuse to opcode %u",
+			      in.opcode);
+		e->fwd_len = uring_reply_hdr(e, in.unique, -EIO);
+		return;
+	}
+	e->fwd_len = (uint32_t)r.len;	/* the header is libfuse's, as it wrote it */
+}
+
+static void *uring_fwd_thread(void *arg)
+{
+	struct transport *t = arg;
+	struct transport_uring *u = t->uring;
+	struct uring_fwd *f = &u->fwd;
+	int rc = transport_thread_prepare(t);
+
+	pthread_mutex_lock(&u->lock);
+	f->rc = rc;
+	u->nr_ready++;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->lock);
+	if (rc)
+		goto out;
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		struct uring_ent *e = f->head;
+		struct uring_queue *q;
+		uint64_t one = 1;
+
+		if (!e) {
+			if (f->stop)
+				break;
+			pthread_cond_wait(&f->cv, &f->lock);
+			continue;
+		}
+		f->head = e->fwd_next;
+		if (!f->head)
+			f->tail = &f->head;
+		pthread_mutex_unlock(&f->lock);
+
+		uring_fwd_serve(f, e);
+		q = e->q;
+		pthread_mutex_lock(&q->done_lock);
+		e->fwd_next = q->done;
+		q->done = e;
+		pthread_mutex_unlock(&q->done_lock);
+		if (write(q->efd, &one, sizeof(one)) != sizeof(one))
+			transport_log(LOG_ERR, "io_uring queue %u: waking the ring: %m",
+				      q->qid);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+out:
+	fs_thread_exit();
+	return NULL;
+}
+
+/* Hand @e, whose request is not served on the ring, to the forwarder. */
+static void uring_fwd_push(struct uring_queue *q, struct uring_ent *e,
+			   uint32_t plen, uint64_t commit_id)
+{
+	struct uring_fwd *f = &q->t->uring->fwd;
+
+	e->fwd_plen = plen;
+	e->fwd_commit = commit_id;
+	e->fwd_next = NULL;
+	pthread_mutex_lock(&f->lock);
+	*f->tail = e;
+	f->tail = &e->fwd_next;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Arm (again) the ring's poll on its eventfd: the forwarder's wake-up. */
+static void uring_poll_arm(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&q->ring)))
+		io_uring_submit(&q->ring);
+	io_uring_prep_poll_multishot(sqe, q->efd, POLLIN);
+	io_uring_sqe_set_data(sqe, &q->efd);
+}
+
+/* Commit the entries the forwarder has served. */
+static void uring_fwd_commit(struct uring_queue *q)
+{
+	struct uring_ent *e, *next;
+	uint64_t v;
+
+	if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		transport_log(LOG_ERR, "io_uring queue %u: reading its eventfd: %m",
+			      q->qid);
+	pthread_mutex_lock(&q->done_lock);
+	e = q->done;
+	q->done = NULL;
+	pthread_mutex_unlock(&q->done_lock);
+	for (; e; e = next) {
+		struct zf_fuse_uring_ent_in_out *eio = &e->hdr->ring_ent_in_out;
+
+		next = e->fwd_next;
+		eio->payload_sz = e->fwd_len;
+		eio->commit_id = e->fwd_commit;
+		uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+			       e->fwd_commit);
+	}
 }
 
 /* Serve the request that arrived in @e and queue its commit. */
 static void uring_serve(struct uring_queue *q, struct uring_ent *e)
 {
 	struct zf_fuse_uring_ent_in_out *eio = &e->hdr->ring_ent_in_out;
-	struct fuse_out_header *oh = (struct fuse_out_header *)e->hdr->in_out;
 	const void *arg = e->hdr->op_in;
 	struct fuse_in_header in;
 	uint64_t commit_id = eio->commit_id;
@@ -343,26 +546,10 @@ static void uring_serve(struct uring_queue *q, struct uring_ent *e)
 		break;
 	default:
 	forward:
-		n = uring_forward(q, e, &in, plen);
-		if (n >= 0) {
-			/* the header is libfuse's, as it wrote it */
-			eio->payload_sz = (uint32_t)n;
-			eio->commit_id = commit_id;
-			uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
-				       commit_id);
-			return;
-		}
-		break;
+		uring_fwd_push(q, e, plen, commit_id);
+		return;
 	}
-	oh->unique = in.unique;
-	if (n < 0) {
-		oh->error = (int32_t)n;
-		n = 0;
-	} else {
-		oh->error = 0;
-	}
-	oh->len = (uint32_t)(sizeof(*oh) + (size_t)n);
-	eio->payload_sz = (uint32_t)n;
+	eio->payload_sz = uring_reply_hdr(e, in.unique, n);
 	eio->commit_id = commit_id;
 	uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH, commit_id);
 }
@@ -391,6 +578,7 @@ static void uring_loop(struct uring_queue *q)
 	struct transport_uring *u = t->uring;
 	unsigned live = u->depth;
 
+	uring_poll_arm(q);
 	for (unsigned k = 0; k < u->depth; k++)
 		uring_prep_cmd(q, &q->ents[k], ZF_FUSE_IO_URING_CMD_REGISTER, 0);
 	while (live && !atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
@@ -407,6 +595,16 @@ static void uring_loop(struct uring_queue *q)
 			struct uring_ent *e = io_uring_cqe_get_data(cqe);
 
 			seen++;
+			if ((void *)e == &q->efd) {
+				/* the forwarder's wake-up; a poll that ends is renewed */
+				if (cqe->res < 0 && cqe->res != -ECANCELED)
+					transport_log(LOG_ERR, "io_uring queue %u: its eventfd poll: %s",
+						      q->qid, strerror(-cqe->res));
+				if (!(cqe->flags & IORING_CQE_F_MORE) && cqe->res != -ECANCELED)
+					uring_poll_arm(q);
+				uring_fwd_commit(q);
+				continue;
+			}
 			if (cqe->res < 0) {
 				uring_ent_failed(q, e, cqe->res);
 				live--;
@@ -427,35 +625,32 @@ static void uring_loop(struct uring_queue *q)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-/* A libfuse session whose fd is a socket: returns it, *sock our end. */
-static struct fuse_session *uring_session(struct transport *t, int *sock)
+/* The forwarder's libfuse session: replies by uring_reply_writev(). */
+static struct fuse_session *uring_fwd_session(struct transport *t)
 {
+	static const struct fuse_custom_io io = {
+		.writev = uring_reply_writev,
+		.read = uring_reply_read,
+	};
 	char *argv[] = { (char *)"zramfuse", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
 	size_t ops_size;
 	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
 	struct fuse_session *se;
-	int sp[2], size = 2 * (int)URING_FWD_BUF;
-	char path[32];
+	int fd;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp))
-		return NULL;
-	/* a reply is one message: room for the largest (root may force it) */
-	if (setsockopt(sp[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
-		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	if (setsockopt(sp[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
-		setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	se = fuse_session_new(&args, ops, ops_size, t->fs);
 	fuse_opt_free_args(&args);
-	snprintf(path, sizeof(path), "/dev/fd/%d", sp[0]);
-	if (!se || fuse_session_mount(se, path)) {
-		if (se)
-			fuse_session_destroy(se);
-		close(sp[0]);
-		close(sp[1]);
+	if (!se)
+		return NULL;
+	/* custom io wants an fd (destroy closes it); nothing reads or writes it */
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fuse_session_custom_io(se, &io, fd)) {
+		if (fd >= 0)
+			close(fd);
+		fuse_session_destroy(se);
 		return NULL;
 	}
-	*sock = sp[1];		/* sp[0] is the session's: destroy closes it */
 	return se;
 }
 
@@ -470,11 +665,12 @@ static int uring_queue_setup(struct uring_queue *q)
 	/* only this thread submits; completions need no interrupt */
 	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
 		  IORING_SETUP_COOP_TASKRUN;
-	rc = io_uring_queue_init_params(u->depth, &q->ring, &p);
+	/* depth commands and the eventfd's poll */
+	rc = io_uring_queue_init_params(u->depth + 1, &q->ring, &p);
 	if (rc == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_SQE128;
-		rc = io_uring_queue_init_params(u->depth, &q->ring, &p);
+		rc = io_uring_queue_init_params(u->depth + 1, &q->ring, &p);
 	}
 	if (rc)
 		return rc;
@@ -500,12 +696,12 @@ static int uring_queue_setup(struct uring_queue *q)
 		e->iov[1].iov_base = e->payload;
 		e->iov[1].iov_len = u->fail_register ? 4096 : URING_PAYLOAD;
 	}
-	q->fwd = malloc(URING_FWD_BUF);
-	if (!q->fwd)
-		return -ENOMEM;
-	transport_touch(q->fwd, URING_FWD_BUF);
-	q->se = uring_session(q->t, &q->sock);
-	return q->se ? 0 : -ENOMEM;
+	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->efd < 0)
+		return -errno;
+	rc = -pthread_mutex_init(&q->done_lock, NULL);
+	q->done_lock_ok = !rc;
+	return rc;
 }
 
 static void uring_queue_free(struct uring_queue *q)
@@ -513,20 +709,19 @@ static void uring_queue_free(struct uring_queue *q)
 	if (q->ring_ok)
 		io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
-	if (q->se) {
-		fuse_session_destroy(q->se);
-		close(q->sock);
-		q->se = NULL;
-	}
+	if (q->efd >= 0)
+		close(q->efd);
+	q->efd = -1;
+	if (q->done_lock_ok)
+		pthread_mutex_destroy(&q->done_lock);
+	q->done_lock_ok = false;
 	if (q->ents)
 		for (unsigned k = 0; k < q->t->uring->depth; k++)
 			free(q->ents[k].payload);
 	free(q->ents);
 	free(q->hdrs);
-	free(q->fwd);
 	q->ents = NULL;
 	q->hdrs = NULL;
-	q->fwd = NULL;
 }
 
 static void *uring_thread(void *arg)
@@ -557,7 +752,55 @@ static void *uring_thread(void *arg)
 	return NULL;
 }
 
-/* Start one thread per queue and wait for their set-up; 0 or -errno. */
+/* The forwarder's session, buffer and queue; its thread starts later. */
+static int uring_fwd_setup(struct transport *t)
+{
+	struct uring_fwd *f = &t->uring->fwd;
+	int rc;
+
+	rc = -pthread_mutex_init(&f->lock, NULL);
+	if (rc)
+		return rc;
+	rc = -pthread_cond_init(&f->cv, NULL);
+	if (rc) {
+		pthread_mutex_destroy(&f->lock);
+		return rc;
+	}
+	f->tail = &f->head;	/* from here on uring_fwd_free() undoes it */
+	f->buf = malloc(URING_FWD_BUF);
+	if (!f->buf)
+		return -ENOMEM;
+	transport_touch(f->buf, URING_FWD_BUF);
+	f->se = uring_fwd_session(t);
+	return f->se ? 0 : -ENOMEM;
+}
+
+/* Stop the forwarder (after the rings: they may still hand it work). */
+static void uring_fwd_free(struct transport_uring *u)
+{
+	struct uring_fwd *f = &u->fwd;
+
+	if (!f->tail)
+		return;		/* never set up */
+	if (f->created) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = true;
+		pthread_cond_signal(&f->cv);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->tid, NULL);
+	}
+	if (f->se)
+		fuse_session_destroy(f->se);
+	free(f->buf);
+	pthread_cond_destroy(&f->cv);
+	pthread_mutex_destroy(&f->lock);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Start the forwarder and one thread per ring, and wait for their set-up;
+ * 0 or -errno.
+ */
 static int uring_threads_start(struct transport *t)
 {
 	struct transport_uring *u = t->uring;
@@ -565,15 +808,26 @@ static int uring_threads_start(struct transport *t)
 	char name[16];
 	int rc = 0, err;
 
+	rc = uring_fwd_setup(t);
+	if (rc)
+		return rc;
 	transport_exit_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (unsigned k = 0; k < u->nr_rings; k++) {
+	err = pthread_create(&u->fwd.tid, NULL, uring_fwd_thread, t);
+	if (err) {
+		rc = -err;
+		transport_log(LOG_ERR, "io_uring forwarder thread: %s", strerror(err));
+	} else {
+		u->fwd.created = true;
+		pthread_setname_np(u->fwd.tid, "zf-uring-fwd");
+	}
+	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		struct uring_queue *q = &u->queues[k];
 
 		q->t = t;
 		/* ring k serves kernel queue k mod nr_queues */
 		q->qid = k % u->nr_queues;
-		q->sock = -1;
+		q->efd = -1;
 		err = pthread_create(&q->tid, NULL, uring_thread, q);
 		if (err) {
 			rc = -err;
@@ -588,13 +842,17 @@ static int uring_threads_start(struct transport *t)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&u->lock);
 	for (;;) {
-		unsigned created = 0;
+		unsigned created = u->fwd.created;
 
 		for (unsigned k = 0; k < u->nr_rings; k++)
 			created += u->queues[k].created;
 		if (u->nr_ready >= created)
 			break;
 		pthread_cond_wait(&u->cv, &u->lock);
+	}
+	if (!rc && u->fwd.rc) {
+		rc = u->fwd.rc;
+		transport_log(LOG_ERR, "io_uring forwarder set-up: %s", strerror(-rc));
 	}
 	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		if (u->queues[k].rc) {
@@ -623,9 +881,11 @@ static void uring_free(struct transport *t)
 	for (unsigned k = 0; k < u->nr_rings; k++) {
 		if (u->queues[k].created)
 			transport_join(u->queues[k].tid);
+	}
+	uring_fwd_free(u);
+	for (unsigned k = 0; k < u->nr_rings; k++)
 		if (u->queues[k].t)
 			uring_queue_free(&u->queues[k]);
-	}
 	free(u->queues);
 	pthread_cond_destroy(&u->cv);
 	pthread_mutex_destroy(&u->lock);
@@ -671,23 +931,24 @@ out:
 	return n;
 }
 
-/* Give each queue's session the same INIT; their replies are dropped. */
-static int uring_init_queues(struct transport_uring *u, const char *req, size_t len,
-			     char *scratch, size_t cap)
+/* Give the forwarder's session the same INIT; its reply is dropped. */
+static int uring_fwd_init(struct uring_fwd *f, const char *req, size_t len,
+			  char *scratch, size_t cap)
 {
-	for (unsigned k = 0; k < u->nr_rings; k++) {
-		struct uring_queue *q = &u->queues[k];
-		struct fuse_buf fb;
+	struct uring_reply r = {
+		.oh = scratch, .payload = scratch + sizeof(struct fuse_out_header),
+		.cap = cap - sizeof(struct fuse_out_header), .len = -1,
+	};
+	struct fuse_buf fb;
 
-		memcpy(scratch, req, len);
-		memset(&fb, 0, sizeof(fb));
-		fb.mem = scratch;
-		fb.size = len;
-		fuse_session_process_buf(q->se, &fb);
-		if (recv(q->sock, scratch, cap, MSG_DONTWAIT) < (ssize_t)sizeof(struct fuse_out_header))
-			return -EIO;
-	}
-	return 0;
+	memcpy(f->buf, req, len);
+	memset(&fb, 0, sizeof(fb));
+	fb.mem = f->buf;
+	fb.size = len;
+	uring_reply_to = &r;
+	fuse_session_process_buf(f->se, &fb);
+	uring_reply_to = NULL;
+	return r.len < 0 ? -EIO : 0;
 }
 
 int transport_uring_start(struct transport *t)
@@ -781,8 +1042,8 @@ int transport_uring_start(struct transport *t)
 		why = "libfuse's INIT reply leaves no room for it";
 		want = false;
 	}
-	if (want && uring_init_queues(u, buf, (size_t)n, buf + 4096, URING_INIT_BUF - 4096)) {
-		why = "its libfuse sessions did not take INIT";
+	if (want && uring_fwd_init(&u->fwd, buf, (size_t)n, buf + 4096, URING_INIT_BUF - 4096)) {
+		why = "its libfuse session did not take INIT";
 		want = false;
 	}
 	if (!want && o->transport == OPTIONS_TRANSPORT_URING) {
