@@ -309,7 +309,7 @@ zf_watch() {
 		# outlives timeout(1) and would hold a pipe, and this loop,
 		# open forever
 		zf_timeout 5 cut -d' ' -f1 "$_wmnt/.zram/mm_stat" \
-			>"$ZF_TMP/watch.mm" 2>/dev/null
+			>"$ZF_TMP/watch.mm" 2>/dev/null || :
 		_o=$(tr -dc 0-9 <"$ZF_TMP/watch.mm")
 		[ -n "$_o" ] && [ "$_o" -gt "$ZF_PEAK_ORIG" ] && ZF_PEAK_ORIG=$_o
 		if [ $((_now - _last)) -ge "$_stall" ] ||
