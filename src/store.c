@@ -1377,6 +1377,13 @@ static void store_flush(struct store *st, struct store_tls *t)
 	zspool_free_batch(st->pool, rn->h, rn->n);
 	rn->n = 0;
 	rn->bytes = 0;
+	/*
+	 * deferred_free=off is the synchronous baseline: give emptied
+	 * zspages' pages back now, as zs_free() does, or no thread ever
+	 * would (the reclaim worker trims only after frees it did itself).
+	 */
+	if (!st->deferred)
+		zspool_trim(st->pool);
 }
 
 static void store_batch_add(struct store *st, struct store_tls *t,
@@ -1589,8 +1596,10 @@ void store_file_destroy(struct store_file *f)
 		reclaim_push_table(st->rc, f,
 				   atomic_load_explicit(&f->objs, memory_order_relaxed),
 				   atomic_load_explicit(&f->compr, memory_order_relaxed));
-	else
+	else {
 		store_table_free(st, f);
+		zspool_trim(st->pool);	/* as in store_flush() */
+	}
 }
 
 static uint64_t store_limit_pages(uint64_t bytes)
