@@ -32,6 +32,10 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
     ("zstd+dict", "zramfuse zstd, trained dictionary", "zstd+dict"),
 ]
 REFS = ("zram", "tmpfs")
+# One colour a backend in every chart.
+COLOR = {"zram": "#9400d3", "tmpfs": "#009e73", "lz4": "#56b4e9",
+         "zstd": "#e69f00", "lz4-nodf": "#f0e442", "lz4+recomp": "#0072b2",
+         "zstd+dict": "#e51e10"}
 TITLE = {b: t for b, t, _ in BACKENDS}
 SHORT = {b: s for b, _, s in BACKENDS}
 
@@ -357,7 +361,8 @@ def gnuplot_charts(d, res):
             c = 2 + 3 * i
             src = f"'{name}.dat'" if i == 0 else "''"
             xt = ":xtic(1)" if i == 0 else ""
-            plots.append(f"{src} using {c}:{c + 1}:{c + 2}{xt} title '{TITLE.get(b, b)}'")
+            plots.append(f"{src} using {c}:{c + 1}:{c + 2}{xt} "
+                         f"lc rgb '{COLOR.get(b, '#808080')}' title '{TITLE.get(b, b)}'")
         scale = ("set logscale y\nset yrange [*:*]\n" if log
                  else "set yrange [0:*]\n")
         gp = f"""# made by bench/suite_report.py from {name}.dat
@@ -389,9 +394,10 @@ set grid ytics
         plots = []
         for i, (b, p) in enumerate(series):
             rel = os.path.relpath(p, cdir)
-            plots.append(f"'{rel}' using 1:($2/1048576) with lines lw 2 lc {i + 1} "
+            lc = f"lc rgb '{COLOR.get(b, '#808080')}'"
+            plots.append(f"'{rel}' using 1:($2/1048576) with lines lw 2 {lc} "
                          f"title '{SHORT.get(b, b)}: backend memory'")
-            plots.append(f"'{rel}' using 1:($5/1048576) with lines dt 2 lc {i + 1} "
+            plots.append(f"'{rel}' using 1:($5/1048576) with lines dt 2 {lc} "
                          f"title '{SHORT.get(b, b)}: swap used'")
         gp = f"""# made by bench/suite_report.py from the samples of round 1
 set terminal pngcairo size 1100,600 font ",10" noenhanced
