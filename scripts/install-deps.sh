@@ -13,10 +13,11 @@ set -eu
 # what zramctl prints with); systemd: systemd.pc for the unit directory
 # and systemd-analyze, which lints the unit in tests/ctl_unit.sh.
 # liburing-dev: the FUSE-over-io_uring transport (transport=uring).
+# gnuplot-nox: the benchmark suite's charts (bench/suite.sh).
 pkgs="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 liburing-dev liblz4-dev libzstd-dev libtsan2
       libsmartcols-dev mandoc util-linux mount kmod procps python3 fio bc
-      systemd"
+      systemd gnuplot-nox"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -1,0 +1,482 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The benchmark suite: every workload on kernel zram, on the ceiling of any
+# loop backend and on zramfuse, in one command.
+#
+#   bench/suite.sh [-r ROUNDS] [-w WORKLOADS] [-b BACKENDS] [-o DIR]
+#                  [-d DEVICE_MIB] [-s MIB] [-m MIB] [-S MIB] [-M MIB]
+#                  [-k MIB] [-f MIB] [-t SECS] [-c MIB] [-x MIB]
+#
+# Run as root from a built tree (scripts/build.sh; gnuplot-nox, fio and
+# python3 from scripts/install-deps.sh).  It takes the swap-test lock of
+# tests/lib.sh for its whole run (so it waits while a system test swaps),
+# and its EXIT trap removes whatever it set up, also on failure.
+#
+# Backends (-b, comma-separated; default all five), each set up afresh for
+# each run and torn down after it, all of one size (-d):
+#   zram      kernel zram, /dev/zram0, lz4 (reset at exit)
+#   tmpfs     a loop device on a tmpfs file, as zramfuse's: no FUSE, no
+#             compression, the ceiling of any loop backend
+#   lz4       zramfuse -o comp=lz4, defaults otherwise
+#   zstd      zramfuse -o comp=zstd
+#   lz4-nodf  zramfuse -o comp=lz4,deferred_free=off (seed, discard only)
+# zramfuse as README's Usage sets it up: losetup --direct-io=on
+# --sector-size 4096, wbt_lat_usec 0, swapon --discard; the daemon's own
+# transport unless ZF_TRANSPORT is set (tests/lib.sh's meaning).
+#
+# Workloads (-w, comma-separated; default all, in this order):
+#   swap       tests/swapload -m realistic: -s MIB (1024) of realistic
+#              pages in a -m MIB (256) memory cgroup, five phases (fill,
+#              sequential read, random read/write, sequential write,
+#              sequential read), every page verified; per-phase and wall
+#              time, peaks of backend memory (daemon RSS; zram:
+#              mem_used_total; tmpfs: the file's allocated bytes),
+#              mem_used_total and swap used, sampled every 200 ms
+#   swapsmall  tests/swapload -s MIB (-S, 512) -p 1 in a -M MIB (64) cgroup
+#   seed       a process with -k MIB (1024) swapped out is killed: time to
+#              exit and until memory is back (bench/suiteprobe seed)
+#   fio        fio, direct, libaio, 60%-compressible buffers, on a -f MIB
+#              (1024) region: 1 MiB fill QD 8, 4 KiB random read and write
+#              at QD 1 and QD 16x2, 128 KiB sequential read and write at
+#              QD 16x2, -t SECS (10) each; a crc32c verify run that fails
+#              the suite if it fails
+#   corpus     a fixed -c MIB (256) corpus of realistic pages written with
+#              O_DIRECT: memory per stored byte (not on tmpfs); on lz4 also
+#              after idle all + recompress type=idle, on zstd with a trained
+#              dictionary when the mount has .zram/train_dict
+#   discard    on a full -x MIB (1024) device: 1 MiB discards p50/p99, a
+#              whole-device discard and the time until memory is back
+# Each round runs every workload on every backend (rounds rotate the
+# backends' order); -r ROUNDS (3) rounds.
+#
+# Output, in -o DIR (default suite-results/DATE in the tree): raw.tsv (one
+# line per measurement), summary.md (markdown tables: medians, min-max,
+# ratios to zram and to loop-on-tmpfs; also printed at the end), PNG
+# charts, samples/ (memory over time), logs/ (swapload, fio, probe).
+# bench/suite_report.py DIR remakes the summary and charts, e.g. from
+# the raw.tsv of a run that failed half-way.
+#
+# A full run (-r 3, the defaults) takes about 40 minutes on a 2-core
+# machine.  Quick runs for a change's first look, a few minutes each:
+#   bench/suite.sh -r 1 -w swap -s 256 -m 64 -b zram,tmpfs,lz4
+#   bench/suite.sh -r 1 -w fio,corpus,discard -f 256 -t 3 -x 256
+#   bench/suite.sh -r 1 -w seed -k 256
+set -eu
+cmdline=$0
+for a in "$@"; do
+	case $a in
+	'' | *[!A-Za-z0-9_.,/=+:-]*) cmdline="$cmdline '$a'" ;;
+	*) cmdline="$cmdline $a" ;;
+	esac
+done
+here=$PWD
+cd "$(dirname "$0")/.."
+top=$PWD
+rounds=3 workloads=swap,swapsmall,seed,fio,corpus,discard
+backends=zram,tmpfs,lz4,zstd,lz4-nodf out=
+dev_mib=4096 swap_mib=1024 swap_cg=256 small_mib=512 small_cg=64
+seed_mib=1024 fio_mib=1024 fio_secs=10 corpus_mib=256 discard_mib=1024
+usage() {
+	sed -n '3,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+}
+while getopts r:w:b:o:d:s:m:S:M:k:f:t:c:x:h o; do
+	case $o in
+	r) rounds=$OPTARG ;;
+	w) workloads=$OPTARG ;;
+	b) backends=$OPTARG ;;
+	o) out=$OPTARG ;;
+	d) dev_mib=$OPTARG ;;
+	s) swap_mib=$OPTARG ;;
+	m) swap_cg=$OPTARG ;;
+	S) small_mib=$OPTARG ;;
+	M) small_cg=$OPTARG ;;
+	k) seed_mib=$OPTARG ;;
+	f) fio_mib=$OPTARG ;;
+	t) fio_secs=$OPTARG ;;
+	c) corpus_mib=$OPTARG ;;
+	x) discard_mib=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+[ $OPTIND -gt $# ] || usage
+for n in "$rounds" "$dev_mib" "$swap_mib" "$swap_cg" "$small_mib" \
+	 "$small_cg" "$seed_mib" "$fio_mib" "$fio_secs" "$corpus_mib" \
+	 "$discard_mib"; do
+	case $n in '' | *[!0-9]* | 0) echo "${0##*/}: not a count: $n" >&2; usage ;; esac
+done
+workloads=$(echo "$workloads" | tr , ' ')
+backends=$(echo "$backends" | tr , ' ')
+for w in $workloads; do
+	case $w in swap | swapsmall | seed | fio | corpus | discard) ;;
+	*) echo "${0##*/}: no workload $w" >&2; usage ;; esac
+done
+for b in $backends; do
+	case $b in zram | tmpfs | lz4 | zstd | lz4-nodf) ;;
+	*) echo "${0##*/}: no backend $b" >&2; usage ;; esac
+done
+[ -n "$out" ] || out=$top/suite-results/$(date -u +%Y%m%d-%H%M%S)
+case $out in /*) ;; *) out=$here/$out ;; esac
+
+own_transport=${ZF_TRANSPORT+set}
+top_srcdir=$top top_builddir=$top ZRAMFUSE=$top/zramfuse
+export top_srcdir top_builddir ZRAMFUSE
+. tests/lib.sh
+# The daemon's own default transport unless the caller chose one.
+[ -n "$own_transport" ] || ZF_TOPT=
+PROBE=$top/bench/suiteprobe
+[ -x "$PROBE" ] && [ -x tests/swapload ] || zf_fail "not built: run scripts/build.sh"
+for c in fio python3 blkdiscard; do
+	command -v $c >/dev/null || zf_fail "$c is missing: run scripts/install-deps.sh"
+done
+command -v gnuplot >/dev/null ||
+	zf_log "gnuplot is missing (scripts/install-deps.sh): no charts"
+zf_init
+zf_swap_lock
+[ -e /sys/block/zram0 ] || modprobe zram 2>/dev/null ||
+	case " $backends " in *" zram "*) zf_fail "no zram" ;; esac
+if [ -e /sys/block/zram0 ]; then
+	grep -q '^/dev/zram0 ' /proc/swaps && zf_fail "/dev/zram0 is in use as swap"
+	ZF_ATEXIT='swapoff /dev/zram0 2>/dev/null; echo 1 >/sys/block/zram0/reset'
+fi
+mkdir -p "$out/logs" "$out/samples"
+RAW=$out/raw.tsv
+FMNT=$ZF_TMP/mnt TMNT=$ZF_TMP/tmpfs
+
+{
+	echo "# zramfuse benchmark suite: raw results, one measurement a line"
+	echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "# kernel: $(uname -r)"
+	echo "# cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores"
+	echo "# memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+	echo "# command: $cmdline"
+	echo "# tree: $(git describe --always --dirty 2>/dev/null || echo '?')"
+	echo "# transport: ${ZF_TOPT:-daemon default} (fuse enable_uring: $(cat "$ZF_URING_SWITCH" 2>/dev/null || echo absent))"
+	echo "# config: rounds=$rounds dev_mib=$dev_mib swap_mib=$swap_mib swap_cg_mib=$swap_cg small_mib=$small_mib small_cg_mib=$small_cg seed_mib=$seed_mib fio_mib=$fio_mib fio_secs=$fio_secs corpus_mib=$corpus_mib discard_mib=$discard_mib"
+	printf 'round\tworkload\tbackend\tmetric\tvalue\tunit\n'
+} >"$RAW"
+sed -n 's/^# //p' "$RAW" >&2
+
+# rec METRIC VALUE UNIT: one measurement of this run ($R, $W, $B).
+rec() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$R" "$W" "$B" "$1" "$2" "$3" >>"$RAW"; }
+# recs: record the "METRIC VALUE UNIT" lines of stdin.
+recs() {
+	while read -r _m _v _u; do
+		case $_m in '' | '#'*) continue ;; esac
+		rec "$_m" "$_v" "$_u"
+	done
+}
+
+# unreg VAR ITEM: take ITEM off tests/lib.sh's teardown list VAR once it
+# has been taken down as a step of the run.
+unreg() {
+	eval "_l=\$$1"
+	_n=
+	for _x in $_l; do [ "$_x" = "$2" ] || _n="$_n $_x"; done
+	eval "$1=\$_n"
+}
+
+# step SECS CMD...: run CMD with a deadline.  Past it the backend is taken
+# as hung: the FUSE connection is aborted (so that nothing stays in D
+# state), CMD killed and the suite fails.
+step() {
+	_sn=$(($1 * 10))
+	shift
+	"$@" &
+	_sp=$!
+	ZF_WORK="$ZF_WORK $_sp"
+	while zf_alive $_sp; do
+		_sn=$((_sn - 1))
+		if [ $_sn -le 0 ]; then
+			zf_log "$W on $B: past its deadline: $*"
+			zf_pstate $_sp $ZF_PIDS
+			mountpoint -q "$FMNT" && zf_fuse_abort "$FMNT"
+			kill -KILL $_sp 2>/dev/null
+			zf_fail "$W on $B, round $R: hung"
+		fi
+		sleep 0.1
+	done
+	unreg ZF_WORK $_sp
+	wait $_sp
+}
+
+# The daemon's RSS once it is idle (its reserve filled: the same twice
+# 200 ms apart, or after 2 s), in bytes: what "memory back" means for it.
+idle_rss() {
+	_r0=0
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		_r=$(awk '/^VmRSS/ {print $2 * 1024}' /proc/"$DPID"/status)
+		[ "$_r" = "$_r0" ] && break
+		_r0=$_r
+		sleep 0.2
+	done
+	echo "$_r"
+}
+
+# be_up BACKEND MIB: set up a backend; sets DEV (its block device), PARGS
+# (where suiteprobe reads its memory) and DPID (the daemon, or 0).
+be_up() {
+	DPID=0
+	case $1 in
+	zram)
+		echo 1 >/sys/block/zram0/reset
+		echo lz4 >/sys/block/zram0/comp_algorithm ||
+			zf_fail "kernel zram has no lz4"
+		echo "${2}M" >/sys/block/zram0/disksize
+		DEV=/dev/zram0 PARGS="-m /sys/block/zram0/mm_stat"
+		;;
+	tmpfs)
+		mkdir -p "$TMNT"
+		mount -t tmpfs -o size=$(($2 + 16))m tmpfs "$TMNT" ||
+			zf_fail "mount tmpfs"
+		ZF_MOUNTS="$TMNT $ZF_MOUNTS"
+		truncate -s "${2}M" "$TMNT/f"
+		zf_loop "$TMNT/f"
+		DEV=$ZF_LOOP PARGS="-f $TMNT/f"
+		;;
+	lz4 | zstd | lz4-nodf)
+		_o="size=${2}M,comp=${1%-nodf}"
+		[ "$1" = lz4-nodf ] && _o="$_o,deferred_free=off"
+		zf_mount "$FMNT" -o "$_o"
+		DPID=$ZF_PID
+		zf_loop "$FMNT/swap"
+		DEV=$ZF_LOOP
+		PARGS="-m $FMNT/.zram/mm_stat -p $DPID -b $(idle_rss)"
+		;;
+	esac
+}
+
+be_down() {
+	if grep -q "^$DEV " /proc/swaps; then
+		zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
+	fi
+	unreg ZF_SWAPS "$DEV"
+	case $1 in
+	zram) echo 1 >/sys/block/zram0/reset ;;
+	*)
+		zf_unhang losetup -d "$DEV" || zf_fail "losetup -d $DEV"
+		unreg ZF_LOOPS "$DEV"
+		if [ "$1" = tmpfs ]; then
+			umount "$TMNT" || zf_fail "umount $TMNT"
+			unreg ZF_MOUNTS "$TMNT"
+		else
+			zf_umount "$FMNT"
+			unreg ZF_MOUNTS "$FMNT"
+			unreg ZF_PIDS "$DPID"
+		fi
+		;;
+	esac
+}
+
+# cg_up NAME MIB / cg_down: this run's memory cgroup (tests/lib.sh's).
+cg_up() { zf_cgroup "$1-$R-$B" $(($2 * 1024 * 1024)); }
+cg_down() {
+	zf_wait 50 rmdir "$ZF_CG" || zf_fail "rmdir $ZF_CG"
+	unreg ZF_CGROUPS "$ZF_CG"
+}
+
+# swap_load CGROUP_MIB SWAPLOAD_ARGS...: swapload in a memory cgroup,
+# swapping to $DEV, with the memory sampled every 200 ms.
+swap_load() {
+	_log=$out/logs/$W-$B-r$R.log
+	zf_swapon "$DEV"
+	cg_up "$W" "$1"
+	shift
+	# shellcheck disable=SC2086
+	"$PROBE" sample $PARGS -d "$DEV" "$out/samples/$W-$B-r$R.tsv" \
+		>"$ZF_TMP/peaks" &
+	_samp=$!
+	ZF_WORK="$ZF_WORK $_samp"
+	# (|| : because zf_watch is not written for set -e: its mm_stat read
+	# fails where no zramfuse is mounted; ZF_RC says how the run ended)
+	zf_watch "$ZF_CG" 60 900 "$FMNT" -- \
+		"$top/tests/swapload" "$@" -P "$ZF_TMP/progress" >"$_log" 2>&1 || :
+	kill -TERM $_samp
+	wait $_samp || :
+	unreg ZF_WORK $_samp
+	[ "$ZF_RC" = 0 ] || zf_fail "$W on $B, round $R: swapload exit $ZF_RC (see $_log)"
+	awk '$1 == "phase" {print "phase_" $2 "_s", $3, "s"}
+	     $1 == "wall" {print "wall_s", $2, "s"}' "$_log" | recs
+	recs <"$ZF_TMP/peaks"
+	zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
+	unreg ZF_SWAPS "$DEV"
+	cg_down
+}
+
+wl_swap() { swap_load "$swap_cg" -m realistic -s "$swap_mib" -S 1; }
+wl_swapsmall() { swap_load "$small_cg" -s "$small_mib" -p 1 -v; }
+
+# The seed scenario: the probe forks the process into a 64 MiB cgroup, so
+# that all but 64 MiB of what it fills is swapped out.
+wl_seed() {
+	zf_swapon "$DEV"
+	cg_up seed 64
+	# shellcheck disable=SC2086
+	step 900 "$PROBE" seed -c "$ZF_CG" -s $((seed_mib + 64)) -t 30 $PARGS \
+		>"$ZF_TMP/seed" 2>>"$out/logs/seed-$B-r$R.log" ||
+		zf_fail "seed on $B, round $R: suiteprobe failed"
+	recs <"$ZF_TMP/seed"
+	zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
+	unreg ZF_SWAPS "$DEV"
+	cg_down
+}
+
+# fio_job NAME RW BS QD JOBS MIB [FIO_ARGS...]: one fio run on $DEV over
+# MIB MiB (each of JOBS jobs on its own share), recorded as NAME_*.
+fio_job() {
+	_name=$1 _rw=$2 _bs=$3 _qd=$4 _nj=$5 _sz=$(($6 / $5))
+	shift 6
+	_j=$out/logs/fio-$_name-$B-r$R.json
+	step $((fio_secs + 600)) fio --name="$_name" --filename="$DEV" \
+		--direct=1 --ioengine=libaio --rw="$_rw" --bs="$_bs" \
+		--iodepth="$_qd" --numjobs="$_nj" --group_reporting \
+		--size="${_sz}M" --offset_increment="${_sz}M" \
+		--buffer_compress_percentage=60 --refill_buffers --randrepeat=1 \
+		--output-format=json --output="$_j" "$@" >/dev/null ||
+		zf_fail "fio $_name on $B, round $R failed (see $_j)"
+}
+
+# fio_rec NAME: record the figures of fio_job NAME.
+fio_rec() {
+	python3 "$top/bench/suite_report.py" fio \
+		"$out/logs/fio-$1-$B-r$R.json" "$1" | recs
+}
+
+wl_fio() {
+	_t="--runtime=$fio_secs --time_based"
+	# shellcheck disable=SC2086
+	for j in "fill1m_qd8 write 1M 8 1" "rr4k_qd1 randread 4k 1 1 $_t" \
+		 "rr4k_qd16x2 randread 4k 16 2 $_t" "sr128k read 128k 16 2 $_t" \
+		 "rw4k_qd1 randwrite 4k 1 1 $_t" \
+		 "rw4k_qd16x2 randwrite 4k 16 2 $_t" \
+		 "sw128k write 128k 16 2 $_t"; do
+		set -- $j
+		_name=$1 _a="$2 $3 $4 $5"
+		shift 5
+		fio_job "$_name" $_a "$fio_mib" "$@"
+		fio_rec "$_name"
+	done
+	# the data check: a failed verify fails the suite
+	fio_job verify randwrite 4k 16 1 $((fio_mib < 256 ? fio_mib : 256)) \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--verify_state_save=0
+	rec verify_ok 1 bool
+}
+
+# ctl FILE WORD: write WORD to the mount's control file FILE (under a
+# deadline: it may be a long recompression).
+ctl() {
+	step 600 sh -c 'echo "$2" >"$1"' sh "$FMNT/.zram/$1" "$2"
+}
+
+# corpus_rec NAME: record mm_stat's figures under backend NAME.
+corpus_rec() {
+	_b=$B
+	B=$1
+	# shellcheck disable=SC2046
+	set -- $(zf_timeout 30 cat "$MMSTAT")
+	rec mem_per_byte "$(echo "$3 $1" | awk '{printf "%.4f", $1 / $2}')" ratio
+	rec compr_per_byte "$(echo "$2 $1" | awk '{printf "%.4f", $1 / $2}')" ratio
+	rec mem_used_mib "$(echo "$3" | awk '{printf "%.1f", $1 / 1048576}')" MiB
+	rec orig_mib "$(echo "$1" | awk '{printf "%.1f", $1 / 1048576}')" MiB
+	B=$_b
+}
+
+wl_corpus() {
+	MMSTAT=/sys/block/zram0/mm_stat
+	[ "$B" = zram ] || MMSTAT=$FMNT/.zram/mm_stat
+	_log=$out/logs/corpus-$B-r$R.log
+	step 600 "$PROBE" corpus -s "$corpus_mib" -S 1 "$DEV" 2>>"$_log" ||
+		zf_fail "corpus on $B, round $R (see $_log)"
+	corpus_rec "$B"
+	# issue 11's variants, where the daemon has them
+	case $B in
+	lz4)
+		if [ -e "$FMNT/.zram/idle" ] && [ -e "$FMNT/.zram/recompress" ] &&
+		   grep -q zstd "$FMNT/.zram/recomp_algorithm"; then
+			ctl idle all && ctl recompress type=idle && ctl compact 1 ||
+				zf_fail "recompress on $B, round $R"
+			corpus_rec lz4+recomp
+		else
+			zf_log "no recompression with zstd in .zram/: lz4+recomp skipped"
+		fi
+		;;
+	zstd)
+		if [ -e "$FMNT/.zram/train_dict" ]; then
+			# trained on the stored pages, used for new ones: the
+			# corpus is written again
+			if ctl train_dict 1; then
+				step 600 "$PROBE" corpus -s "$corpus_mib" -S 1 \
+					"$DEV" 2>>"$_log" ||
+					zf_fail "corpus on $B, round $R (see $_log)"
+				ctl compact 1 || zf_fail "compact"
+				corpus_rec zstd+dict
+			else
+				zf_log "writing 1 to .zram/train_dict failed: zstd+dict skipped"
+			fi
+		else
+			zf_log "no .zram/train_dict: zstd+dict skipped"
+		fi
+		;;
+	esac
+}
+
+# Discard on a full device: 1 MiB discards (each MiB once, QD 1), then
+# the device filled again and discarded whole.
+wl_discard() {
+	fio_job dfill write 1M 8 1 "$discard_mib"
+	fio_job trim1m randtrim 1M 1 1 "$discard_mib" --ioengine=psync
+	fio_rec trim1m
+	fio_job dfill write 1M 8 1 "$discard_mib"
+	# shellcheck disable=SC2086
+	step 300 "$PROBE" discard -t 30 $PARGS "$DEV" >"$ZF_TMP/discard" ||
+		zf_fail "discard on $B, round $R"
+	recs <"$ZF_TMP/discard"
+}
+
+# The backends a workload runs on, of those chosen.
+applies() {
+	case $1 in
+	swap | swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
+	seed) _all="zram tmpfs lz4 lz4-nodf" ;;
+	corpus) _all="zram lz4 zstd" ;;
+	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
+	esac
+	for _b in $backends; do
+		case " $_all " in *" $_b "*) echo "$_b" ;; esac
+	done
+}
+
+# rotate N WORDS...: the words, starting with the Nth (cyclically).
+rotate() {
+	_k=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	_k=$(((_k - 1) % $#))
+	while [ $_k -gt 0 ]; do
+		_f=$1
+		shift
+		set -- "$@" "$_f"
+		_k=$((_k - 1))
+	done
+	echo "$@"
+}
+
+t0=$(date +%s)
+for R in $(seq "$rounds"); do
+	for W in $workloads; do
+		for B in $(rotate "$R" $(applies "$W")); do
+			zf_log "round $R/$rounds: $W on $B ($(($(date +%s) - t0)) s)"
+			_mib=$dev_mib
+			[ "$W" = discard ] && _mib=$discard_mib
+			be_up "$B" "$_mib"
+			"wl_$W"
+			be_down "$B"
+		done
+	done
+done
+zf_log "all rounds done in $(($(date +%s) - t0)) s"
+python3 bench/suite_report.py "$out" || zf_fail "suite_report.py $out"
+cat "$out/summary.md"
+echo
+echo "results: $out"

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * suiteprobe: the parts of bench/suite.sh that a shell cannot time
+ * finely enough.  One program, four commands:
+ *
+ *   suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] OUT
+ *       Every MS milliseconds (200) append "SECS BACKEND MEM_USED ORIG
+ *       SWAP_USED" (bytes; "?" for what this backend lacks) to OUT, until
+ *       SIGTERM or SIGINT; then print the peak of each column.
+ *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]
+ *       The seed scenario: fork a process into the memory cgroup CGROUP
+ *       that fills MIB MiB with pagemix pages, wait until it is done and
+ *       its swapped pages have settled, SIGKILL it, and time waitpid()
+ *       and the return of the backend's memory (see poll_back()).
+ *   suiteprobe corpus -s MIB [-S SEED] DEV
+ *       Write MIB MiB of pagemix pages (seed SEED, 1) to the block device
+ *       DEV from offset 0 with O_DIRECT, in 1 MiB writes.
+ *   suiteprobe discard [-t SECS] [BACKEND] DEV
+ *       Discard the whole of DEV in one BLKDISCARD; time it and the
+ *       return of the backend's memory.
+ *
+ * BACKEND says where the backend's memory is read:
+ *   -p PID     the zramfuse daemon (its VmRSS), with -b BASE its RSS in
+ *              bytes when idle (what "back" means for it);
+ *   -m MMSTAT  an mm_stat file (zram's or .zram/'s): orig_data_size and
+ *              mem_used_total;
+ *   -f FILE    a tmpfs file: its allocated bytes stand for mem_used_total.
+ * The "backend memory" column is the daemon's RSS when -p is given, else
+ * mem_used_total (zram) or the file's allocated bytes (tmpfs).
+ *
+ * Results are printed as "METRIC VALUE UNIT" lines, "NA" for a value not
+ * reached; the suite records them as they are.  Exit status 0, 1 when the
+ * run failed, 2 bad usage.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pagemix.h"
+
+#define MIB (1024.0 * 1024.0)
+
+/* Memory-back: below this share of the value before the kill/discard. */
+#define BACK_SHARE 0.05
+
+struct opts {
+	pid_t pid;		/* -p: the daemon, 0 none */
+	long long base;		/* -b: its idle RSS, bytes; -1 unknown */
+	int mm_fd;		/* -m: mm_stat, -1 none */
+	int file_fd;		/* -f: tmpfs file, -1 none */
+	const char *swapdev;	/* -d */
+	const char *cgroup;	/* -c */
+	unsigned interval_ms;	/* -i */
+	uint64_t mib;		/* -s */
+	uint64_t seed;		/* -S */
+	unsigned timeout_s;	/* -t */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec t = {
+		.tv_sec = (time_t)(ms / 1000),
+		.tv_nsec = (long)(ms % 1000) * 1000000,
+	};
+
+	nanosleep(&t, NULL);
+}
+
+/* The number after @key in /proc/@pid/status, in kB; -1 if none. */
+static long long proc_status_kb(pid_t pid, const char *key)
+{
+	char path[64], buf[4096];
+	int fd;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static long long rss_bytes(pid_t pid)
+{
+	long long kb = proc_status_kb(pid, "VmRSS:");
+
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+/* orig_data_size and mem_used_total from an mm_stat file, made afresh by
+ * a read at offset 0 (sysfs and .zram/ both). */
+static int mm_read(int fd, long long *orig, long long *used)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long long compr;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return sscanf(buf, "%lld %lld %lld", orig, &compr, used) == 3 ? 0 : -1;
+}
+
+/* The store's memory: mem_used_total, or the tmpfs file's allocation. */
+static long long mem_used(const struct opts *o)
+{
+	long long orig, used;
+	struct stat st;
+
+	if (o->mm_fd >= 0)
+		return mm_read(o->mm_fd, &orig, &used) ? -1 : used;
+	if (o->file_fd >= 0 && fstat(o->file_fd, &st) == 0)
+		return (long long)st.st_blocks * 512;
+	return -1;
+}
+
+static long long orig_bytes(const struct opts *o)
+{
+	long long orig, used;
+
+	return o->mm_fd >= 0 && !mm_read(o->mm_fd, &orig, &used) ? orig : -1;
+}
+
+static long long backend_bytes(const struct opts *o)
+{
+	return o->pid ? rss_bytes(o->pid) : mem_used(o);
+}
+
+/* Used bytes of swap device @dev in /proc/swaps; -1 if it is not there. */
+static long long swap_used(const char *dev)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	char name[256], type[32];
+	long long size, used = -1, u;
+	int prio;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%*[^\n]\n") < 0) {
+		fclose(f);
+		return -1;
+	}
+	while (fscanf(f, "%255s %31s %lld %lld %d", name, type, &size, &u,
+		      &prio) == 5)
+		if (strcmp(name, dev) == 0)
+			used = u * 1024;
+	fclose(f);
+	return used;
+}
+
+static void put_mib(const char *metric, long long bytes)
+{
+	if (bytes < 0)
+		printf("%s NA MiB\n", metric);
+	else
+		printf("%s %.1f MiB\n", metric, (double)bytes / MIB);
+}
+
+static void put_ms(const char *metric, double secs)
+{
+	if (secs < 0)
+		printf("%s NA ms\n", metric);
+	else
+		printf("%s %.2f ms\n", metric, secs * 1000);
+}
+
+static void fput_bytes(FILE *f, long long v)
+{
+	if (v < 0)
+		fputs(" ?", f);
+	else
+		fprintf(f, " %lld", v);
+}
+
+static long long max_ll(long long a, long long b)
+{
+	return a > b ? a : b;
+}
+
+static int cmd_sample(const struct opts *o, const char *out)
+{
+	FILE *f = fopen(out, "we");
+	long long pk[4] = { -1, -1, -1, -1 };
+	double t0 = now();
+
+	if (!f) {
+		perror(out);
+		return 1;
+	}
+	while (!stop) {
+		long long v[4] = {
+			backend_bytes(o), mem_used(o), orig_bytes(o),
+			o->swapdev ? swap_used(o->swapdev) : -1,
+		};
+
+		fprintf(f, "%.3f", now() - t0);
+		for (int k = 0; k < 4; k++) {
+			fput_bytes(f, v[k]);
+			pk[k] = max_ll(pk[k], v[k]);
+		}
+		fputc('\n', f);
+		fflush(f);
+		sleep_ms(o->interval_ms);
+	}
+	fclose(f);
+	put_mib("peak_backend_mib", pk[0]);
+	put_mib("peak_mem_used_mib", pk[1]);
+	put_mib("peak_orig_mib", pk[2]);
+	put_mib("peak_swap_mib", pk[3]);
+	return 0;
+}
+
+/*
+ * Poll every millisecond, for at most @o->timeout_s seconds from @t0,
+ * until mem_used_total is below BACK_SHARE of @mem_before and, for a
+ * daemon, its RSS is within BACK_SHARE of (@rss_before - its idle RSS)
+ * of that idle RSS.  Print the times from @t0, "NA" for one not reached,
+ * and what was left at the end.
+ */
+static void poll_back(const struct opts *o, double t0, long long mem_before,
+		      long long rss_before)
+{
+	double mem_t = -1, rss_t = -1, end = t0 + o->timeout_s;
+	bool rss = o->pid && o->base >= 0 && rss_before >= 0;
+	long long rss_goal = rss ? o->base + (long long)(BACK_SHARE *
+				(double)max_ll(rss_before - o->base, 0)) : 0;
+	long long m = -1, r = -1;
+
+	for (;;) {
+		double t = now();
+
+		m = mem_used(o);
+		if (mem_t < 0 && m >= 0 &&
+		    (double)m <= BACK_SHARE * (double)mem_before)
+			mem_t = t - t0;
+		if (rss) {
+			r = rss_bytes(o->pid);
+			if (rss_t < 0 && r >= 0 && r <= rss_goal)
+				rss_t = t - t0;
+		}
+		if ((mem_t >= 0 && (!rss || rss_t >= 0)) || t > end)
+			break;
+		sleep_ms(1);
+	}
+	put_ms("mem_back_ms", mem_t);
+	put_mib("mem_left_mib", m);
+	if (rss) {
+		put_ms("rss_back_ms", rss_t);
+		put_mib("rss_left_mib", r - o->base);
+	}
+}
+
+/* The seed scenario's process: join @cg, fill @mib MiB, tell @fd, wait. */
+static void hog(const struct opts *o, const struct pagemix *mix, int fd)
+{
+	size_t len = (size_t)o->mib << 20;
+	char path[4096], pid[32];
+	unsigned char *mem;
+	int cfd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroup);
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	cfd = open(path, O_WRONLY | O_CLOEXEC);
+	if (cfd < 0 || write(cfd, pid, strlen(pid)) < 0) {
+		perror(path);
+		_exit(3);
+	}
+	close(cfd);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		perror("suiteprobe: mmap");
+		_exit(3);
+	}
+	madvise(mem, len, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < len / PAGEMIX_PAGE; i++)
+		pagemix_fill(mix, mem + i * PAGEMIX_PAGE, i, 0);
+	if (write(fd, "x", 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+/*
+ * Wait until the process @child's swapped-out total and the store's
+ * memory have both changed by less than 0.5% over the last second (the
+ * last writes reached the backend), for at most a minute.
+ */
+static void settle(const struct opts *o, pid_t child)
+{
+	long long hist[2][10] = { { 0 } };
+
+	for (unsigned k = 0; k < 600; k++) {
+		long long v[2] = { proc_status_kb(child, "VmSwap:"), mem_used(o) };
+		bool still = k >= 10;
+
+		for (int j = 0; j < 2; j++) {
+			long long old = hist[j][k % 10];
+
+			if (v[j] < 0 || (double)llabs(v[j] - old) >
+					0.005 * (double)max_ll(v[j], 1))
+				still = false;
+			hist[j][k % 10] = v[j];
+		}
+		if (still)
+			return;
+		sleep_ms(100);
+	}
+	fprintf(stderr, "suiteprobe: swap did not settle in 60 s\n");
+}
+
+static int cmd_seed(const struct opts *o)
+{
+	struct pagemix mix;
+	struct pollfd pfd;
+	int p[2], err, st;
+	pid_t child;
+	long long swapped, mem_before, rss_before = -1;
+	double t0, t1;
+	char c;
+
+	if (!o->cgroup || !o->mib)
+		return 2;
+	err = pagemix_init(&mix, o->seed, PAGEMIX_LIB_PAGES, PAGEMIX_TEXT_BYTES);
+	if (err) {
+		fprintf(stderr, "suiteprobe: no real pages: %s\n", strerror(-err));
+		return 1;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return 1;
+	child = fork();
+	if (child < 0)
+		return 1;
+	if (child == 0) {
+		close(p[0]);
+		hog(o, &mix, p[1]);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (poll(&pfd, 1, 900 * 1000) != 1 || read(p[0], &c, 1) != 1) {
+		fprintf(stderr, "suiteprobe: the process did not fill its memory\n");
+		kill(child, SIGKILL);
+		waitpid(child, &st, 0);
+		return 1;
+	}
+	settle(o, child);
+	swapped = proc_status_kb(child, "VmSwap:");
+	mem_before = mem_used(o);
+	if (o->pid)
+		rss_before = rss_bytes(o->pid);
+	t0 = now();
+	kill(child, SIGKILL);
+	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+		;
+	t1 = now();
+	put_mib("swapped_mib", swapped < 0 ? -1 : swapped * 1024);
+	put_mib("mem_before_mib", mem_before);
+	if (o->pid)
+		put_mib("rss_before_mib", rss_before);
+	put_ms("exit_ms", t1 - t0);
+	poll_back(o, t0, mem_before, rss_before);
+	pagemix_free(&mix);
+	return 0;
+}
+
+static int cmd_corpus(const struct opts *o, const char *dev)
+{
+	const size_t chunk = 1u << 20;
+	unsigned long kinds[PAGEMIX_KINDS] = { 0 };
+	struct pagemix mix;
+	unsigned char *buf;
+	uint64_t page = 0;
+	int fd, err;
+
+	if (!o->mib)
+		return 2;
+	err = pagemix_init(&mix, o->seed, PAGEMIX_LIB_PAGES, PAGEMIX_TEXT_BYTES);
+	if (err) {
+		fprintf(stderr, "suiteprobe: no real pages: %s\n", strerror(-err));
+		return 1;
+	}
+	fd = open(dev, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || posix_memalign((void **)&buf, PAGEMIX_PAGE, chunk)) {
+		perror(dev);
+		return 1;
+	}
+	for (uint64_t off = 0; off < (o->mib << 20); off += chunk) {
+		for (size_t k = 0; k < chunk; k += PAGEMIX_PAGE)
+			kinds[pagemix_fill(&mix, buf + k, page++, 0)]++;
+		if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk) {
+			perror(dev);
+			return 1;
+		}
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		perror(dev);
+		return 1;
+	}
+	fprintf(stderr, "suiteprobe: corpus of %" PRIu64 " pages on %s: %lu zero,"
+		" %lu text, %lu library, %lu random; library pages from %u"
+		" files, text from %u files\n", page, dev, kinds[PAGEMIX_ZERO],
+		kinds[PAGEMIX_TEXT], kinds[PAGEMIX_LIB], kinds[PAGEMIX_RANDOM],
+		mix.nlib_files, mix.ntext_files);
+	free(buf);
+	pagemix_free(&mix);
+	return 0;
+}
+
+static int cmd_discard(const struct opts *o, const char *dev)
+{
+	uint64_t range[2] = { 0, 0 };
+	long long mem_before, rss_before = -1;
+	double t0, t1;
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &range[1]) < 0) {
+		perror(dev);
+		return 1;
+	}
+	mem_before = mem_used(o);
+	if (o->pid)
+		rss_before = rss_bytes(o->pid);
+	t0 = now();
+	if (ioctl(fd, BLKDISCARD, range) < 0) {
+		perror("suiteprobe: BLKDISCARD");
+		return 1;
+	}
+	t1 = now();
+	close(fd);
+	put_mib("whole_mem_before_mib", mem_before);
+	put_ms("whole_ms", t1 - t0);
+	poll_back(o, t0, mem_before, rss_before);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] OUT\n"
+		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]\n"
+		"       suiteprobe corpus -s MIB [-S SEED] DEV\n"
+		"       suiteprobe discard [-t SECS] [BACKEND] DEV\n"
+		"BACKEND: [-p DAEMON_PID [-b IDLE_RSS_BYTES]] [-m MM_STAT] [-f TMPFS_FILE]\n");
+	exit(2);
+}
+
+static int open_or_die(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		perror(path);
+		exit(2);
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {
+		.base = -1, .mm_fd = -1, .file_fd = -1, .interval_ms = 200,
+		.seed = 1, .timeout_s = 30,
+	};
+	struct sigaction sa = { .sa_handler = on_stop };
+	const char *cmd;
+	int c;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	argv++;
+	argc--;
+	while ((c = getopt(argc, argv, "p:b:m:f:d:c:i:s:S:t:")) != -1) {
+		switch (c) {
+		case 'p': o.pid = (pid_t)strtol(optarg, NULL, 10); break;
+		case 'b': o.base = strtoll(optarg, NULL, 10); break;
+		case 'm': o.mm_fd = open_or_die(optarg); break;
+		case 'f': o.file_fd = open_or_die(optarg); break;
+		case 'd': o.swapdev = optarg; break;
+		case 'c': o.cgroup = optarg; break;
+		case 'i': o.interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 's': o.mib = strtoull(optarg, NULL, 10); break;
+		case 'S': o.seed = strtoull(optarg, NULL, 0); break;
+		case 't': o.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		default: usage();
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(cmd, "sample") == 0 && optind == argc - 1) {
+		/* no SA_RESTART: a signal ends the sleep at once */
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		return cmd_sample(&o, argv[optind]);
+	}
+	if (strcmp(cmd, "seed") == 0 && optind == argc)
+		return o.cgroup && o.mib ? cmd_seed(&o) : (usage(), 2);
+	if (strcmp(cmd, "corpus") == 0 && optind == argc - 1 && o.mib)
+		return cmd_corpus(&o, argv[optind]);
+	if (strcmp(cmd, "discard") == 0 && optind == argc - 1)
+		return cmd_discard(&o, argv[optind]);
+	usage();
+	return 2;
+}
