@@ -1145,7 +1145,7 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 		/* zstd dictionaries (dict=) are not supported yet */
 		if (dict[0])
 			return -EOPNOTSUPP;
-		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level);
+		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level, NULL);
 	}
 	case FS_CTL_RECOMPRESS: {
 		struct pp_recompress r;
