@@ -25,6 +25,7 @@
 
 #ifdef HAVE_ZSTD
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -82,6 +83,13 @@ static long zstd_compress(void *state, int level, const void *src,
 	n = ZSTD_compress2(s->cctx, dst, dst_cap, src, src_len);
 	if (!ZSTD_isError(n))
 		return (long)n;
+	/*
+	 * A failed frame (most often: it did not fit) leaves the CCtx in the
+	 * middle of a stream, where ZSTD_CCtx_refCDict() would refuse to
+	 * change the dictionary: back to the start of a frame, keeping the
+	 * parameters and the dictionary.
+	 */
+	ZSTD_CCtx_reset(s->cctx, ZSTD_reset_session_only);
 	switch (ZSTD_getErrorCode(n)) {
 	case ZSTD_error_dstSize_tooSmall:
 		return -E2BIG;
@@ -145,9 +153,17 @@ static size_t zstd_cdict_mem(const void *cd)
 static void zstd_ctx_set_cdict(void *state, const void *cd)
 {
 	struct zstd_state *s = state;
+	size_t r;
 
-	/* fails only in the middle of a stream, which we never leave open */
-	(void)ZSTD_CCtx_refCDict(s->cctx, cd);
+	/*
+	 * refCDict fails only in the middle of a stream, which zstd_compress()
+	 * never leaves open; the reset makes sure, as a context that kept
+	 * the old dictionary would write pages its slots say are without it.
+	 */
+	ZSTD_CCtx_reset(s->cctx, ZSTD_reset_session_only);
+	r = ZSTD_CCtx_refCDict(s->cctx, cd);
+	assert(!ZSTD_isError(r));
+	(void)r;
 }
 
 static int zstd_decompress_dict(void *state, const void *dd, const void *src,

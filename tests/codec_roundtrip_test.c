@@ -195,6 +195,28 @@ static void test_dict(const char *name, uint64_t seed)
 	n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
 	tap_ok(n > 0 && codec_decompress(ctx, cbuf, (size_t)n, out, PAGE) == 0 &&
 	       !memcmp(out, page, PAGE), "%s: back to no dictionary", name);
+	/* a page that did not fit must not keep the context from switching */
+	for (int i = 0; i < 4; i++) {
+		const struct codec_cdict *use = i % 2 ? NULL : cd;
+		unsigned char rnd[PAGE];
+		long big;
+		int as_plain, as_dict;
+
+		fill_page(rnd, K_RANDOM, &rng);
+		big = codec_compress(ctx, rnd, PAGE, cbuf, 3071);
+		codec_ctx_set_cdict(ctx, use);
+		fill_page(page, K_TEXT, &rng);
+		n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
+		as_plain = n > 0 && codec_decompress(ctx, cbuf, (size_t)n, out, PAGE) == 0 &&
+			!memcmp(out, page, PAGE);
+		as_dict = n > 0 && codec_decompress_dict(ctx, d, cbuf, (size_t)n, out, PAGE) == 0 &&
+		       !memcmp(out, page, PAGE);
+		ok = big == -E2BIG && (use ? as_dict && !as_plain : as_plain);
+		if (!ok)
+			break;
+	}
+	tap_ok(ok, "%s: the dictionary switches on and off after a page that did not fit",
+	       name);
 	/* a context made with the dictionary in its struct codec */
 	codec_ctx_destroy(ctx);
 	ctx = NULL;

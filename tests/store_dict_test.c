@@ -160,7 +160,9 @@ static void test_params(uint64_t seed)
 	d = dstats(st);
 	tap_ok(d.dicts == 0 && d.mem == 0 && compr(st) == c0, "the refusals changed nothing");
 
-	/* dict=: the pages written from now on use it */
+	/* dict=: the pages written from now on use it; the last page this
+	 * thread compressed did not fit, which must not keep it from them */
+	tap_ok(rewrite(f, 6, 7) && kind_of(6) == 4, "a random page written last");
 	tap_ok(store_set_params(st, -1, "zstd", 0, good) == 0, "dict= a raw-content dictionary");
 	d = dstats(st);
 	tap_ok(d.dicts == 1 && d.mem > 32768, "one dictionary, %llu bytes",
@@ -168,7 +170,7 @@ static void test_params(uint64_t seed)
 	tap_ok(matches(f), "pages written before it read back");
 	tap_ok(rewrite(f, 0, NPAGES / 2), "rewrite the first half with it");
 	c1 = compr(st);
-	tap_ok(c1 < c0, "the first half takes less: %llu -> %llu bytes",
+	tap_ok(c1 + 10000 < c0, "the first half takes less: %llu -> %llu bytes",
 	       (unsigned long long)c0, (unsigned long long)c1);
 	tap_ok(matches(f), "both halves read back");
 	{
