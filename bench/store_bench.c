@@ -18,9 +18,17 @@
  *     store_read() of the same pages in 4 KiB calls; median of 5 runs.
  * (3) The slot lock: uncontended lock+unlock of the in-slot futex lock
  *     against striped mutexes, walking 1 Mi slots.
+ * (4) zstd dictionaries (-p 8, not run by default): memory per stored
+ *     byte, mem_used_total / orig_data_size after compaction, of the
+ *     mix's second half (8192 pages) with zstd alone, and with a
+ *     dictionary that train_dict trained on the first half, which then
+ *     went (held out: the pages measured are not those trained on); then
+ *     the same with the dictionary's own memory added; last, the first
+ *     half written again with it (the pages it was trained on).
  *
- * Usage: store_bench [-m MiB] [-p parts] [-r runs] [-s seed]
- * (defaults: 1024 MiB, parts 7 = 1 + 2 + 4 of the list above, 5 runs)
+ * Usage: store_bench [-d dict KiB] [-m MiB] [-p parts] [-r runs] [-s seed]
+ * (defaults: 64 KiB, 1024 MiB, parts 7 = 1 + 2 + 4 of the list above,
+ * 5 runs)
  * Prints markdown tables.
  */
 #include "config.h"
@@ -376,6 +384,88 @@ static void throughput(const char *name, int runs)
 	}
 }
 
+/* ---- (4) dictionaries ------------------------------------------------ */
+
+#define DICT_HALF (CORPUS_PAGES / 2)
+
+/* Write mix pages [first, first + n) from page 0 of a new file. */
+static struct store_file *dict_fill(struct store *st, unsigned first, unsigned n)
+{
+	struct store_file *f;
+
+	if (store_file_create(st, &f) < 0) {
+		fprintf(stderr, "store_bench: store_file_create failed\n");
+		exit(1);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (store_write(f, corpus_page(first + i), PAGE, (uint64_t)i * PAGE) != PAGE) {
+			fprintf(stderr, "store_bench: write failed\n");
+			exit(1);
+		}
+	}
+	return f;
+}
+
+/* One row: mem_used_total / orig_data_size after compaction, and with
+ * the dictionaries' memory (train_dict's report) added. */
+static void dict_row(struct store *st, const char *what)
+{
+	struct store_dict_stats d;
+	struct store_stats s;
+	double r;
+
+	store_drain(st);
+	store_compact(st);
+	store_stats(st, &s);
+	store_dict_stats(st, &d);
+	r = (double)s.mem_used_total / (double)s.orig_data_size;
+	printf("| %s | %" PRIu64 " | %.4f | %.4f | %.2f |\n", what, s.compr_data_size, r,
+	       r + (double)d.mem / (double)s.orig_data_size, (double)d.mem / (1 << 20));
+}
+
+static void dict_bench(unsigned dict_kib)
+{
+	struct store_config cfg = { .comp = "zstd", .deferred_free = true };
+	struct store_dict_stats d;
+	struct store_file *f;
+	struct store *st;
+	double t0, secs;
+	int ret;
+
+	if (store_create(&cfg, &st) < 0) {
+		fprintf(stderr, "store_bench: no zstd\n");
+		return;
+	}
+	f = dict_fill(st, DICT_HALF, DICT_HALF);
+	dict_row(st, "zstd alone");
+	store_file_destroy(f);
+	store_destroy(st);
+
+	if (store_create(&cfg, &st) < 0)
+		return;
+	f = dict_fill(st, 0, DICT_HALF);
+	t0 = now_ns();
+	ret = store_train_dict(st, (size_t)dict_kib << 10);
+	secs = (now_ns() - t0) / 1e9;
+	if (ret < 0) {
+		fprintf(stderr, "store_bench: train_dict: %s\n", strerror(-ret));
+		exit(1);
+	}
+	store_dict_stats(st, &d);
+	store_file_destroy(f);
+	f = dict_fill(st, DICT_HALF, DICT_HALF);
+	dict_row(st, "zstd + dictionary, pages not trained on");
+	store_file_destroy(f);
+	f = dict_fill(st, 0, DICT_HALF);
+	dict_row(st, "zstd + dictionary, the pages trained on");
+	store_file_destroy(f);
+	store_destroy(st);
+	printf("\ntrain_dict: a %" PRIu64 "-byte dictionary from %" PRIu64
+	       " sampled pages in %.2f s; on the sample %" PRIu64 " -> %" PRIu64 " bytes (%.1f%%)\n",
+	       d.dict_bytes, d.samples, secs, d.compr_plain, d.compr_dict,
+	       100.0 * (double)d.compr_dict / (double)d.compr_plain);
+}
+
 /* ---- (3) slot lock --------------------------------------------------- */
 
 #define LK_SLOTS (1u << 20)
@@ -443,6 +533,7 @@ static void lock_bench(void)
 int main(int argc, char **argv)
 {
 	uint64_t mib = 1024;
+	unsigned dict_kib = 64;
 	int runs = 5, opt, parts = 7;
 	struct lat def[4], syn[4];
 	double ddrain, sdrain;
@@ -452,8 +543,11 @@ int main(int argc, char **argv)
 	char names[64];
 	time_t now = time(NULL);
 
-	while ((opt = getopt(argc, argv, "m:p:r:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:p:r:s:")) != -1) {
 		switch (opt) {
+		case 'd':
+			dict_kib = (unsigned)atoi(optarg);
+			break;
 		case 'p':
 			parts = atoi(optarg);
 			break;
@@ -467,7 +561,8 @@ int main(int argc, char **argv)
 			rng_state = strtoull(optarg, NULL, 0) | 1;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-m MiB] [-p parts] [-r runs] [-s seed]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-d dict KiB] [-m MiB] [-p parts] [-r runs] [-s seed]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -514,6 +609,13 @@ int main(int argc, char **argv)
 		printf("\n### Slot lock, uncontended lock + unlock, 1 Mi slots walked in order\n\n");
 		printf("| lock | per operation | extra memory |\n|---|---:|---:|\n");
 		lock_bench();
+	}
+	if (parts & 8) {
+		printf("\n### zstd dictionaries: memory per stored byte, %u pages of the mix, a %u KiB dictionary\n\n",
+		       DICT_HALF, dict_kib);
+		printf("| store | compr_data_size | mem_used_total / orig_data_size | with the dictionaries' memory | dictionaries, MiB |\n");
+		printf("|---|---:|---:|---:|---:|\n");
+		dict_bench(dict_kib);
 	}
 	return 0;
 }

@@ -53,8 +53,10 @@ struct options {
 	char *file;			/* name of that file */
 	char *comp;
 	int comp_level;			/* 0 = the codec's default */
+	char *comp_dict;		/* zstd dictionary file, or NULL */
 	char *recomp;			/* second codec, "off", or NULL = default */
 	int recomp_level;		/* 0 = the codec's default */
+	char *recomp_dict;		/* its dictionary file, or NULL */
 	bool readback_recomp;		/* recompress read-back pages */
 	uint64_t mem_limit;		/* bytes; 0 = none */
 	bool deferred_free;

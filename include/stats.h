@@ -39,6 +39,13 @@ int stats_reserve_stat(const struct store_stats *s, char *buf, size_t len);
 int stats_readback_stat(const struct store_stats *s, char *buf, size_t len);
 /* zram's bd_stat, in 4 KiB pages: bd_count bd_reads bd_writes. */
 int stats_bd_stat(const struct store_stats *s, char *buf, size_t len);
+/*
+ * train_dict (not in zram): dict_bytes samples sample_bytes compr_plain
+ * compr_dict (the last training: its dictionary, the pages it sampled,
+ * their bytes compressed without and with it) dicts mem (dictionaries
+ * pages or codecs use now, and their bytes).
+ */
+int stats_train_dict(const struct store_dict_stats *d, char *buf, size_t len);
 /* One number and a newline (mem_limit, mem_used_max). */
 int stats_u64(uint64_t v, char *buf, size_t len);
 /*

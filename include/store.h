@@ -24,6 +24,13 @@
  * fails with -EFBIG (counted in invalid_io), discards are clamped to it.
  */
 #define STORE_MAX_BYTES (1ull << 47)
+/* The largest dictionary (a dict= file, a trained one). */
+#define STORE_DICT_MAX (1u << 20)
+/* train_dict: the default size, the smallest, the sample's bounds in pages */
+#define STORE_TRAIN_DEFAULT_BYTES (64u << 10)
+#define STORE_TRAIN_MIN_BYTES 1024u
+#define STORE_TRAIN_PAGES 2048u
+#define STORE_TRAIN_MIN_PAGES 16u
 
 struct store;
 struct store_file;
@@ -59,6 +66,12 @@ struct store_config {
 	bool io_flusher;
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;
+	/*
+	 * zstd dictionaries (absolute paths; NULL = none) of the primary codec
+	 * and of recompression priority 1, as algorithm_params dict= sets them.
+	 */
+	const char *comp_dict;
+	const char *recomp_dict;
 };
 
 /* zram's figures, with zram's meaning, plus what zram lacks. */
@@ -217,13 +230,53 @@ int store_set_recomp(struct store *st, unsigned prio, const char *name,
  */
 size_t store_huge_size(struct store *st);
 /*
- * zram's algorithm_params: the level of the codec at priority @prio (0 the
- * primary, 1-3 recompression), or (@prio < 0) of the one named @name; 0 is
- * the codec's default.  New pages of the primary are compressed at it
- * from each worker's next request on.  Returns 0 or -EINVAL (no such
- * codec, @name not the codec at @prio, a level out of its range).
+ * zram's algorithm_params: the parameters of the codec at priority @prio
+ * (0 the primary, 1-3 recompression), or (@prio < 0) of the one named
+ * @name, set as a whole as zram sets them: its @level (0: the codec's
+ * default) and the dictionary in the file at absolute path @dict (a
+ * trained one or raw content, at most STORE_DICT_MAX bytes), or none
+ * (NULL).  New pages of the primary are compressed with them from each
+ * worker's next request on, those of a recompression codec from the next
+ * recompress; every page stored before still decodes (its dictionary
+ * stays until no page uses it).  Returns 0, or -EINVAL (no such codec,
+ * @name not the codec at @prio, a level out of its range, a dictionary
+ * for a codec without them, a relative path, an empty or malformed
+ * file), -EISDIR, -EFBIG (too large), -EBUSY (seven dictionaries still in
+ * use), open(2)'s errno, -ENOMEM; on error nothing changes.
  */
-int store_set_params(struct store *st, int prio, const char *name, int level);
+int store_set_params(struct store *st, int prio, const char *name, int level,
+		     const char *dict);
+/*
+ * train_dict: train a dictionary of at most @size bytes (1 KiB to
+ * STORE_DICT_MAX) from a sample of the pages stored now - up to
+ * STORE_TRAIN_PAGES compressed objects spread over every file, decoded
+ * one at a time under their slot locks - and install it for every codec
+ * that takes one (the primary and the recompression codecs), at their
+ * levels, as store_set_params() would.  Runs on the caller's thread for
+ * as long as training takes (about half a second).  Returns 0, or
+ * -EINVAL (a bad size, no codec takes dictionaries), -ENODATA (fewer than
+ * STORE_TRAIN_MIN_PAGES pages, or none the trainer could use), -EAGAIN
+ * (another training runs), -EBUSY, -ENOMEM.
+ */
+int store_train_dict(struct store *st, size_t size);
+
+/* train_dict's report. */
+struct store_dict_stats {
+	/* the last training: its dictionary's bytes, pages sampled and their
+	 * bytes, those pages compressed without and with it */
+	uint64_t dict_bytes;
+	uint64_t samples;
+	uint64_t sample_bytes;
+	uint64_t compr_plain;
+	uint64_t compr_dict;
+	uint64_t dicts;			/* dictionaries pages or codecs use */
+	uint64_t mem;			/* their bytes, decoding and encoding forms */
+};
+/*
+ * Fill @out; dictionaries no page and no codec uses any more are freed
+ * first (a walk over the stored pages when there are any).
+ */
+void store_dict_stats(struct store *st, struct store_dict_stats *out);
 /* The codec of priority @prio (1-3) and its level, or NULL when unset. */
 const char *store_recomp_name(struct store *st, unsigned prio, int *level);
 struct pp_recompress;

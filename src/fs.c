@@ -109,6 +109,7 @@ enum fs_ctl {
 	FS_CTL_RECOMP_ALGORITHM,
 	FS_CTL_RECOMPRESS,
 	FS_CTL_ALGORITHM_PARAMS,
+	FS_CTL_TRAIN_DICT,		/* not in zram */
 	/* the policies, in include/policy.h's order */
 	FS_CTL_WRITEBACK_IDLE,
 	FS_CTL_WRITEBACK_IDLE_PAGES,
@@ -142,6 +143,7 @@ static const struct {
 	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
 	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
 	[FS_CTL_ALGORITHM_PARAMS] = { "algorithm_params", 0200 },
+	[FS_CTL_TRAIN_DICT] = { "train_dict", 0644 },
 	[FS_CTL_WRITEBACK_IDLE] = { "writeback_idle", 0644 },
 	[FS_CTL_WRITEBACK_IDLE_PAGES] = { "writeback_idle_pages", 0644 },
 	[FS_CTL_RECOMPRESS_IDLE] = { "recompress_idle", 0644 },
@@ -1142,11 +1144,16 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 				   sizeof(dict));
 		if (rc || (!algo[0] && prio < 0))
 			return -EINVAL;
-		/* zstd dictionaries (dict=) are not supported yet */
-		if (dict[0])
-			return -EOPNOTSUPP;
-		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level);
+		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level,
+					dict[0] ? dict : NULL);
 	}
+	case FS_CTL_TRAIN_DICT:
+		/* "1": the default size; else the dictionary's size */
+		if (pp_streq(val, "1"))
+			v = STORE_TRAIN_DEFAULT_BYTES;
+		else if (options_parse_size(val, &v) || v > SIZE_MAX)
+			return -EINVAL;
+		return store_train_dict(fs->st, (size_t)v);
 	case FS_CTL_RECOMPRESS: {
 		struct pp_recompress r;
 
@@ -1192,8 +1199,14 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
-	if (which != FS_CTL_FILES && which != FS_CTL_COMP_ALGORITHM)
+	if (which == FS_CTL_TRAIN_DICT) {
+		struct store_dict_stats d;
+
+		store_dict_stats(fs->st, &d);
+		k = stats_train_dict(&d, buf, cap);
+	} else if (which != FS_CTL_FILES && which != FS_CTL_COMP_ALGORITHM) {
 		store_stats(fs->st, &s);
+	}
 	switch (which) {
 	case FS_CTL_MM_STAT:
 		k = stats_mm_stat(&s, buf, cap);
@@ -1267,6 +1280,8 @@ static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
 		k = stats_u64(policy_get(fs->policy, (enum policy_knob)(which -
 				FS_CTL_WRITEBACK_IDLE)), buf, cap);
 		break;
+	case FS_CTL_TRAIN_DICT:
+		break;		/* above */
 	case FS_CTL_COMPACT:
 	case FS_CTL_IDLE:
 	case FS_CTL_WRITEBACK:
@@ -1386,6 +1401,7 @@ static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
 	case FS_CTL_RECOMP_ALGORITHM:
 	case FS_CTL_RECOMPRESS:
 	case FS_CTL_ALGORITHM_PARAMS:
+	case FS_CTL_TRAIN_DICT:
 	case FS_CTL_WRITEBACK_IDLE:
 	case FS_CTL_WRITEBACK_IDLE_PAGES:
 	case FS_CTL_RECOMPRESS_IDLE:

@@ -208,9 +208,13 @@ static void main_report_safety(struct main_ctx *m, int oom_err)
 	}
 }
 
-/* Check comp= and comp_level= against the codecs built in, with a clear line. */
+/*
+ * Check comp=, comp_level= and the dictionaries against the codecs built
+ * in, with a clear line.
+ */
 static int main_check_codec(const struct options *o)
 {
+	const char *recomp = main_recomp(o);
 	struct codec c;
 	int rc = codec_init(&c, o->comp, o->comp_level);
 
@@ -224,6 +228,17 @@ static int main_check_codec(const struct options *o)
 		fprintf(stderr, "zramfuse: comp_level=%d: out of range for %s (%d to %d)\n",
 			o->comp_level, o->comp, c.ops->level_min, c.ops->level_max);
 		return rc;
+	}
+	if (rc == 0 && o->comp_dict && !codec_has_dict(c.ops)) {
+		fprintf(stderr, "zramfuse: comp_dict=%s: comp=%s takes no dictionary (zstd does)\n",
+			o->comp_dict, o->comp);
+		return -EINVAL;
+	}
+	if (rc == 0 && o->recomp_dict &&
+	    (!recomp || codec_init(&c, recomp, 0) || !codec_has_dict(c.ops))) {
+		fprintf(stderr, "zramfuse: recomp_dict=%s: recomp=%s takes no dictionary (zstd does)\n",
+			o->recomp_dict, recomp ? recomp : "off");
+		return -EINVAL;
 	}
 	return rc;
 }
@@ -349,6 +364,8 @@ static int main_run(struct options *o, int status_fd)
 	cfg.comp_level = o->comp_level;
 	cfg.recomp = main_recomp(o);
 	cfg.recomp_level = o->recomp_level;
+	cfg.comp_dict = o->comp_dict;
+	cfg.recomp_dict = o->recomp_dict;
 	cfg.recomp_readback = cfg.recomp && o->readback_recomp;
 	cfg.mem_limit = o->mem_limit;
 	cfg.deferred_free = o->deferred_free;
@@ -365,11 +382,15 @@ static int main_run(struct options *o, int status_fd)
 		bool memlock = o->mlock && rc == -EAGAIN;
 
 		errno = -rc;
-		main_log(LOG_ERR, "store (comp=%s, recomp=%s, reserve=%lluK%s%s): %m%s", o->comp,
+		main_log(LOG_ERR, "store (comp=%s, recomp=%s, reserve=%lluK%s%s%s%s%s%s): %m%s", o->comp,
 			 cfg.recomp ? cfg.recomp : "off",
 			 (unsigned long long)(o->reserve >> 10),
 			 o->backing_dev ? ", backing_dev=" : "",
 			 o->backing_dev ? o->backing_dev : "",
+			 o->comp_dict ? ", comp_dict=" : "",
+			 o->comp_dict ? o->comp_dict : "",
+			 o->recomp_dict ? ", recomp_dict=" : "",
+			 o->recomp_dict ? o->recomp_dict : "",
 			 memlock ? " (RLIMIT_MEMLOCK too low for mlockall: raise it, e.g. ulimit -l unlimited, or use -o nomlock for non-swap use)" : "");
 		goto err_start;
 	}

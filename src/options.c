@@ -36,8 +36,10 @@ enum {
 	KEY_FILE,
 	KEY_COMP,
 	KEY_COMP_LEVEL,
+	KEY_COMP_DICT,
 	KEY_RECOMP,
 	KEY_RECOMP_LEVEL,
+	KEY_RECOMP_DICT,
 	KEY_READBACK_RECOMP,
 	KEY_MEM_LIMIT,
 	KEY_DEFERRED_FREE,
@@ -67,8 +69,10 @@ static const struct fuse_opt options_table[] = {
 	FUSE_OPT_KEY("file=", KEY_FILE),
 	FUSE_OPT_KEY("comp=", KEY_COMP),
 	FUSE_OPT_KEY("comp_level=", KEY_COMP_LEVEL),
+	FUSE_OPT_KEY("comp_dict=", KEY_COMP_DICT),
 	FUSE_OPT_KEY("recomp=", KEY_RECOMP),
 	FUSE_OPT_KEY("recomp_level=", KEY_RECOMP_LEVEL),
+	FUSE_OPT_KEY("recomp_dict=", KEY_RECOMP_DICT),
 	FUSE_OPT_KEY("readback_recomp=", KEY_READBACK_RECOMP),
 	FUSE_OPT_KEY("mem_limit=", KEY_MEM_LIMIT),
 	FUSE_OPT_KEY("deferred_free=", KEY_DEFERRED_FREE),
@@ -292,10 +296,13 @@ static int options_proc(void *data, const char *arg, int key,
 		o->policy[key - KEY_WRITEBACK_IDLE] = u;
 		return 0;
 	case KEY_BACKING_DEV:
+	case KEY_COMP_DICT:
+	case KEY_RECOMP_DICT:
 		/* opened by the store; a bad one stops the mount there */
 		if (*v != '/')
 			return options_error(c, "%s: not an absolute path", arg);
-		if (options_replace(&o->backing_dev, v))
+		if (options_replace(key == KEY_BACKING_DEV ? &o->backing_dev :
+				    key == KEY_COMP_DICT ? &o->comp_dict : &o->recomp_dict, v))
 			return options_error(c, "out of memory");
 		return 0;
 	case KEY_COMP:
@@ -511,7 +518,9 @@ void options_free(struct options *o)
 	}
 	free(o->file);
 	free(o->comp);
+	free(o->comp_dict);
 	free(o->recomp);
+	free(o->recomp_dict);
 	free(o->backing_dev);
 	free(o->source);
 	free(o->mountpoint);
@@ -535,10 +544,13 @@ void options_help(const char *prog)
 "    -o file=NAME           name of that file (default: " OPTIONS_DEFAULT_FILE ")\n"
 "    -o comp=lz4|zstd       compressor (default: " OPTIONS_DEFAULT_COMP ")\n"
 "    -o comp_level=N        compression level (default: the codec's)\n"
+"    -o comp_dict=PATH      zstd dictionary for new pages, a trained one\n"
+"                           or raw content, at most 1M (default: none)\n"
 "    -o recomp=lz4|zstd|off\n"
 "                           second codec, for recompression (default:\n"
 "                           zstd with comp=lz4, else off)\n"
 "    -o recomp_level=N      its level (default: the codec's)\n"
+"    -o recomp_dict=PATH    its zstd dictionary (default: none)\n"
 "    -o readback_recomp=on|off\n"
 "                           recompress pages read back in the background\n"
 "                           (default: on with a second codec)\n"

@@ -64,6 +64,14 @@ int stats_bd_stat(const struct store_stats *s, char *buf, size_t len)
 			s->bd_count, s->bd_reads, s->bd_writes);
 }
 
+int stats_train_dict(const struct store_dict_stats *d, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			" %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			d->dict_bytes, d->samples, d->sample_bytes, d->compr_plain,
+			d->compr_dict, d->dicts, d->mem);
+}
+
 int stats_u64(uint64_t v, char *buf, size_t len)
 {
 	return snprintf(buf, len, "%" PRIu64 "\n", v);

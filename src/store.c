@@ -58,9 +58,9 @@
  * A discard walks slots at about that cost: 256 slots, 6-8 us per MiB.
  * No lock wider than a slot is taken on the
  * read/write/discard path; the slot lock is never held while taking
- * another slot lock.  Lock order: slot lock -> (zspool's locks, inside
- * zspool_alloc()/map) ; tls_lock and files_lock are leaves, never held
- * with a slot lock.
+ * another slot lock.  Lock order: train_lock -> pp_lock -> slot lock ->
+ * (zspool's locks, inside zspool_alloc()/map) ; tls_lock and files_lock
+ * are leaves, never held with a slot lock.
  *
  * Writing a whole page compresses it with this thread's codec context into
  * this thread's buffer and allocates and fills the new object before
@@ -114,10 +114,53 @@
  * cache line) and summed by store_stats().  Gauges are signed deltas, so a
  * page written by one thread and discarded by another sums right.  The
  * per-file usage is two relaxed atomics in the file.
+ *
+ * Dictionaries (zram's algorithm_params dict=, and train_dict, which
+ * zram lacks).  A zstd page may be encoded with a dictionary; it must be
+ * decoded with the same one, forever.  A page records which: an index
+ * into a table of dictionaries (st->dicts, STORE_DICTS - 1 = 7 entries;
+ * 0 = none) in the top 4 bits of val, which neither a handle (below 2^30)
+ * nor a block of the backing file reaches; a same-filled page, whose val
+ * is its whole fill word, has none.  So a page written before any
+ * dictionary decodes as before, and a writeback or a recompression
+ * carries the index along.  An entry holds the decoding form (a DDict,
+ * any level); the encoding form (a CDict, one level) belongs to a
+ * codec's parameters: st->enc for the primary, st->comp_cdict[] for the
+ * recompression codecs.  Several dictionaries live at once because a new
+ * one (a second train_dict, a new dict=) must not wait for the last page
+ * of the old one to go, which on a swap device may be never; the other
+ * choice, one per codec replaceable only while no page uses it, is
+ * simpler but would make retraining a one-shot.  Seven bound the memory
+ * (a 64 KiB dictionary takes 0.1 MiB to decode and 0.5 MiB to encode at
+ * level 3); an install that finds the table full gets -EBUSY.
+ *
+ * An entry is freed (store_dict_gc(), at each install and each read of
+ * train_dict's report, under pp_lock) once no encoding and no page names
+ * it.  Pages are found by a walk of every slot under its lock, ~25 ns a
+ * slot: counting pages per dictionary instead would put a counter update
+ * (and val, where the index lives) into every write's accounting.  The
+ * walk is exact because no new page can name the entry by then: an
+ * encoding names it only while it is current or still used by a worker.
+ *
+ * How workers take a new encoding (level or dictionary): as the level
+ * before, at their next request (store_tls_prepare(): one load and one
+ * predictable branch when nothing changed).  The encoding is an immutable
+ * struct store_enc published in st->enc; a worker announces the one its
+ * context references in t->enc (a hazard pointer: store, then check that
+ * it is still current, both seq_cst) before it uses it, and the
+ * replaced one waits on st->retired until no worker announces it.  An
+ * idle worker holds on to the old one until its next request.  Reading
+ * a page decodes under the slot lock, a written-back one included (its
+ * block is read with no lock, then checked and decoded under it), so the
+ * slot's own index keeps the entry alive for the decode.  The
+ * recompression codecs' encodings are used only under pp_lock, as
+ * installs are, and need none of this.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -125,6 +168,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +223,16 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_TIME_SHIFT 2
 #define SLOT_TIME_MAX (UINT32_MAX >> SLOT_TIME_SHIFT)
 
+/*
+ * An object's or a written-back page's dictionary: an index into
+ * st->dicts in the top bits of val, 0 = none (see the head comment).
+ */
+#define SLOT_DICT_SHIFT 60
+#define SLOT_OBJ_MASK ((UINT64_C(1) << SLOT_DICT_SHIFT) - 1)
+#define STORE_DICTS 8			/* table entries; 0 is "none" */
+
+_Static_assert(STORE_DICTS <= 16, "a dictionary index fits val's top 4 bits");
+
 struct slot {
 	_Atomic uint32_t lock;		/* state 0 free, 1 held, 2 held + sleepers; time */
 	_Atomic uint32_t info;		/* protected by lock (relaxed peeks allowed) */
@@ -215,6 +269,13 @@ struct store_tls {
 	struct codec_ctx *ctx;
 	/* the other codec, to decode pages recompressed with it; owner only */
 	struct codec_ctx *alt;
+	/*
+	 * The primary's encoding t->ctx may use: written by the owner only
+	 * (seq_cst), read by store_dict_gc() under st->tls_lock.
+	 */
+	_Atomic(struct store_enc *) enc;
+	struct store_enc *enc_done;	/* owner only: fully taken (else NULL) */
+	uint64_t dict_val;		/* owner only: val bits of t->ctx's dictionary */
 	int level;			/* owner only: the level t->ctx compresses at */
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
@@ -235,6 +296,23 @@ struct store_file {
 	struct store_file *next, *prev;	/* protected by st->files_lock */
 	/* post-processing walks under way (store_files_pin()) */
 	_Atomic unsigned pins;
+};
+
+/*
+ * The primary codec's encoding: its level and dictionary.  Immutable once
+ * published in st->enc; freed when replaced and no worker announces it
+ * (see the head comment).
+ */
+struct store_enc {
+	int level;
+	unsigned dict;			/* st->dicts index, 0 = none */
+	struct codec_cdict *cdict;	/* owned; NULL without a dictionary */
+	struct store_enc *next;		/* st->retired; protected by pp_lock */
+};
+
+/* The last training (train_dict); protected by st->pp_lock. */
+struct store_train {
+	uint64_t dict_bytes, samples, sample_bytes, compr_plain, compr_dict;
 };
 
 struct store {
@@ -279,8 +357,24 @@ struct store {
 	bool comp_used[PP_MAX_COMPS];	/* protected by pp_lock */
 	/* the codec other than the primary that some priority uses, or NULL */
 	_Atomic(const struct codec_ops *) alt_ops;	/* acquire */
-	/* the primary's level now (algorithm_params); st->codec keeps the first */
-	_Atomic int level;		/* relaxed */
+	/*
+	 * The primary's encoding now (algorithm_params: level, dictionary);
+	 * st->codec keeps the first level.  Set under pp_lock, seq_cst.
+	 */
+	_Atomic(struct store_enc *) enc;
+	struct store_enc *retired;	/* replaced, maybe in use; pp_lock */
+	/*
+	 * Dictionaries pages may name (index 0 unused): set under pp_lock,
+	 * cleared by store_dict_gc() under it.  A decoder loads an entry
+	 * under the lock of a slot that names it, so it is there.
+	 */
+	_Atomic(struct codec_dict *) dicts[STORE_DICTS];	/* acquire */
+	/* the recompression codecs' dictionaries: comps[p].cdict, owned */
+	struct codec_cdict *comp_cdict[PP_MAX_COMPS];	/* protected by pp_lock */
+	unsigned comp_dict[PP_MAX_COMPS];	/* index; protected by pp_lock */
+	struct store_train train;	/* protected by pp_lock */
+	/* one training at a time, taken before pp_lock */
+	pthread_mutex_t train_lock;
 };
 
 /* --- slot lock ------------------------------------------------------- */
@@ -415,6 +509,18 @@ static inline bool info_wb(uint32_t info)
 static inline uint32_t info_obj_size(uint32_t info)
 {
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
+}
+
+/* The handle of an object or the block of a written-back page. */
+static inline uint64_t val_obj(uint64_t val)
+{
+	return val & SLOT_OBJ_MASK;
+}
+
+/* Its dictionary (for a slot with an object or a block). */
+static inline unsigned val_dict(uint64_t val)
+{
+	return (unsigned)(val >> SLOT_DICT_SHIFT);
 }
 
 /*
@@ -573,18 +679,45 @@ static void store_tls_unlink(struct store *st, struct store_tls *t)
 		t->next->prev = t->prev;
 }
 
-/* pthread key destructor: the thread is exiting. */
-static void store_tls_exit(void *arg)
+/*
+ * A thread's state leaves the store: its contexts go first, while it is
+ * still on the list announcing the encoding they use (store_dict_gc()).
+ */
+static void store_tls_leave(struct store *st, struct store_tls *t)
 {
-	struct store_tls *t = arg;
-	struct store *st = t->st;
-
+	codec_ctx_destroy(t->ctx);
+	codec_ctx_destroy(t->alt);
+	t->ctx = t->alt = NULL;
 	pthread_mutex_lock(&st->tls_lock);
 	store_tls_unlink(st, t);
 	pthread_mutex_unlock(&st->tls_lock);
 	store_tls_free(t);
 }
 
+/* pthread key destructor: the thread is exiting. */
+static void store_tls_exit(void *arg)
+{
+	struct store_tls *t = arg;
+
+	store_tls_leave(t->st, t);
+}
+
+/*
+ * Use a context once: its state (zstd's lazily allocated tables among it,
+ * sized for its dictionary if it has one) is then faulted in now, not on
+ * the I/O path under a slot lock.
+ */
+static void store_ctx_warm(struct store_tls *t, struct codec_ctx *ctx)
+{
+	long n = codec_compress(ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
+				sizeof(t->cbuf));
+
+	if (n > 0)
+		codec_decompress(ctx, t->cbuf, (size_t)n, t->bounce, STORE_PAGE_SIZE);
+}
+
+static int store_tls_switch(struct store *st, struct store_tls *t,
+			    struct store_enc *e);
 static void store_tls_prepare(struct store *st, struct store_tls *t);
 
 static int store_tls_create(struct store *st, struct store_tls **out)
@@ -596,45 +729,30 @@ static int store_tls_create(struct store *st, struct store_tls **out)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
 	t->st = st;
-	t->level = atomic_load_explicit(&st->level, memory_order_relaxed);
-	ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
-						.level = t->level }, &t->ctx);
-	if (ret < 0) {
-		free(t);
-		return ret;
-	}
-	/*
-	 * Use the codec once now: its state (zstd's lazily allocated tables
-	 * among it) is then faulted in before the first request, not on the
-	 * I/O path under a slot lock.
-	 */
-	ret = (int)codec_compress(t->ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
-				  sizeof(t->cbuf));
-	if (ret > 0)
-		codec_decompress(t->ctx, t->cbuf, (size_t)ret, t->bounce,
-				 STORE_PAGE_SIZE);
-	/* the recompression codec's context too, when one is named already
-	 * (recomp= at mount): made and faulted in now, not at a request */
-	store_tls_prepare(st, t);
-	if (t->alt) {
-		ret = (int)codec_compress(t->alt, t->page, STORE_PAGE_SIZE, t->cbuf,
-					  sizeof(t->cbuf));
-		if (ret > 0)
-			codec_decompress(t->alt, t->cbuf, (size_t)ret, t->bounce,
-					 STORE_PAGE_SIZE);
-	}
-	t->rn = reclaim_node_get(st->rc);
-	ret = -pthread_setspecific(st->key, t);
-	if (ret) {
-		store_tls_free(t);
-		return ret;
-	}
+	/* on the list before it first announces an encoding */
 	pthread_mutex_lock(&st->tls_lock);
 	t->next = st->tls_list;
 	if (t->next)
 		t->next->prev = t;
 	st->tls_list = t;
 	pthread_mutex_unlock(&st->tls_lock);
+	ret = store_tls_switch(st, t, atomic_load_explicit(&st->enc,
+							   memory_order_acquire));
+	if (ret < 0) {
+		store_tls_leave(st, t);
+		return ret;
+	}
+	/* the recompression codec's context too, when one is named already
+	 * (recomp= at mount): made and faulted in now, not at a request */
+	store_tls_prepare(st, t);
+	if (t->alt)
+		store_ctx_warm(t, t->alt);
+	t->rn = reclaim_node_get(st->rc);
+	ret = -pthread_setspecific(st->key, t);
+	if (ret) {
+		store_tls_leave(st, t);
+		return ret;
+	}
 	*out = t;
 	return 0;
 }
@@ -790,14 +908,14 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 			}
 			if (info & SLOT_WB) {
 				wb_block_free(atomic_load_explicit(&w->st->wb,
-						memory_order_acquire), l->s[i].val);
+						memory_order_acquire), val_obj(l->s[i].val));
 				w->d[C_BD_COUNT]--;
 				continue;
 			}
 			w->d[C_COMPR] -= info & SLOT_SIZE_MASK;
 			if (info & SLOT_HUGE)
 				w->d[C_HUGE]--;
-			w->h[w->n++] = (zspool_handle_t)l->s[i].val;
+			w->h[w->n++] = (zspool_handle_t)val_obj(l->s[i].val);
 			w->objs++;
 			if (w->n == sizeof(w->h) / sizeof(w->h[0]))
 				table_walk_flush(w);
@@ -964,13 +1082,15 @@ static int store_get(struct store *st, struct store_tls *t, size_t size,
 
 /*
  * Encode one page as a slot's new content: the fill word, or a new object
- * holding it compressed (raw when that does not save a quarter).
+ * holding it compressed (raw when that does not save a quarter), with the
+ * index of the dictionary this thread's context used.
  */
 static int store_encode(struct store *st, struct store_tls *t,
 			const unsigned char *src, uint32_t *info, uint64_t *val)
 {
 	const void *data = t->cbuf;
 	uint32_t flags = SLOT_STORED;
+	uint64_t dict = t->dict_val;
 	zspool_handle_t h;
 	uint64_t fill;
 	long n;
@@ -987,6 +1107,7 @@ static int store_encode(struct store *st, struct store_tls *t,
 		n = STORE_PAGE_SIZE;
 		data = src;
 		flags |= SLOT_HUGE;
+		dict = 0;
 	} else if (n <= 0) {
 		return n < 0 ? (int)n : -EIO;
 	}
@@ -995,36 +1116,58 @@ static int store_encode(struct store *st, struct store_tls *t,
 		return ret;
 	zspool_write(st->pool, h, data, (size_t)n);
 	*info = flags | (uint32_t)n;
-	*val = h;
+	*val = h | dict;
 	return 0;
 }
 
 /*
- * Decompress a page's object with the codec of its priority: this
- * thread's primary context, or its context of the other codec (made by
- * store_tls_prepare() before the request took any lock).
+ * Decompress a page's object (@val: its slot's) with the codec of its
+ * priority - this thread's primary context, or its context of the other
+ * codec (made by store_tls_prepare() before the request took any lock) -
+ * and the dictionary it names.  The caller holds the slot's lock, which
+ * keeps that dictionary in the table.
  */
 static int store_decompress(struct store *st, struct store_tls *t,
-			    uint32_t info, const void *src, unsigned char *dst)
+			    uint32_t info, uint64_t val, const void *src,
+			    unsigned char *dst)
 {
-	unsigned prio = info_prio(info);
+	unsigned prio = info_prio(info), k = val_dict(val);
 	struct codec_ctx *ctx = t->ctx;
+	struct codec_dict *d;
 
 	if (prio && st->comps[prio].ops != st->codec.ops)
 		ctx = t->alt;
 	if (!ctx)
 		return -ENOMEM;
-	return codec_decompress(ctx, src, info & SLOT_SIZE_MASK, dst,
-				STORE_PAGE_SIZE);
+	if (__builtin_expect(k == 0, 1))
+		return codec_decompress(ctx, src, info & SLOT_SIZE_MASK, dst,
+					STORE_PAGE_SIZE);
+	d = atomic_load_explicit(&st->dicts[k], memory_order_acquire);
+	if (!d)
+		return -EIO;	/* cannot be: the slot names it */
+	return codec_decompress_dict(ctx, d, src, info & SLOT_SIZE_MASK, dst,
+				     STORE_PAGE_SIZE);
+}
+
+/* An object's bytes at @src into a page at @dst: raw or decompressed. */
+static int store_decode_obj(struct store *st, struct store_tls *t,
+			    uint32_t info, uint64_t val, const void *src,
+			    unsigned char *dst)
+{
+	if (info & SLOT_HUGE) {
+		memcpy(dst, src, STORE_PAGE_SIZE);
+		return 0;
+	}
+	return store_decompress(st, t, info, val, src, dst);
 }
 
 /* Decode a locked slot's content into @dst (4 KiB). */
 static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 			uint64_t val, unsigned char *dst)
 {
-	zspool_handle_t h = (zspool_handle_t)val;
+	zspool_handle_t h = (zspool_handle_t)val_obj(val);
 	const void *p;
-	int ret = 0;
+	int ret;
 
 	if (!(info & SLOT_STORED)) {
 		memset(dst, 0, STORE_PAGE_SIZE);
@@ -1035,35 +1178,27 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
 		return 0;
 	}
 	p = zspool_map(st->pool, h, t->bounce);
-	if (info & SLOT_HUGE)
-		memcpy(dst, p, STORE_PAGE_SIZE);
-	else
-		ret = store_decompress(st, t, info, p, dst);
+	ret = store_decode_obj(st, t, info, val, p, dst);
 	zspool_unmap(st->pool, h);
 	return ret;
 }
 
 /*
- * Decode a written-back page (no lock held): its block is read into this
- * thread's bounce page, allocated ahead and aligned for direct I/O.
+ * Read a written-back page's block (no lock held) into this thread's
+ * bounce page, allocated ahead and aligned for direct I/O.
  */
-static int store_decode_wb(struct store *st, struct store_tls *t, uint32_t info,
-			   uint64_t val, unsigned char *dst)
+static int store_read_wb(struct store *st, struct store_tls *t, uint64_t val)
 {
 	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
 	int ret;
 
 	if (!wb)
 		return -EIO;
-	ret = wb_read(wb, val, t->bounce);
+	ret = wb_read(wb, val_obj(val), t->bounce);
 	if (ret < 0)
 		return ret;
 	cnt_add(t, C_BD_READS, 1);
-	if (info & SLOT_HUGE) {
-		memcpy(dst, t->bounce, STORE_PAGE_SIZE);
-		return 0;
-	}
-	return store_decompress(st, t, info, t->bounce, dst);
+	return 0;
 }
 
 /*
@@ -1074,7 +1209,8 @@ static int store_decode_wb(struct store *st, struct store_tls *t, uint32_t info,
  * and its I/O may wait for memory, which no slot lock may do (see the
  * head comment) - and the slot checked afterwards: when it changed
  * meanwhile (the block may even have been freed and reused), the load
- * starts again from its new content.
+ * starts again from its new content; else the block is decoded, under
+ * the lock as a page in memory is (the slot keeps its dictionary there).
  */
 static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 		      unsigned char *dst, uint32_t *infop, uint64_t *valp)
@@ -1104,9 +1240,11 @@ static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 			return ret;
 		}
 		slot_unlock_touch(s, t->now);
-		ret = store_decode_wb(st, t, info, val, dst);
+		ret = store_read_wb(st, t, val);
 		slot_lock(s);
 		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
+		if (same && ret == 0)
+			ret = store_decode_obj(st, t, info, val, t->bounce, dst);
 		slot_unlock(s);
 		if (same)
 			return ret;
@@ -1117,9 +1255,10 @@ static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 static void store_release(struct store *st, uint32_t info, uint64_t val)
 {
 	if (info_has_obj(info))
-		zspool_free(st->pool, (zspool_handle_t)val);
+		zspool_free(st->pool, (zspool_handle_t)val_obj(val));
 	else if (info_wb(info))
-		wb_block_free(atomic_load_explicit(&st->wb, memory_order_acquire), val);
+		wb_block_free(atomic_load_explicit(&st->wb, memory_order_acquire),
+			      val_obj(val));
 }
 
 static int store_write_page(struct store_file *f, struct store_tls *t,
@@ -1194,7 +1333,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 			break;
 		slot_unlock(s);
 		if (info_has_obj(newi))
-			zspool_free(st->pool, (zspool_handle_t)newv);
+			zspool_free(st->pool, (zspool_handle_t)val_obj(newv));
 	}
 	slot_set(s, newi, newv);
 	slot_unlock_touch(s, t->now);
@@ -1206,31 +1345,72 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 }
 
 /*
- * The start of a request: its clock, and the context of the other codec
- * once some priority uses it.  That context is made here, with no lock
- * held, at this thread's first request after recomp_algorithm named the
- * codec; should it fail, reads of pages recompressed with that codec
- * fail with -ENOMEM until a later request makes it.
+ * Take encoding @e (st->enc as loaded): announce it, then check that it
+ * is still the current one - a store_dict_gc() between the load and the
+ * announcement may have freed it - and take the newer one if not.  The
+ * context lets go of its old dictionary before the announcement moves.
+ * A new level needs a new context (the level is set in it); should that
+ * fail, the old one goes on at its level (with @e's dictionary, whose
+ * own level then applies), and the next request tries again.  Returns 0,
+ * or -errno when the thread has no context at all.
+ */
+static int store_tls_switch(struct store *st, struct store_tls *t,
+			    struct store_enc *e)
+{
+	struct store_enc *now;
+	struct codec_ctx *ctx;
+	int ret = 0;
+
+	if (t->ctx && t->dict_val)
+		codec_ctx_set_cdict(t->ctx, NULL);
+	t->dict_val = 0;
+	for (;;) {
+		atomic_store_explicit(&t->enc, e, memory_order_seq_cst);
+		now = atomic_load_explicit(&st->enc, memory_order_seq_cst);
+		if (now == e)
+			break;
+		e = now;
+	}
+	t->enc_done = e;
+	if (!t->ctx || e->level != t->level) {
+		ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+							.level = e->level }, &ctx);
+		if (ret == 0) {
+			codec_ctx_destroy(t->ctx);
+			t->ctx = ctx;
+			t->level = e->level;
+		} else {
+			t->enc_done = NULL;
+		}
+	}
+	if (!t->ctx)
+		return ret;
+	if (e->cdict) {
+		codec_ctx_set_cdict(t->ctx, e->cdict);
+		t->dict_val = (uint64_t)e->dict << SLOT_DICT_SHIFT;
+	}
+	store_ctx_warm(t, t->ctx);
+	return 0;
+}
+
+/*
+ * The start of a request: its clock, the primary's encoding when
+ * algorithm_params or train_dict changed it (store_tls_switch()), and the
+ * context of the other codec once some priority uses it.  That context
+ * is made here, with no lock held, at this thread's first request after
+ * recomp_algorithm named the codec; should it fail, reads of pages
+ * recompressed with that codec fail with -ENOMEM until a later request
+ * makes it.
  */
 static void store_tls_prepare(struct store *st, struct store_tls *t)
 {
 	const struct codec_ops *alt;
-	int level;
+	struct store_enc *e;
 
 	t->now = store_now(st);
-	level = atomic_load_explicit(&st->level, memory_order_relaxed);
-	if (__builtin_expect(level != t->level, 0)) {
-		/* algorithm_params changed the primary's level: a new context
-		 * (the level is set in it); on failure, the old one goes on */
-		struct codec_ctx *ctx;
-
-		if (codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
-						      .level = level }, &ctx) == 0) {
-			codec_ctx_destroy(t->ctx);
-			t->ctx = ctx;
-			t->level = level;
-		}
-	}
+	e = atomic_load_explicit(&st->enc, memory_order_acquire);
+	if (__builtin_expect(e != t->enc_done, 0))
+		store_tls_switch(st, t, e);
 	if (__builtin_expect(t->alt != NULL, 1))
 		return;
 	alt = atomic_load_explicit(&st->alt_ops, memory_order_acquire);
@@ -1435,11 +1615,11 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 			delta_slot(&d, info, 0);
 			d.freed++;
 			if (info_has_obj(info))
-				store_batch_add(st, t, (zspool_handle_t)val,
+				store_batch_add(st, t, (zspool_handle_t)val_obj(val),
 						info & SLOT_SIZE_MASK);
 			else if (info_wb(info))
 				wb_block_free(atomic_load_explicit(&st->wb,
-						memory_order_acquire), val);
+						memory_order_acquire), val_obj(val));
 		}
 		lidx++;
 	}
@@ -1602,6 +1782,8 @@ void store_file_destroy(struct store_file *f)
 	}
 }
 
+static void store_dicts_free(struct store *st);
+
 static uint64_t store_limit_pages(uint64_t bytes)
 {
 	return bytes ? (bytes + STORE_PAGE_SIZE - 1) / STORE_PAGE_SIZE : 0;
@@ -1621,6 +1803,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 		.free_table = store_table_free,
 	};
 	const char *comp = cfg->comp;
+	struct store_enc *enc;
 	struct store *st;
 	char first[16];
 	int ret;
@@ -1639,7 +1822,13 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = codec_init(&st->codec, comp, cfg->comp_level);
 	if (ret < 0)
 		goto fail_free;
-	atomic_init(&st->level, st->codec.level);
+	enc = calloc(1, sizeof(*enc));
+	if (!enc) {
+		ret = -ENOMEM;
+		goto fail_free;
+	}
+	enc->level = st->codec.level;
+	atomic_init(&st->enc, enc);
 	st->deferred = cfg->deferred_free;
 	st->nowait = cfg->nowait_writes;
 	st->headroom_min = cfg->headroom_min ? cfg->headroom_min : STORE_HEADROOM_MIN;
@@ -1648,6 +1837,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
 	pthread_mutex_init(&st->pp_lock, NULL);
+	pthread_mutex_init(&st->train_lock, NULL);
 	st->io_flusher = cfg->io_flusher;
 	{
 		struct timespec ts;
@@ -1681,13 +1871,17 @@ int store_create(const struct store_config *cfg, struct store **out)
 		goto fail_pool;
 	if (cfg->reserve_pages)
 		reclaim_kick_refill(st->rc);
-	if (cfg->recomp) {
-		ret = store_set_recomp(st, 1, cfg->recomp, cfg->recomp_level);
-		if (ret == 0 && cfg->recomp_readback)
-			ret = recomp_start(st, &st->recomp);
-		if (ret < 0)
-			goto fail_rc;
-	}
+	ret = cfg->recomp ? store_set_recomp(st, 1, cfg->recomp, cfg->recomp_level) : 0;
+	/* the dictionaries of -o comp_dict= and recomp_dict= */
+	if (ret == 0 && cfg->comp_dict)
+		ret = store_set_params(st, 0, NULL, cfg->comp_level, cfg->comp_dict);
+	if (ret == 0 && cfg->recomp_dict)
+		ret = cfg->recomp ? store_set_params(st, 1, NULL, cfg->recomp_level,
+						     cfg->recomp_dict) : -EINVAL;
+	if (ret == 0 && cfg->recomp && cfg->recomp_readback)
+		ret = recomp_start(st, &st->recomp);
+	if (ret < 0)
+		goto fail_rc;
 	*out = st;
 	return 0;
 
@@ -1702,9 +1896,11 @@ fail_key:
 fail_wb:
 	wb_close(atomic_load_explicit(&st->wb, memory_order_relaxed));
 fail_mutex:
+	pthread_mutex_destroy(&st->train_lock);
 	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
+	store_dicts_free(st);
 fail_free:
 	free(st);
 	return ret;
@@ -1743,12 +1939,14 @@ void store_destroy(struct store *st)
 		free(t);
 	}
 	pthread_mutex_unlock(&st->tls_lock);
+	store_dicts_free(st);
 	reclaim_destroy(st->rc);
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
 	headroom_destroy(st->hr);
 	/* after reclaim: freeing the tables gave their blocks back */
 	wb_close(atomic_load_explicit(&st->wb, memory_order_acquire));
+	pthread_mutex_destroy(&st->train_lock);
 	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
@@ -2059,7 +2257,7 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 		return 0;
 	}
 	size = info & SLOT_SIZE_MASK;
-	zspool_read(st->pool, (zspool_handle_t)val, t->bounce, size);
+	zspool_read(st->pool, (zspool_handle_t)val_obj(val), t->bounce, size);
 	/*
 	 * Time 0 ("never") while the page is written: any access in the
 	 * meantime sets a real time, even within the same second, and the
@@ -2082,12 +2280,14 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	}
 	slot_set_time_locked(s, at);
 	newi = (info & ~SLOT_IDLE) | SLOT_WB;
-	slot_set(s, newi, a->blk);
+	/* the block takes the object's dictionary along */
+	assert(a->blk <= SLOT_OBJ_MASK);
+	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
 	slot_unlock(s);
 	a->blk = STORE_NO_BLOCK;
 	store_account_slot(t, f, info, newi);
 	cnt_add(t, C_BD_WRITES, 1);
-	zspool_free(st->pool, (zspool_handle_t)val);
+	zspool_free(st->pool, (zspool_handle_t)val_obj(val));
 	a->done++;
 	return 0;
 }
@@ -2247,6 +2447,12 @@ size_t store_huge_size(struct store *st)
 	return st->huge_size;
 }
 
+/* The codec of priority @p (pp_lock held). */
+static const struct codec_ops *store_prio_ops(struct store *st, unsigned p)
+{
+	return p ? st->comps[p].ops : st->codec.ops;
+}
+
 int store_set_recomp(struct store *st, unsigned prio, const char *name,
 		     int level)
 {
@@ -2264,6 +2470,10 @@ int store_set_recomp(struct store *st, unsigned prio, const char *name,
 		ret = -EBUSY;
 		goto out;
 	}
+	/* a new codec starts without a dictionary */
+	codec_cdict_destroy(st->comp_cdict[prio]);
+	st->comp_cdict[prio] = NULL;
+	st->comp_dict[prio] = 0;
 	st->comps[prio] = c;
 	st->comp_set[prio] = true;
 	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
@@ -2275,8 +2485,240 @@ out:
 	return ret;
 }
 
-int store_set_params(struct store *st, int prio, const char *name, int level)
+/* --- dictionaries ------------------------------------------------------ */
+
+static void store_enc_free(struct store_enc *e)
 {
+	if (!e)
+		return;
+	codec_cdict_destroy(e->cdict);
+	free(e);
+}
+
+/*
+ * Read the dictionary file @path into a new buffer: -EINVAL unless the
+ * path is absolute and names a regular file that is not empty (-EISDIR
+ * for a directory), -EFBIG above STORE_DICT_MAX, else open(2)'s or
+ * read(2)'s errno.
+ */
+static int store_dict_load(const char *path, void **out, size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct stat sb;
+	size_t n = 0;
+	int fd, ret = 0;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	/* O_NONBLOCK: a FIFO must not hang the control write */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (S_ISDIR(sb.st_mode))
+		ret = -EISDIR;
+	else if (!S_ISREG(sb.st_mode) || sb.st_size == 0)
+		ret = -EINVAL;
+	else if (sb.st_size > STORE_DICT_MAX)
+		ret = -EFBIG;
+	else if (!(buf = malloc((size_t)sb.st_size)))
+		ret = -ENOMEM;
+	while (ret == 0 && n < (size_t)sb.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)sb.st_size - n);
+
+		if (r < 0 && errno != EINTR)
+			ret = -errno;
+		else if (r == 0)
+			break;		/* it shrank meanwhile */
+		else if (r > 0)
+			n += (size_t)r;
+	}
+	if (ret == 0 && n == 0)
+		ret = -EINVAL;
+	if (ret == 0) {
+		*out = buf;
+		*len = n;
+	} else {
+		free(buf);
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+struct store_gc_arg {
+	unsigned unused;		/* bit k: no page seen naming entry k */
+};
+
+static int store_gc_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			 void *arg)
+{
+	struct store_gc_arg *a = arg;
+	uint32_t info;
+	uint64_t val;
+
+	(void)f, (void)pg;
+	slot_lock(s);
+	info = slot_info(s);
+	val = s->val;
+	slot_unlock(s);
+	if (info_has_obj(info) || info_wb(info))
+		a->unused &= ~(1u << val_dict(val));
+	return a->unused == 0;
+}
+
+/*
+ * Free what nothing uses any more (pp_lock held): replaced encodings that
+ * no worker announces, then the dictionaries that no encoding and no page
+ * names.  See the head comment for why the walk over the pages is exact.
+ */
+static void store_dict_gc(struct store *st)
+{
+	struct store_enc *keep = NULL, *drop = NULL, *e, *next;
+	struct store_gc_arg a = { 0 };
+	struct store_file **v;
+	size_t nv;
+	bool files;
+
+	pthread_mutex_lock(&st->tls_lock);
+	for (e = st->retired; e; e = next) {
+		struct store_tls *t;
+
+		next = e->next;
+		for (t = st->tls_list; t; t = t->next)
+			if (atomic_load_explicit(&t->enc, memory_order_seq_cst) == e)
+				break;
+		if (t) {
+			e->next = keep;
+			keep = e;
+		} else {
+			e->next = drop;
+			drop = e;
+		}
+	}
+	pthread_mutex_unlock(&st->tls_lock);
+	st->retired = keep;
+	for (e = drop; e; e = next) {
+		next = e->next;
+		store_enc_free(e);
+	}
+
+	for (unsigned k = 1; k < STORE_DICTS; k++)
+		if (atomic_load_explicit(&st->dicts[k], memory_order_relaxed))
+			a.unused |= 1u << k;
+	a.unused &= ~(1u << atomic_load_explicit(&st->enc, memory_order_relaxed)->dict);
+	for (e = st->retired; e; e = e->next)
+		a.unused &= ~(1u << e->dict);
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_cdict[p])
+			a.unused &= ~(1u << st->comp_dict[p]);
+	if (!a.unused)
+		return;
+	nv = store_files_pin(st, &v);
+	pthread_mutex_lock(&st->files_lock);
+	files = st->files != NULL;
+	pthread_mutex_unlock(&st->files_lock);
+	if (!v && files)
+		return;		/* no memory for the list (or new files): next time */
+	for (size_t j = 0; j < nv && a.unused; j++)
+		store_walk(v[j], 0, STORE_MAX_PAGES, store_gc_slot, &a);
+	store_files_unpin(v, nv);
+	for (unsigned k = 1; k < STORE_DICTS; k++) {
+		if (!(a.unused & (1u << k)))
+			continue;
+		codec_dict_destroy(atomic_exchange_explicit(&st->dicts[k], NULL,
+							    memory_order_acq_rel));
+	}
+}
+
+/*
+ * Set the parameters of the priorities in @mask (pp_lock held; each
+ * priority's codec takes dictionaries when @buf is given): level
+ * @levels[p], and the dictionary of @len bytes at @buf, or none (NULL),
+ * one table entry for all of them.  All or nothing: returns 0, or -EBUSY
+ * (the table is full), the codec's -EINVAL or -ENOMEM, changing nothing.
+ * The calling thread takes the new encoding at once; other workers at
+ * their next request.
+ */
+static int store_params_install(struct store *st, unsigned mask,
+				const int *levels, const void *buf, size_t len)
+{
+	struct codec_cdict *cd[PP_MAX_COMPS] = { NULL };
+	struct store_enc *e = NULL, *old;
+	struct codec_dict *d = NULL;
+	struct store_tls *t;
+	unsigned k = 0;
+	int ret = 0;
+
+	if (buf) {
+		store_dict_gc(st);
+		for (k = 1; k < STORE_DICTS; k++)
+			if (!atomic_load_explicit(&st->dicts[k], memory_order_relaxed))
+				break;
+		if (k == STORE_DICTS)
+			return -EBUSY;
+		ret = codec_dict_create(store_prio_ops(st, (unsigned)__builtin_ctz(mask)),
+					buf, len, &d);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned p = 0; p < PP_MAX_COMPS && buf; p++) {
+		struct codec c = { .ops = store_prio_ops(st, p), .level = levels[p] };
+
+		if (!(mask & (1u << p)))
+			continue;
+		ret = codec_cdict_create(&c, buf, len, &cd[p]);
+		if (ret < 0)
+			goto fail;
+	}
+	if (mask & 1) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		e->level = levels[0];
+		e->dict = buf ? k : 0;
+		e->cdict = cd[0];
+	}
+	/* from here on nothing fails */
+	if (d)
+		atomic_store_explicit(&st->dicts[k], d, memory_order_release);
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
+		if (!(mask & (1u << p)))
+			continue;
+		codec_cdict_destroy(st->comp_cdict[p]);
+		st->comp_cdict[p] = cd[p];
+		st->comps[p].cdict = cd[p];
+		st->comps[p].level = levels[p];
+		st->comp_dict[p] = cd[p] ? k : 0;
+	}
+	if (e) {
+		old = atomic_exchange_explicit(&st->enc, e, memory_order_seq_cst);
+		old->next = st->retired;
+		st->retired = old;
+		t = pthread_getspecific(st->key);
+		if (t)
+			store_tls_prepare(st, t);
+	}
+	store_dict_gc(st);
+	return 0;
+fail:
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++)
+		codec_cdict_destroy(cd[p]);
+	codec_dict_destroy(d);
+	return ret;
+}
+
+int store_set_params(struct store *st, int prio, const char *name, int level,
+		     const char *dict)
+{
+	int levels[PP_MAX_COMPS] = { 0 };
+	void *buf = NULL;
+	size_t len = 0;
 	struct codec c;
 	int ret = 0;
 
@@ -2293,24 +2735,248 @@ int store_set_params(struct store *st, int prio, const char *name, int level)
 		}
 	}
 	if (prio >= PP_MAX_COMPS || (prio > 0 && !st->comp_set[prio]) ||
-	    (name && strcmp(prio ? st->comps[prio].ops->name : st->codec.ops->name,
-			    name))) {
+	    (name && strcmp(store_prio_ops(st, (unsigned)prio)->name, name))) {
 		ret = -EINVAL;
 		goto out;
 	}
 	/* the level matters to compression only: any page still decodes */
-	if (codec_init(&c, prio ? st->comps[prio].ops->name : st->codec.ops->name,
-		       level) < 0) {
+	if (codec_init(&c, store_prio_ops(st, (unsigned)prio)->name, level) < 0 ||
+	    (dict && !codec_has_dict(c.ops))) {
 		ret = -EINVAL;
 		goto out;
 	}
-	if (prio)
-		st->comps[prio].level = c.level;
-	else
-		atomic_store_explicit(&st->level, c.level, memory_order_relaxed);
+	if (dict) {
+		ret = store_dict_load(dict, &buf, &len);
+		if (ret < 0)
+			goto out;
+	}
+	levels[prio] = c.level;
+	ret = store_params_install(st, 1u << prio, levels, buf, len);
 out:
 	pthread_mutex_unlock(&st->pp_lock);
+	free(buf);
 	return ret;
+}
+
+struct store_train_arg {
+	struct store *st;
+	struct store_tls *t;
+	uint64_t stride, seen;
+	unsigned n, max;
+	unsigned char *pages;
+};
+
+/* Every stride-th object in memory that is not raw: decoded, as a sample. */
+static int store_train_slot(struct store_file *f, struct slot *s, uint64_t pg,
+			    void *arg)
+{
+	struct store_train_arg *a = arg;
+	uint32_t info = slot_info(s);
+	int ret = -1;
+
+	(void)f, (void)pg;
+	if (a->n >= a->max)
+		return 1;
+	if (!info_has_obj(info) || (info & SLOT_HUGE) || a->seen++ % a->stride)
+		return 0;
+	slot_lock(s);
+	info = slot_info(s);
+	if (info_has_obj(info) && !(info & SLOT_HUGE))
+		ret = store_decode(a->st, a->t, info, s->val,
+				   a->pages + (size_t)a->n * STORE_PAGE_SIZE);
+	slot_unlock(s);
+	if (ret == 0)
+		a->n++;
+	return 0;
+}
+
+/*
+ * The pages' bytes when each is compressed alone at @level, with @cd or
+ * without (NULL), counted as the store would keep them (raw from the
+ * huge size on).
+ */
+static int store_train_cost(struct store *st, const struct codec_ops *ops,
+			    int level, const struct codec_cdict *cd,
+			    const unsigned char *pages, unsigned n, uint64_t *bytes)
+{
+	struct codec c = { .ops = ops, .level = level, .cdict = cd };
+	unsigned char *out = malloc(STORE_PAGE_SIZE);
+	struct codec_ctx *ctx;
+	int ret = out ? codec_ctx_create(&c, &ctx) : -ENOMEM;
+
+	*bytes = 0;
+	for (unsigned i = 0; ret == 0 && i < n; i++) {
+		long r = codec_compress(ctx, pages + (size_t)i * STORE_PAGE_SIZE,
+					STORE_PAGE_SIZE, out, st->huge_size - 1);
+
+		*bytes += r > 0 ? (uint64_t)r : STORE_PAGE_SIZE;
+	}
+	if (ret == 0)
+		codec_ctx_destroy(ctx);
+	free(out);
+	return ret;
+}
+
+/* The priorities whose codecs take dictionaries, and their levels (pp_lock held). */
+static unsigned store_dict_prios(struct store *st, int *levels)
+{
+	struct store_enc *e = atomic_load_explicit(&st->enc, memory_order_relaxed);
+	unsigned mask = 0;
+
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++) {
+		if ((p && !st->comp_set[p]) || !codec_has_dict(store_prio_ops(st, p)))
+			continue;
+		mask |= 1u << p;
+		levels[p] = p ? st->comps[p].level : e->level;
+	}
+	return mask;
+}
+
+int store_train_dict(struct store *st, size_t size)
+{
+	struct store_train_arg a = { .st = st, .max = STORE_TRAIN_PAGES };
+	struct store_train res = { 0 };
+	int levels[PP_MAX_COMPS] = { 0 };
+	struct codec_cdict *cd = NULL;
+	const struct codec_ops *ops;
+	size_t *sizes = NULL;
+	void *dict = NULL;
+	struct store_file **v;
+	uint64_t objs = 0;
+	unsigned mask, first;
+	size_t nv;
+	long len;
+	int ret;
+
+	if (size < STORE_TRAIN_MIN_BYTES || size > STORE_DICT_MAX)
+		return -EINVAL;
+	ret = store_tls_get(st, &a.t);
+	if (ret < 0)
+		return ret;
+	if (pthread_mutex_trylock(&st->train_lock))
+		return -EAGAIN;
+	pthread_mutex_lock(&st->pp_lock);
+	mask = store_dict_prios(st, levels);
+	pthread_mutex_unlock(&st->pp_lock);
+	if (!mask) {
+		ret = -EINVAL;
+		goto out;
+	}
+	first = (unsigned)__builtin_ctz(mask);
+	ops = first ? st->comps[first].ops : st->codec.ops;
+
+	/* the sample: objects spread evenly over every file, decoded */
+	a.pages = malloc((size_t)a.max * STORE_PAGE_SIZE);
+	sizes = malloc(a.max * sizeof(*sizes));
+	dict = malloc(size);
+	if (!a.pages || !sizes || !dict) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	store_tls_prepare(st, a.t);	/* the decoding contexts */
+	nv = store_files_pin(st, &v);
+	for (size_t j = 0; j < nv; j++)
+		objs += atomic_load_explicit(&v[j]->objs, memory_order_relaxed);
+	a.stride = objs > a.max ? objs / a.max : 1;
+	for (size_t j = 0; j < nv; j++)
+		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_train_slot, &a))
+			break;
+	store_files_unpin(v, nv);
+	if (a.n < STORE_TRAIN_MIN_PAGES) {
+		ret = -ENODATA;
+		goto out;
+	}
+	for (unsigned i = 0; i < a.n; i++)
+		sizes[i] = STORE_PAGE_SIZE;
+	len = codec_train(ops, dict, size, a.pages, sizes, a.n);
+	if (len < 0) {
+		ret = (int)len;
+		goto out;
+	}
+
+	/* the gain on the sample, at the level of the first codec */
+	res = (struct store_train){ .dict_bytes = (uint64_t)len, .samples = a.n,
+				    .sample_bytes = (uint64_t)a.n * STORE_PAGE_SIZE };
+	ret = codec_cdict_create(&(struct codec){ .ops = ops, .level = levels[first] },
+				 dict, (size_t)len, &cd);
+	if (ret == 0)
+		ret = store_train_cost(st, ops, levels[first], NULL, a.pages, a.n,
+				       &res.compr_plain);
+	if (ret == 0)
+		ret = store_train_cost(st, ops, levels[first], cd, a.pages, a.n,
+				       &res.compr_dict);
+	codec_cdict_destroy(cd);
+	if (ret < 0)
+		goto out;
+
+	/* installed for the codecs and levels as they are now */
+	pthread_mutex_lock(&st->pp_lock);
+	mask = store_dict_prios(st, levels);
+	ret = mask ? store_params_install(st, mask, levels, dict, (size_t)len) : -EINVAL;
+	if (ret == 0)
+		st->train = res;
+	pthread_mutex_unlock(&st->pp_lock);
+out:
+	pthread_mutex_unlock(&st->train_lock);
+	free(dict);
+	free(sizes);
+	free(a.pages);
+	return ret;
+}
+
+void store_dict_stats(struct store *st, struct store_dict_stats *out)
+{
+	struct store_tls *t = pthread_getspecific(st->key);
+	struct store_enc *e;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->pp_lock);
+	/* this thread's encoding is the current one: let the old one go */
+	if (t)
+		store_tls_prepare(st, t);
+	store_dict_gc(st);
+	out->dict_bytes = st->train.dict_bytes;
+	out->samples = st->train.samples;
+	out->sample_bytes = st->train.sample_bytes;
+	out->compr_plain = st->train.compr_plain;
+	out->compr_dict = st->train.compr_dict;
+	for (unsigned k = 1; k < STORE_DICTS; k++) {
+		struct codec_dict *d = atomic_load_explicit(&st->dicts[k],
+							    memory_order_relaxed);
+
+		if (d) {
+			out->dicts++;
+			out->mem += codec_dict_mem(d);
+		}
+	}
+	e = atomic_load_explicit(&st->enc, memory_order_relaxed);
+	if (e->cdict)
+		out->mem += codec_cdict_mem(e->cdict);
+	for (e = st->retired; e; e = e->next)
+		if (e->cdict)
+			out->mem += codec_cdict_mem(e->cdict);
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->comp_cdict[p])
+			out->mem += codec_cdict_mem(st->comp_cdict[p]);
+	pthread_mutex_unlock(&st->pp_lock);
+}
+
+/* Everything of the dictionaries, at the store's end (no thread uses it). */
+static void store_dicts_free(struct store *st)
+{
+	struct store_enc *e, *next;
+
+	store_enc_free(atomic_load_explicit(&st->enc, memory_order_relaxed));
+	for (e = st->retired; e; e = next) {
+		next = e->next;
+		store_enc_free(e);
+	}
+	st->retired = NULL;
+	for (unsigned k = 1; k < STORE_DICTS; k++)
+		codec_dict_destroy(atomic_load_explicit(&st->dicts[k],
+							memory_order_relaxed));
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		codec_cdict_destroy(st->comp_cdict[p]);
 }
 
 const char *store_recomp_name(struct store *st, unsigned prio, int *level)
@@ -2445,10 +3111,11 @@ static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
 		zspool_free(st->pool, h);
 		return 0;
 	}
-	slot_set(s, newi, h);
+	slot_set(s, newi, h | (st->comp_cdict[p] ?
+			       (uint64_t)st->comp_dict[p] << SLOT_DICT_SHIFT : 0));
 	slot_unlock(s);
 	store_account_slot(t, f, info, newi);
-	zspool_free(st->pool, (zspool_handle_t)val);
+	zspool_free(st->pool, (zspool_handle_t)val_obj(val));
 	a->done++;
 	return 0;
 }

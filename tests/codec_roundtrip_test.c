@@ -3,7 +3,11 @@
  * codec_roundtrip_test: every codec built, through the ops table, on the
  * kinds of page a swap device sees (zero, same-filled, text, binary,
  * random), at the default and the extreme levels; plus the error paths
- * (unknown name, bad level, output too small, corrupt input).
+ * (unknown name, bad level, output too small, corrupt input).  For a
+ * codec with dictionaries: one trained from text pages and one of raw
+ * content shrink text pages and round trip, a context switches between
+ * dictionaries and none, and a page decodes only with its dictionary;
+ * a codec without them refuses one.
  */
 #include "config.h"
 
@@ -115,6 +119,123 @@ static void test_codec(const char *name, uint64_t seed)
 	}
 }
 
+/* Text pages with a dictionary: trained, raw content, switched. */
+static void test_dict(const char *name, uint64_t seed)
+{
+	enum { NS = 256 };
+	static unsigned char samples[NS * PAGE];
+	static size_t sizes[NS];
+	unsigned char dict[16384], page[PAGE], cbuf[PAGE * 2], out[PAGE];
+	struct codec_dict *d = NULL, *raw = NULL;
+	struct codec_cdict *cd = NULL, *rawc = NULL;
+	struct codec_ctx *ctx = NULL;
+	struct codec c;
+	uint64_t rng = seed ^ 0xd1c7;
+	long n, plain = 0, with = 0, len;
+	int ok = 1;
+
+	if (codec_init(&c, name, 0) < 0)
+		return;
+	if (!codec_has_dict(c.ops)) {
+		tap_ok(codec_dict_create(c.ops, "abcdefgh", 8, &d) == -EINVAL &&
+		       codec_cdict_create(&c, "abcdefgh", 8, &cd) == -EINVAL &&
+		       codec_train(c.ops, dict, sizeof(dict), "x", (size_t[]){ 1 }, 1) == -EINVAL,
+		       "%s: no dictionaries (EINVAL)", name);
+		return;
+	}
+	for (unsigned i = 0; i < NS; i++) {
+		fill_page(samples + (size_t)i * PAGE, K_TEXT, &rng);
+		sizes[i] = PAGE;
+	}
+	len = codec_train(c.ops, dict, sizeof(dict), samples, sizes, NS);
+	tap_ok(len > 0 && len <= (long)sizeof(dict), "%s: trained a dictionary of %ld bytes",
+	       name, len);
+	tap_ok(codec_train(c.ops, dict, sizeof(dict), samples, sizes, 2) == -ENODATA,
+	       "%s: two samples train nothing (ENODATA)", name);
+	if (len <= 0)
+		return;
+	tap_ok(codec_dict_create(c.ops, dict, (size_t)len, &d) == 0 &&
+	       codec_cdict_create(&c, dict, (size_t)len, &cd) == 0 &&
+	       codec_dict_mem(d) > (size_t)len / 2 && codec_cdict_mem(cd) > (size_t)len / 2,
+	       "%s: both forms made (%zu + %zu bytes)", name,
+	       d ? codec_dict_mem(d) : 0, cd ? codec_cdict_mem(cd) : 0);
+	/* raw content: a text page */
+	fill_page(page, K_TEXT, &rng);
+	tap_ok(codec_dict_create(c.ops, page, PAGE, &raw) == 0 &&
+	       codec_cdict_create(&c, page, PAGE, &rawc) == 0,
+	       "%s: a dictionary of raw content", name);
+	if (!d || !cd || !raw || !rawc || codec_ctx_create(&c, &ctx) < 0)
+		goto out;
+	for (int i = 0; i < 32 && ok; i++) {
+		const struct codec_cdict *use = i % 3 == 0 ? NULL : i % 3 == 1 ? cd : rawc;
+		const struct codec_dict *dec = i % 3 == 0 ? NULL : i % 3 == 1 ? d : raw;
+
+		fill_page(page, K_TEXT, &rng);
+		codec_ctx_set_cdict(ctx, use);
+		n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
+		memset(out, 0xa5, sizeof(out));
+		ok = TAP_CHECK(n > 0) &&
+		     TAP_CHECK(codec_decompress_dict(ctx, dec, cbuf, (size_t)n, out, PAGE) == 0) &&
+		     TAP_CHECK(memcmp(out, page, PAGE) == 0);
+		if (i % 3 == 0)
+			plain += n;
+		else if (i % 3 == 1)
+			with += n;
+		/* with its dictionary gone, the page does not come back */
+		if (ok && use == cd)
+			ok = TAP_CHECK(codec_decompress(ctx, cbuf, (size_t)n, out, PAGE) != 0 ||
+				       memcmp(out, page, PAGE) != 0);
+	}
+	tap_ok(ok, "%s: pages with the trained, the raw and no dictionary round trip", name);
+	/* 11 pages each without and with the trained dictionary */
+	tap_ok(with < plain, "%s: text pages shrink with the dictionary (%ld < %ld bytes)",
+	       name, with, plain);
+	codec_ctx_set_cdict(ctx, NULL);
+	fill_page(page, K_TEXT, &rng);
+	n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
+	tap_ok(n > 0 && codec_decompress(ctx, cbuf, (size_t)n, out, PAGE) == 0 &&
+	       !memcmp(out, page, PAGE), "%s: back to no dictionary", name);
+	/* a page that did not fit must not keep the context from switching */
+	for (int i = 0; i < 4; i++) {
+		const struct codec_cdict *use = i % 2 ? NULL : cd;
+		unsigned char rnd[PAGE];
+		long big;
+		int as_plain, as_dict;
+
+		fill_page(rnd, K_RANDOM, &rng);
+		big = codec_compress(ctx, rnd, PAGE, cbuf, 3071);
+		codec_ctx_set_cdict(ctx, use);
+		fill_page(page, K_TEXT, &rng);
+		n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
+		as_plain = n > 0 && codec_decompress(ctx, cbuf, (size_t)n, out, PAGE) == 0 &&
+			!memcmp(out, page, PAGE);
+		as_dict = n > 0 && codec_decompress_dict(ctx, d, cbuf, (size_t)n, out, PAGE) == 0 &&
+		       !memcmp(out, page, PAGE);
+		ok = big == -E2BIG && (use ? as_dict && !as_plain : as_plain);
+		if (!ok)
+			break;
+	}
+	tap_ok(ok, "%s: the dictionary switches on and off after a page that did not fit",
+	       name);
+	/* a context made with the dictionary in its struct codec */
+	codec_ctx_destroy(ctx);
+	ctx = NULL;
+	c.cdict = cd;
+	if (codec_ctx_create(&c, &ctx) == 0) {
+		n = codec_compress(ctx, page, PAGE, cbuf, sizeof(cbuf));
+		tap_ok(n > 0 && codec_decompress_dict(ctx, d, cbuf, (size_t)n, out, PAGE) == 0 &&
+		       !memcmp(out, page, PAGE), "%s: a context made with the dictionary", name);
+	}
+	tap_ok(codec_dict_create(c.ops, dict, 0, &raw) == -EINVAL, "%s: an empty dictionary is EINVAL",
+	       name);
+out:
+	codec_ctx_destroy(ctx);
+	codec_dict_destroy(d);
+	codec_dict_destroy(raw);
+	codec_cdict_destroy(cd);
+	codec_cdict_destroy(rawc);
+}
+
 int main(void)
 {
 	uint64_t seed = tap_seed();
@@ -128,6 +249,7 @@ int main(void)
 	for (char *save = NULL, *nm = strtok_r(names, " ", &save); nm;
 	     nm = strtok_r(NULL, " ", &save)) {
 		test_codec(nm, seed);
+		test_dict(nm, seed);
 		n++;
 	}
 	tap_ok(n >= 1, "at least one codec built (%d)", n);

@@ -109,7 +109,7 @@ refuse algorithm_params "priority=3 level=1" EINVAL	# nothing there
 refuse algorithm_params "algo=zstd priority=0 level=1" EINVAL	# lz4 is
 refuse algorithm_params "algo=zstd level=99" EINVAL
 refuse algorithm_params "priority=1 colour=red" EINVAL
-refuse algorithm_params "priority=1 dict=/etc/hostname" ENOTSUP	# = EOPNOTSUPP
+refuse algorithm_params "priority=2 dict=/etc/hostname" EINVAL	# lz4: none (fs_dict.sh)
 accept algorithm_params "algo=zstd level=19"
 expect "recomp_algorithm after a level" "$(head -1 "$Z/recomp_algorithm")" "#1: lz4 [zstd]"
 zf_umount "$MNT"

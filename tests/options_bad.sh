@@ -65,6 +65,11 @@ for f in -f ""; do
 		 writeback_idle= writeback_idle=x writeback_idle=-1 \
 		 writeback_idle_pages=1.5 recompress_idle=99999999999 \
 		 recompress_idle_pages=two \
+		 comp_dict= comp_dict=relative comp=lz4,comp_dict=/etc/hostname \
+		 comp=zstd,comp_dict=/nonexistent/dict comp=zstd,comp_dict=/ \
+		 comp=zstd,comp_dict=/dev/null recomp_dict= recomp=off,recomp_dict=/etc/hostname \
+		 comp=zstd,recomp_dict=/etc/hostname recomp=lz4,recomp_dict=/etc/hostname \
+		 recomp_dict=/nonexistent/dict \
 		 size=1M,size=abc; do
 		refuse $f -o "$o" "$MNT"
 	done

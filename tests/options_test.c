@@ -66,6 +66,14 @@ int main(void)
 	       "every option, sizes rounded up to 4K");
 	options_free(&o);
 
+	tap_ok(parse(&o, err, sizeof(err), "/", NULL) == 0 && !o.comp_dict && !o.recomp_dict,
+	       "no dictionaries by default");
+	options_free(&o);
+	tap_ok(parse(&o, err, sizeof(err), "-o", "comp=zstd,comp_dict=/etc/d1,recomp_dict=/d2",
+		     "/", NULL) == 0 && !strcmp(o.comp_dict, "/etc/d1") &&
+	       !strcmp(o.recomp_dict, "/d2"), "comp_dict= and recomp_dict=");
+	options_free(&o);
+
 	tap_ok(parse(&o, err, sizeof(err), "zramfuse", "/", "-o", "size=1M,rw", NULL) == 0 &&
 	       o.source && !strcmp(o.source, "zramfuse") && o.size == 1u << 20,
 	       "mount.fuse3 form: SOURCE MOUNTPOINT -o ...");
@@ -99,6 +107,7 @@ int main(void)
 		"recomp=gzip", "recomp=", "recomp_level=x", "readback_recomp=1",
 		"transport=", "transport=io_uring", "uring_depth=0",
 		"uring_depth=65", "uring_threads=0", "uring_threads=17",
+		"comp_dict=", "comp_dict=rel/dict", "recomp_dict=", "recomp_dict=d",
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		int rc = parse(&o, err, sizeof(err), "-o", bad[k], "/", NULL);

@@ -54,6 +54,14 @@ int main(void)
 	tap_ok(!strcmp(buf, "23 24 25 26\n"), "readback_stat: four columns");
 	stats_u64(UINT64_MAX, buf, sizeof(buf));
 	tap_ok(!strcmp(buf, "18446744073709551615\n"), "a single number");
+	{
+		struct store_dict_stats d = { 65536, 2048, 8388608, 3000000, 2500000,
+					      2, 1200000 };
+
+		stats_train_dict(&d, buf, sizeof(buf));
+		tap_ok(!strcmp(buf, "65536 2048 8388608 3000000 2500000 2 1200000\n"),
+		       "train_dict: seven columns");
+	}
 
 	n = stats_mm_stat(&s, small, sizeof(small));
 	tap_ok(n == 18 && strlen(small) == sizeof(small) - 1,
