@@ -91,8 +91,13 @@ ssize_t fs_write(struct fs_inode *ino, const void *buf, size_t len,
 int fs_fallocate(struct fs_inode *ino, int mode, uint64_t off, uint64_t len);
 /* SEEK_DATA / SEEK_HOLE from @off; -ENXIO at or beyond the size. */
 int fs_seek(struct fs_inode *ino, uint64_t off, int whence, uint64_t *out);
-/* Attributes of any node (data file, directory or control file). */
-int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st);
+/*
+ * Attributes of any node (data file, directory or control file).  With
+ * @nowait, -EAGAIN instead of waiting for the filesystem's lock, which
+ * a thread may hold while it allocates (and so reclaims, maybe into our
+ * own device): a ring thread must not wait there (transport_uring.c).
+ */
+int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st, bool nowait);
 
 /*
  * For a transport that decodes requests itself (transport_uring.c):

@@ -492,7 +492,7 @@ static void fs_fixed_stat(struct fs *fs, uint64_t nodeid, struct stat *st)
 	}
 }
 
-int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st)
+int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st, bool nowait)
 {
 	if (!fs_is_inode(nodeid)) {
 		if (nodeid != FUSE_ROOT_ID && nodeid != FS_CTLDIR_ID &&
@@ -501,7 +501,10 @@ int fs_getattr(struct fs *fs, uint64_t nodeid, struct stat *st)
 		fs_fixed_stat(fs, nodeid, st);
 		return 0;
 	}
-	pthread_mutex_lock(&fs->lock);
+	if (!nowait)
+		pthread_mutex_lock(&fs->lock);
+	else if (pthread_mutex_trylock(&fs->lock))
+		return -EAGAIN;
 	fs_inode_stat(fs_inode_of(nodeid), st);
 	pthread_mutex_unlock(&fs->lock);
 	return 0;
@@ -1606,7 +1609,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	(void)fi;
-	rc = fs_getattr(fs_of(req), ino, &st);
+	rc = fs_getattr(fs_of(req), ino, &st, false);
 	if (rc)
 		fs_reply_err(req, rc);
 	else
@@ -1670,7 +1673,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	rc = fs_setattr(fs_of(req), ino, attr, to_set);
 	if (!rc)
-		rc = fs_getattr(fs_of(req), ino, &st);
+		rc = fs_getattr(fs_of(req), ino, &st, false);
 	if (rc)
 		fs_reply_err(req, rc);
 	else

@@ -49,15 +49,18 @@
  * swap_pressure.sh hung so, a ring thread replying to a LOOKUP through a
  * socket (the skb charged to the cgroup) while its partner waited for a
  * seq_file it was reading.  So a ring thread hands such a request to the
- * forwarder, a thread of its own, and goes on serving: the forwarder lays
+ * forwarders, threads of their own, and goes on serving: a forwarder lays
  * the request out as /dev/fuse would give it and hands it to a private
  * libfuse session (initialised with a copy of INIT) whose replies land
  * straight in the entry's buffers (fuse_session_custom_io(): no socket,
  * nothing allocated in the kernel); fs.c's handler replies synchronously.
  * It then puts the entry on its ring's done list and writes the ring's
  * eventfd, on which a multishot poll completes in the ring, and the ring
- * thread commits the entry.  A forwarder stuck in reclaim delays only
- * the rare requests behind it, as a classic worker would.  (fs.c's open
+ * thread commits the entry.  A forwarder stuck in reclaim, or in a long
+ * control-file pass, holds one entry; the other forwarders serve the
+ * rest, as the other classic workers would.  Data-file GETATTR stays on
+ * the ring unless fs.c's lock is busy (its holders may allocate): then
+ * it is forwarded too.  (fs.c's open
  * handler undoes an open whose reply the kernel refuses as interrupted;
  * through a ring that cannot be seen, but the kernel does not interrupt a
  * request once the daemon has it.)
@@ -106,6 +109,13 @@
 #include "transport.h"
 
 #define URING_ENABLE_PATH "/sys/module/fuse/parameters/enable_uring"
+#define URING_POSSIBLE_PATH "/sys/devices/system/cpu/possible"
+/*
+ * Forwarder threads (see "Forwarding"): a long control-file pass (a
+ * writeback, a recompression, a compaction) holds one for its length,
+ * and the rare requests keep moving on the others.
+ */
+#define URING_FORWARDERS 4
 /* The largest reply payload: max_write, also max_pages * 4 KiB. */
 #define URING_PAYLOAD FS_MAX_IO
 /* Reading INIT: /dev/fuse wants room for a whole write request. */
@@ -157,17 +167,23 @@ struct uring_queue {
 	bool done_lock_ok;
 };
 
-/* The forwarder: serves the rare requests the rings hand over. */
-struct uring_fwd {
+/* One forwarder thread. */
+struct uring_fwd_thread {
+	struct transport *t;
 	pthread_t tid;
 	bool created;
 	int rc;				/* set-up result, under u->lock */
-	struct fuse_session *se;	/* private, replies by uring_reply_writev() */
 	char *buf;			/* URING_FWD_BUF: the request, as /dev/fuse lays it out */
+};
+
+/* The forwarders: serve the rare requests the rings hand over. */
+struct uring_fwd {
+	struct fuse_session *se;	/* private, replies by uring_reply_writev() */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct uring_ent *head, **tail;	/* protected by lock */
 	bool stop;			/* protected by lock */
+	struct uring_fwd_thread th[URING_FORWARDERS];
 };
 
 struct transport_uring {
@@ -192,6 +208,42 @@ const char *transport_describe(const struct transport *t)
 {
 	(void)t;
 	return uring_desc;
+}
+
+/*
+ * The kernel's queues: one per possible CPU (the highest id in
+ * URING_POSSIBLE_PATH, "0-3,8-11" say, plus one).  A count lower than the
+ * kernel's would leave queues unregistered, and the kernel holds every
+ * request until all are: so no guess (sysconf may count only the present
+ * or online CPUs).  Returns the count, or -1.
+ */
+static long uring_possible_cpus(void)
+{
+	char buf[256], *p, *end;
+	long top = -1;
+	ssize_t n;
+	int fd = open(URING_POSSIBLE_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; *p && *p != '\n'; p = end) {
+		long v;
+
+		if (*p == ',' || *p == '-')
+			p++;
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno || end == p || v < 0)
+			return -1;
+		if (v > top)
+			top = v;
+	}
+	return top >= 0 ? top + 1 : -1;
 }
 
 /* Why the kernel did not offer FUSE over io_uring, for the log. */
@@ -335,7 +387,7 @@ static uint32_t uring_reply_hdr(struct uring_ent *e, uint64_t unique, ssize_t n)
  * The forwarder's work on @e: hand its request to the private libfuse
  * session, whose reply lands in @e; sets e->fwd_len.
  */
-static void uring_fwd_serve(struct uring_fwd *f, struct uring_ent *e)
+static void uring_fwd_serve(struct uring_fwd *f, char *buf, struct uring_ent *e)
 {
 	struct fuse_in_header in;
 	const size_t hlen = sizeof(in);
@@ -355,11 +407,11 @@ static void uring_fwd_serve(struct uring_fwd *f, struct uring_ent *e)
 		return;
 	}
 	arg0 = in.len - hlen - plen;
-	memcpy(f->buf, &in, hlen);
-	memcpy(f->buf + hlen, e->hdr->op_in, arg0);
-	memcpy(f->buf + hlen + arg0, e->payload, plen);
+	memcpy(buf, &in, hlen);
+	memcpy(buf + hlen, e->hdr->op_in, arg0);
+	memcpy(buf + hlen + arg0, e->payload, plen);
 	memset(&fb, 0, sizeof(fb));
-	fb.mem = f->buf;
+	fb.mem = buf;
 	fb.size = in.len;
 	uring_reply_to = &r;
 	fuse_session_process_buf(f->se, &fb);
@@ -373,15 +425,16 @@ static void uring_fwd_serve(struct uring_fwd *f, struct uring_ent *e)
 	e->fwd_len = (uint32_t)r.len;	/* the header is libfuse's, as it wrote it */
 }
 
-static void *uring_fwd_thread(void *arg)
+static void *uring_fwd_main(void *arg)
 {
-	struct transport *t = arg;
+	struct uring_fwd_thread *ft = arg;
+	struct transport *t = ft->t;
 	struct transport_uring *u = t->uring;
 	struct uring_fwd *f = &u->fwd;
 	int rc = transport_thread_prepare(t);
 
 	pthread_mutex_lock(&u->lock);
-	f->rc = rc;
+	ft->rc = rc;
 	u->nr_ready++;
 	pthread_cond_broadcast(&u->cv);
 	pthread_mutex_unlock(&u->lock);
@@ -404,7 +457,7 @@ static void *uring_fwd_thread(void *arg)
 			f->tail = &f->head;
 		pthread_mutex_unlock(&f->lock);
 
-		uring_fwd_serve(f, e);
+		uring_fwd_serve(f, ft->buf, e);
 		q = e->q;
 		pthread_mutex_lock(&q->done_lock);
 		e->fwd_next = q->done;
@@ -532,7 +585,9 @@ static void uring_serve(struct uring_queue *q, struct uring_ent *e)
 	case FUSE_GETATTR: {
 		struct fuse_attr_out ao;
 
-		n = fs_getattr(q->t->fs, in.nodeid, &st);
+		n = fs_getattr(q->t->fs, in.nodeid, &st, true);
+		if (n == -EAGAIN)
+			goto forward;	/* its lock is busy: wait there, not here */
 		if (n)
 			break;
 		uring_attr(&ao, &st, fs_attr_timeout(in.nodeid));
@@ -767,10 +822,13 @@ static int uring_fwd_setup(struct transport *t)
 		return rc;
 	}
 	f->tail = &f->head;	/* from here on uring_fwd_free() undoes it */
-	f->buf = malloc(URING_FWD_BUF);
-	if (!f->buf)
-		return -ENOMEM;
-	transport_touch(f->buf, URING_FWD_BUF);
+	for (unsigned k = 0; k < URING_FORWARDERS; k++) {
+		f->th[k].t = t;
+		f->th[k].buf = malloc(URING_FWD_BUF);
+		if (!f->th[k].buf)
+			return -ENOMEM;
+		transport_touch(f->th[k].buf, URING_FWD_BUF);
+	}
 	f->se = uring_fwd_session(t);
 	return f->se ? 0 : -ENOMEM;
 }
@@ -782,16 +840,17 @@ static void uring_fwd_free(struct transport_uring *u)
 
 	if (!f->tail)
 		return;		/* never set up */
-	if (f->created) {
-		pthread_mutex_lock(&f->lock);
-		f->stop = true;
-		pthread_cond_signal(&f->cv);
-		pthread_mutex_unlock(&f->lock);
-		pthread_join(f->tid, NULL);
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->lock);
+	for (unsigned k = 0; k < URING_FORWARDERS; k++) {
+		if (f->th[k].created)
+			pthread_join(f->th[k].tid, NULL);
+		free(f->th[k].buf);
 	}
 	if (f->se)
 		fuse_session_destroy(f->se);
-	free(f->buf);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
@@ -813,13 +872,18 @@ static int uring_threads_start(struct transport *t)
 		return rc;
 	transport_exit_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	err = pthread_create(&u->fwd.tid, NULL, uring_fwd_thread, t);
-	if (err) {
-		rc = -err;
-		transport_log(LOG_ERR, "io_uring forwarder thread: %s", strerror(err));
-	} else {
-		u->fwd.created = true;
-		pthread_setname_np(u->fwd.tid, "zf-uring-fwd");
+	for (unsigned k = 0; k < URING_FORWARDERS && !rc; k++) {
+		struct uring_fwd_thread *ft = &u->fwd.th[k];
+
+		err = pthread_create(&ft->tid, NULL, uring_fwd_main, ft);
+		if (err) {
+			rc = -err;
+			transport_log(LOG_ERR, "io_uring forwarder thread: %s", strerror(err));
+			break;
+		}
+		ft->created = true;
+		snprintf(name, sizeof(name), "zf-uring-fwd/%u", k);
+		pthread_setname_np(ft->tid, name);
 	}
 	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		struct uring_queue *q = &u->queues[k];
@@ -842,17 +906,21 @@ static int uring_threads_start(struct transport *t)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&u->lock);
 	for (;;) {
-		unsigned created = u->fwd.created;
+		unsigned created = 0;
 
+		for (unsigned k = 0; k < URING_FORWARDERS; k++)
+			created += u->fwd.th[k].created;
 		for (unsigned k = 0; k < u->nr_rings; k++)
 			created += u->queues[k].created;
 		if (u->nr_ready >= created)
 			break;
 		pthread_cond_wait(&u->cv, &u->lock);
 	}
-	if (!rc && u->fwd.rc) {
-		rc = u->fwd.rc;
-		transport_log(LOG_ERR, "io_uring forwarder set-up: %s", strerror(-rc));
+	for (unsigned k = 0; k < URING_FORWARDERS && !rc; k++) {
+		if (u->fwd.th[k].rc) {
+			rc = u->fwd.th[k].rc;
+			transport_log(LOG_ERR, "io_uring forwarder set-up: %s", strerror(-rc));
+		}
 	}
 	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		if (u->queues[k].rc) {
@@ -941,9 +1009,9 @@ static int uring_fwd_init(struct uring_fwd *f, const char *req, size_t len,
 	};
 	struct fuse_buf fb;
 
-	memcpy(f->buf, req, len);
+	memcpy(f->th[0].buf, req, len);
 	memset(&fb, 0, sizeof(fb));
-	fb.mem = f->buf;
+	fb.mem = f->th[0].buf;
 	fb.size = len;
 	uring_reply_to = &r;
 	fuse_session_process_buf(f->se, &fb);
@@ -994,8 +1062,11 @@ int transport_uring_start(struct transport *t)
 	else
 		why = uring_why_not();
 
+	if (want && (cpus = uring_possible_cpus()) <= 0) {
+		why = "the possible CPUs could not be read from " URING_POSSIBLE_PATH;
+		want = false;
+	}
 	if (want) {
-		cpus = sysconf(_SC_NPROCESSORS_CONF);
 		u = calloc(1, sizeof(*u));
 		if (!u) {
 			rc = -ENOMEM;
@@ -1005,7 +1076,7 @@ int transport_uring_start(struct transport *t)
 		pthread_cond_init(&u->cv, NULL);
 		u->fuse_fd = fd;
 		/* the kernel's queues: one per possible CPU */
-		u->nr_queues = cpus > 0 ? (unsigned)cpus : 1;
+		u->nr_queues = (unsigned)cpus;
 		u->nr_rings = u->nr_queues * o->uring_threads;
 		u->depth = o->uring_depth;
 		u->fail_register = getenv(URING_TEST_FAIL_ENV) != NULL;
