@@ -20,6 +20,8 @@
 #   lz4       zramfuse -o comp=lz4, defaults otherwise
 #   zstd      zramfuse -o comp=zstd
 #   lz4-nodf  zramfuse -o comp=lz4,deferred_free=off (seed, discard only)
+# ZF_SUITE_OPTS adds -o options to every zramfuse mount (for experiments;
+# the summary's header names them).
 # zramfuse as README's Usage sets it up: losetup --direct-io=on
 # --sector-size 4096, wbt_lat_usec 0, swapon --discard; the daemon's own
 # transport unless ZF_TRANSPORT is set (tests/lib.sh's meaning).
@@ -152,6 +154,7 @@ FMNT=$ZF_TMP/mnt TMNT=$ZF_TMP/tmpfs
 	echo "# command: $cmdline"
 	echo "# tree: $(git describe --always --dirty 2>/dev/null || echo '?')"
 	echo "# transport: ${ZF_TOPT:-daemon default} (fuse enable_uring: $(cat "$ZF_URING_SWITCH" 2>/dev/null || echo absent))"
+	echo "# zramfuse options: ${ZF_SUITE_OPTS:-defaults}"
 	echo "# config: rounds=$rounds dev_mib=$dev_mib swap_mib=$swap_mib swap_cg_mib=$swap_cg small_mib=$small_mib small_cg_mib=$small_cg seed_mib=$seed_mib fio_mib=$fio_mib fio_secs=$fio_secs corpus_mib=$corpus_mib discard_mib=$discard_mib"
 	printf 'round\tworkload\tbackend\tmetric\tvalue\tunit\n'
 } >"$RAW"
@@ -237,6 +240,7 @@ be_up() {
 	lz4 | zstd | lz4-nodf)
 		_o="size=${2}M,comp=${1%-nodf}"
 		[ "$1" = lz4-nodf ] && _o="$_o,deferred_free=off"
+		_o="$_o${ZF_SUITE_OPTS:+,$ZF_SUITE_OPTS}"
 		zf_mount "$FMNT" -o "$_o"
 		DPID=$ZF_PID
 		zf_loop "$FMNT/swap"

@@ -439,7 +439,8 @@ def report(d):
     res = Results(rows)
     rounds = max((r for r, *_ in rows), default=0)
     out = ["## zramfuse benchmark suite", ""]
-    for k in ("date", "kernel", "cpu", "memory", "command", "tree", "transport"):
+    for k in ("date", "kernel", "cpu", "memory", "command", "tree", "transport",
+              "zramfuse options"):
         if k in meta:
             out.append(f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}")
     out += [f"- {rounds} round(s), the backends interleaved (every backend "
