@@ -4,7 +4,7 @@
 # ceilings: a loop device on a tmpfs file (no FUSE, no compression) and
 # kernel zram.
 #
-#   bench/transport.sh [-r ROUNDS] [-t SECS] [-c lz4|zstd]
+#   bench/transport.sh [-r ROUNDS] [-t SECS] [-c lz4|zstd] [-p DIR]
 #
 # Each round runs, on each backend in turn (tmpfs, zram, zramfuse classic,
 # zramfuse uring), fio with direct I/O and libaio on the block device,
@@ -17,11 +17,17 @@
 # Every figure is the median over the rounds.  fuse's enable_uring switch
 # is turned on for the uring runs and put back at exit.  Takes the swap-
 # test lock (loop devices, zram0).  Run as root from a built tree.
+#
+# -p DIR: then profile where a request's time goes on each transport:
+# perf record (cpu-clock, whole machine, call graphs) during 4 KiB random
+# reads and then writes at QD 16 x 2 on classic and on uring; DIR gets
+# perf report's summaries (by thread and by symbol) per run.
 set -eu
 cd "$(dirname "$0")/.."
-rounds=3 secs=8 comp=lz4
-while getopts r:t:c: o; do
+rounds=3 secs=8 comp=lz4 prof=
+while getopts r:t:c:p: o; do
 	case $o in
+	p) prof=$OPTARG ;;
 	r) rounds=$OPTARG ;;
 	t) secs=$OPTARG ;;
 	c) comp=$OPTARG ;;
@@ -124,6 +130,35 @@ for i in $(seq "$rounds"); do
 		down $be
 	done
 done
+
+# profile NAME RW: perf record the whole machine during one fio run
+profile() {
+	perf record -q -a -g -e cpu-clock -o "$ZF_TMP/perf.data" -- \
+		fio --name=p --filename="$DEV" --direct=1 --ioengine=libaio \
+		--rw="$2" --bs=4k --iodepth=16 --numjobs=2 --group_reporting \
+		--size=480M --offset_increment=500M --runtime="$secs" --time_based \
+		--buffer_compress_percentage=60 --refill_buffers \
+		--output="$prof/$1.$be.fio" >/dev/null 2>&1 ||
+		zf_fail "perf record ($1 on $be)"
+	perf report -q -i "$ZF_TMP/perf.data" --no-children --sort comm \
+		-g none --percent-limit 1 >"$prof/$1.$be.comm" 2>/dev/null
+	perf report -q -i "$ZF_TMP/perf.data" --no-children --sort comm,sym \
+		-g none --percent-limit 0.5 >"$prof/$1.$be.sym" 2>/dev/null
+}
+if [ -n "$prof" ]; then
+	command -v perf >/dev/null || zf_fail "-p needs perf (linux-perf)"
+	mkdir -p "$prof"
+	for be in classic uring; do
+		up $be
+		fio --name=f --filename="$DEV" --direct=1 --ioengine=libaio \
+			--rw=write --bs=1M --iodepth=8 --size=1000M \
+			--buffer_compress_percentage=60 --refill_buffers \
+			>/dev/null || zf_fail "fill"
+		profile rr4k randread
+		profile rw4k randwrite
+		down $be
+	done
+fi
 
 med() {	# median of the values recorded under $1
 	awk -v k="$1" '$1 == k {print $2}' "$R" | sort -g |
