@@ -2857,13 +2857,14 @@ int store_train_dict(struct store *st, size_t size)
 		return -EAGAIN;
 	pthread_mutex_lock(&st->pp_lock);
 	mask = store_dict_prios(st, levels);
+	first = mask ? (unsigned)__builtin_ctz(mask) : 0;
+	/* under the lock: recomp_algorithm may name another codec */
+	ops = first ? st->comps[first].ops : st->codec.ops;
 	pthread_mutex_unlock(&st->pp_lock);
 	if (!mask) {
 		ret = -EINVAL;
 		goto out;
 	}
-	first = (unsigned)__builtin_ctz(mask);
-	ops = first ? st->comps[first].ops : st->codec.ops;
 
 	/* the sample: objects spread evenly over every file, decoded */
 	a.pages = malloc((size_t)a.max * STORE_PAGE_SIZE);
@@ -2873,6 +2874,13 @@ int store_train_dict(struct store *st, size_t size)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * Fault the sample in now: it is written under slot locks.  Volatile
+	 * stores, not memset(), which GCC may fold with the malloc() into a
+	 * calloc() that leaves fresh pages untouched.
+	 */
+	for (size_t k = 0; k < (size_t)a.max * STORE_PAGE_SIZE; k += STORE_PAGE_SIZE)
+		((volatile char *)a.pages)[k] = 0;
 	store_tls_prepare(st, a.t);	/* the decoding contexts */
 	nv = store_files_pin(st, &v);
 	for (size_t j = 0; j < nv; j++)
