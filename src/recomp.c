@@ -17,6 +17,13 @@
  * in the background - zram's recompress, for pages read back - and the
  * allocator's pages emptied by the moves are compacted away.
  *
+ * Only once it has been left alone for RECOMP_MIN_AGE seconds: a page
+ * behind a swap-cache copy is not read again (the kernel has it), but on
+ * a RAM disk (a filesystem or a VM disk on the loop device) the same
+ * pages are read over and over, and recompressing those cost a 4 KiB
+ * random-read benchmark 15% of the machine's CPU on this thread and made
+ * every later read decode zstd, four times slower than lz4.
+ *
  * The thread runs at nice 19: it must never take CPU from the workload,
  * and it holds a slot lock only to read a page (a few microseconds).  A
  * pass that finds no memory for a new object stops, and so does the
@@ -41,6 +48,8 @@
 #define RECOMP_MIN_TODO 64u	/* pages waiting before a pass starts */
 #define RECOMP_BATCH 4096u	/* pages tried per store_recompress() call */
 #define RECOMP_COMPACT_PAGES 4096u	/* pages recompressed between compactions */
+#define RECOMP_MIN_AGE 5u		/* s a read-back page is left alone first */
+#define RECOMP_IDLE_MS 1000u	/* next look after a pass that found none old */
 
 struct recomp {
 	struct store *st;
@@ -84,17 +93,19 @@ static void *recomp_main(void *arg)
 	/* zram's recompress with type "readback": every codec from priority 1 */
 	struct pp_recompress req = {
 		.mode = PP_READBACK, .max_pages = RECOMP_BATCH,
-		.prio = 1, .prio_max = PP_MAX_COMPS,
+		.prio = 1, .prio_max = PP_MAX_COMPS, .min_age = RECOMP_MIN_AGE,
 	};
 	uint64_t since_compact = 0;
+	unsigned wait = RECOMP_PERIOD_MS;
 
 	pthread_setname_np(pthread_self(), "zramfuse-recmp");
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-	while (!recomp_sleep(r, RECOMP_PERIOD_MS)) {
+	while (!recomp_sleep(r, wait)) {
 		struct store_stats s;
 		uint64_t todo, done;
 		int ret;
 
+		wait = RECOMP_PERIOD_MS;
 		store_stats(r->st, &s);
 		if (s.readback_todo < RECOMP_MIN_TODO)
 			continue;
@@ -110,6 +121,9 @@ static void *recomp_main(void *arg)
 				store_compact(r->st);
 			}
 			store_stats(r->st, &s);
+			/* a walk that found every page too young: not so soon */
+			if (ret == 0 && s.readback_todo >= todo)
+				wait = RECOMP_IDLE_MS;
 		} while (ret == 0 && s.readback_todo < todo &&
 			 s.readback_todo >= RECOMP_MIN_TODO && !recomp_stopping(r));
 	}
