@@ -341,7 +341,16 @@ struct store {
 	 * zram's pp_in_progress; a second gets -EAGAIN.
 	 */
 	pthread_mutex_t pp_lock;
-	/* The backing file: replaced only before its first writeback. */
+	/*
+	 * The backing file.  Replaced, and the old one closed (its path
+	 * freed), under pp_lock and only while wb_used is false: so its
+	 * fields are read under pp_lock (store_backing_dev() copies the
+	 * path out), and a bare load only tells whether there is one (never
+	 * unset once set).  The I/O path uses it without the lock only for
+	 * a page written back to it, which wb_used keeps from being
+	 * replaced.  Keeping replaced ones until store_destroy() instead
+	 * would keep a block device open (O_EXCL) that the user let go of.
+	 */
 	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
 	bool wb_used;			/* protected by pp_lock */
 	_Atomic uint64_t wb_limit;	/* pages; relaxed */
@@ -2360,11 +2369,20 @@ out:
 	return ret;
 }
 
-const char *store_backing_dev(struct store *st)
+bool store_backing_dev(struct store *st, char *buf, size_t size)
 {
-	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	struct wb *wb;
 
-	return wb ? wb_path(wb) : NULL;
+	pthread_mutex_lock(&st->pp_lock);
+	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
+	snprintf(buf, size, "%s", wb ? wb_path(wb) : "");
+	pthread_mutex_unlock(&st->pp_lock);
+	return wb != NULL;
+}
+
+bool store_has_backing_dev(struct store *st)
+{
+	return atomic_load_explicit(&st->wb, memory_order_relaxed) != NULL;
 }
 
 uint64_t store_wb_limit(struct store *st)
@@ -2389,10 +2407,13 @@ void store_set_wb_limit_enable(struct store *st, bool on)
 
 void store_wb_sync(struct store *st)
 {
-	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	struct wb *wb;
 
+	pthread_mutex_lock(&st->pp_lock);
+	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
 	if (wb)
 		wb_sync(wb);
+	pthread_mutex_unlock(&st->pp_lock);
 }
 
 struct store_bs_arg {
