@@ -352,6 +352,7 @@ struct store {
 	 * would keep a block device open (O_EXCL) that the user let go of.
 	 */
 	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
+	/* a page has been written back to wb (a pass alone does not count) */
 	bool wb_used;			/* protected by pp_lock */
 	_Atomic uint64_t wb_limit;	/* pages; relaxed */
 	_Atomic bool wb_limit_enable;	/* relaxed */
@@ -2291,6 +2292,9 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	newi = (info & ~SLOT_IDLE) | SLOT_WB;
 	/* the block takes the object's dictionary along */
 	assert(a->blk <= SLOT_OBJ_MASK);
+	/* set before the page names the block (pp_lock is held), so that
+	 * no reader of the page finds the file replaced */
+	st->wb_used = true;
 	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
 	slot_unlock(s);
 	a->blk = STORE_NO_BLOCK;
@@ -2321,7 +2325,6 @@ int store_writeback(struct store *st, struct store_file *primary,
 		ret = -ENODEV;
 		goto out;
 	}
-	st->wb_used = true;
 	a.now = store_now(st);
 	for (size_t k = 0; k < n && ret == 0; k++) {
 		a.mode = scans[k].mode;
