@@ -52,8 +52,8 @@ int pp_parse_idle(const char *s, uint64_t *age);
  * by blanks; a mode ends the list, page indexes before it are scanned
  * with the mode seen so far (none: any page), as zram does.  @nr_pages
  * bounds the indexes.  Fills up to @max scans, sets *@n.  Returns 0,
- * -EINVAL (bad syntax, unknown word), -ERANGE (index beyond the file or
- * LOW > HIGH), or -E2BIG (more than @max scans).
+ * -EINVAL (bad syntax, unknown word, nothing but blanks), -ERANGE (index
+ * beyond the file or LOW > HIGH), or -E2BIG (more than @max scans).
  */
 int pp_parse_writeback(const char *s, uint64_t nr_pages, struct pp_scan *scans,
 		       size_t max, size_t *n);

@@ -210,8 +210,16 @@ int store_writeback(struct store *st, struct store_file *primary,
  * back to the current one; the errors of wb_open() (include/writeback.h).
  */
 int store_set_backing_dev(struct store *st, const char *path);
-/* The backing file's path, or NULL; valid while the store lives. */
-const char *store_backing_dev(struct store *st);
+/*
+ * Copy the backing file's path into @buf (@size bytes, cut short to fit,
+ * NUL-terminated) and return true, or return false with @buf "" when
+ * there is none.  A copy because a write to backing_dev frees the old
+ * path; taken under the post-processing lock, so it waits for a
+ * writeback or recompression pass that runs.
+ */
+bool store_backing_dev(struct store *st, char *buf, size_t size);
+/* Whether there is a backing file; once there is one, there always is. */
+bool store_has_backing_dev(struct store *st);
 /* zram's writeback_limit (4 KiB pages) and writeback_limit_enable. */
 uint64_t store_wb_limit(struct store *st);
 void store_set_wb_limit(struct store *st, uint64_t pages);
@@ -290,7 +298,8 @@ struct pp_recompress;
  */
 int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done);
-/* Wait until every freed block of the backing file has its hole punched. */
+/* Wait until every freed block of the backing file has its hole punched
+ * (under the post-processing lock, as store_backing_dev()). */
 void store_wb_sync(struct store *st);
 /*
  * zram's debugfs block_state for the stored pages of @f, one line each:

@@ -1047,7 +1047,6 @@ static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
 		      size_t *len)
 {
 	struct fs_inode *i;
-	const char *path;
 	int rc;
 
 	if (which == FS_CTL_RECOMP_ALGORITHM) {
@@ -1076,8 +1075,10 @@ static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
 		return 0;
 	}
 	if (which == FS_CTL_BACKING_DEV) {
-		path = store_backing_dev(fs->st);
-		if (asprintf(text, "%s\n", path ? path : "none") < 0)
+		char path[PATH_MAX];
+		bool has = store_backing_dev(fs->st, path, sizeof(path));
+
+		if (asprintf(text, "%s\n", has ? path : "none") < 0)
 			return -ENOMEM;
 		*len = strlen(*text);
 		return 0;
@@ -1170,7 +1171,7 @@ static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
 	default:
 		return -EACCES;
 	}
-	if (!store_backing_dev(fs->st))
+	if (!store_has_backing_dev(fs->st))
 		return -ENODEV;
 	scans = calloc(FS_PP_MAX_SCANS, sizeof(*scans));
 	if (!scans)

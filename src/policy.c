@@ -62,7 +62,7 @@ static void policy_pass(struct policy *p)
 		(void)store_recompress(p->st, &r, &done);
 	}
 	age = atomic_load_explicit(&p->v[POLICY_WRITEBACK_IDLE], memory_order_relaxed);
-	if (age && store_backing_dev(p->st)) {
+	if (age && store_has_backing_dev(p->st)) {
 		struct pp_scan scan = { .hi = UINT64_MAX, .all_files = 1,
 					.min_age = age };
 

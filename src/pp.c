@@ -129,8 +129,8 @@ int pp_parse_writeback(const char *s, uint64_t nr_pages, struct pp_scan *scans,
 
 		while (isspace((unsigned char)*s))
 			s++;
-		if (!*s)
-			return 0;
+		if (!*s)	/* nothing at all is no mode, as on zram */
+			return *n ? 0 : -EINVAL;
 		len = strcspn(s, " \t\n");
 		if (len >= sizeof(word))
 			return -EINVAL;

@@ -341,8 +341,18 @@ struct store {
 	 * zram's pp_in_progress; a second gets -EAGAIN.
 	 */
 	pthread_mutex_t pp_lock;
-	/* The backing file: replaced only before its first writeback. */
+	/*
+	 * The backing file.  Replaced, and the old one closed (its path
+	 * freed), under pp_lock and only while wb_used is false: so its
+	 * fields are read under pp_lock (store_backing_dev() copies the
+	 * path out), and a bare load only tells whether there is one (never
+	 * unset once set).  The I/O path uses it without the lock only for
+	 * a page written back to it, which wb_used keeps from being
+	 * replaced.  Keeping replaced ones until store_destroy() instead
+	 * would keep a block device open (O_EXCL) that the user let go of.
+	 */
 	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
+	/* a page has been written back to wb (a pass alone does not count) */
 	bool wb_used;			/* protected by pp_lock */
 	_Atomic uint64_t wb_limit;	/* pages; relaxed */
 	_Atomic bool wb_limit_enable;	/* relaxed */
@@ -2282,6 +2292,9 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	newi = (info & ~SLOT_IDLE) | SLOT_WB;
 	/* the block takes the object's dictionary along */
 	assert(a->blk <= SLOT_OBJ_MASK);
+	/* set before the page names the block (pp_lock is held), so that
+	 * no reader of the page finds the file replaced */
+	st->wb_used = true;
 	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
 	slot_unlock(s);
 	a->blk = STORE_NO_BLOCK;
@@ -2312,7 +2325,6 @@ int store_writeback(struct store *st, struct store_file *primary,
 		ret = -ENODEV;
 		goto out;
 	}
-	st->wb_used = true;
 	a.now = store_now(st);
 	for (size_t k = 0; k < n && ret == 0; k++) {
 		a.mode = scans[k].mode;
@@ -2360,11 +2372,20 @@ out:
 	return ret;
 }
 
-const char *store_backing_dev(struct store *st)
+bool store_backing_dev(struct store *st, char *buf, size_t size)
 {
-	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	struct wb *wb;
 
-	return wb ? wb_path(wb) : NULL;
+	pthread_mutex_lock(&st->pp_lock);
+	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
+	snprintf(buf, size, "%s", wb ? wb_path(wb) : "");
+	pthread_mutex_unlock(&st->pp_lock);
+	return wb != NULL;
+}
+
+bool store_has_backing_dev(struct store *st)
+{
+	return atomic_load_explicit(&st->wb, memory_order_relaxed) != NULL;
 }
 
 uint64_t store_wb_limit(struct store *st)
@@ -2389,10 +2410,13 @@ void store_set_wb_limit_enable(struct store *st, bool on)
 
 void store_wb_sync(struct store *st)
 {
-	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	struct wb *wb;
 
+	pthread_mutex_lock(&st->pp_lock);
+	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
 	if (wb)
 		wb_sync(wb);
+	pthread_mutex_unlock(&st->pp_lock);
 }
 
 struct store_bs_arg {

@@ -87,6 +87,8 @@ struct zctl_swap_ctx {
 	char dev[48];		/* "/dev/loopN" */
 	/* what this run did, for the rollback */
 	bool made_dir, mounted, made_file, attached, swapped;
+	bool set_limit;		/* mem_limit changed on a mount it found */
+	uint64_t old_limit;	/* what mem_limit was then */
 };
 
 static void zctl_sleep_ms(long ms)
@@ -269,12 +271,27 @@ static int zctl_swap_check(struct zctl_swap_ctx *c)
 				      c->file, have, want, c->mnt);
 	}
 	if (so->mem_limit_set) {
-		/* the one setting that changes live, as on zram */
-		snprintf(want, sizeof(want), "%" PRIu64, so->mem_limit);
-		int rc = zctl_sys_ctl_write(c->mnt, "mem_limit", want);
+		/* the one setting that changes live, as on zram; the old
+		 * value is kept for the rollback */
+		char *end;
+		long rc = zctl_sys_ctl_read(c->mnt, "mem_limit", have, sizeof(have));
 
+		if (rc < 0)
+			return zctl_swap_fail(c, (int)rc, "%s/.zram/mem_limit", c->mnt);
+		errno = 0;
+		c->old_limit = strtoull(have, &end, 10);
+		if (errno || end == have || (*end && *end != '\n'))
+			return zctl_swap_fail(c, 0, "%s/.zram/mem_limit: not a number: %s",
+					      c->mnt, have);
+		if (c->old_limit == so->mem_limit)
+			return 0;
+		snprintf(want, sizeof(want), "%" PRIu64, so->mem_limit);
+		rc = zctl_sys_ctl_write(c->mnt, "mem_limit", want);
 		if (rc)
-			return zctl_swap_fail(c, rc, "%s/.zram/mem_limit", c->mnt);
+			return zctl_swap_fail(c, (int)rc, "%s/.zram/mem_limit", c->mnt);
+		c->set_limit = true;
+		printf("mem_limit of %s: %s (was %" PRIu64 ")\n", c->mnt, want,
+		       c->old_limit);
 	}
 	return 0;
 }
@@ -516,6 +533,17 @@ static void zctl_swap_rollback(struct zctl_swap_ctx *c)
 		else
 			zctl_err("rolled back: removed %s", c->file);
 	}
+	if (c->set_limit) {
+		char old[32];
+
+		snprintf(old, sizeof(old), "%" PRIu64, c->old_limit);
+		rc = zctl_sys_ctl_write(c->mnt, "mem_limit", old);
+		if (rc)
+			zctl_err("rollback: mem_limit of %s back to %s: %s", c->mnt, old,
+				 strerror(-rc));
+		else
+			zctl_err("rolled back: mem_limit of %s back to %s", c->mnt, old);
+	}
 	if (c->mounted) {
 		rc = zctl_swap_umount(c->mnt);
 		if (rc)
@@ -564,7 +592,7 @@ int zctl_swap_on(const struct zctl_swapon *so)
 		return 1;
 	}
 	zctl_sys_swap_of(c.loop, &sw);
-	if (!c.mounted && !c.made_file && !c.attached && !c.swapped)
+	if (!c.mounted && !c.set_limit && !c.made_file && !c.attached && !c.swapped)
 		printf("already set up: ");
 	{
 		struct zctl_mm mm;

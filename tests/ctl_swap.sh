@@ -4,7 +4,8 @@
 # priority asked for, direct I/O, 4 KiB sectors, no writeback throttling,
 # a daemon whose argv[0] starts with '@'), both re-run, a configuration
 # section through setup / teardown, a swapoff that fails leaving
-# everything up, and a failure at each step rolled back and named.
+# everything up, and a failure at each step rolled back and named (on a
+# mount it found, the mem_limit it changed put back).
 . "${top_srcdir:-.}/tests/lib.sh"
 : "${ZRAMFUSECTL:=${top_builddir:-.}/zramfusectl}"
 export ZRAMFUSE
@@ -191,13 +192,20 @@ case "$_out" in *"rolled back: swapoff"*) zf_fail "swapon's failure turned off s
 case "$_out" in *"rolled back: detached"*"rolled back: unmounted"*"rolled back: removed"*) ;;
 *) zf_fail "a failure at swapon: rollback not in order: $_out" ;; esac
 
-# on a mount it found, a failure removes only the file it made
+# on a mount it found, a failure removes only the file it made and puts
+# back the mem_limit it changed
 mkdir -p "$MNT"
-zf_mount "$MNT"
-if out=$(ZRAMFUSECTL_TEST_FAIL=loop ctl swapon --size 16M "$MNT" 2>&1); then
+zf_mount "$MNT" -o mem_limit=32M
+if out=$(ZRAMFUSECTL_TEST_FAIL=loop ctl swapon --size 16M --mem-limit 48M "$MNT" 2>&1); then
 	zf_fail "a failure at loop on a found mount: $out"
 fi
-case "$out" in *"rolled back: removed $MNT/swap"*) ;; *) zf_fail "found mount: $out" ;; esac
+# (stdout and stderr: each in order, not with each other)
+case "$out" in *"rolled back: removed $MNT/swap"*"rolled back: mem_limit of $MNT back to 33554432"*) ;;
+*) zf_fail "found mount: $out" ;; esac
+case "$out" in *"mem_limit of $MNT: 50331648 (was 33554432)"*) ;;
+*) zf_fail "found mount: the change of mem_limit not reported: $out" ;; esac
+[ "$(cat "$MNT"/.zram/mem_limit)" = 33554432 ] ||
+	zf_fail "found mount: mem_limit left at $(cat "$MNT"/.zram/mem_limit), not 32M"
 mountpoint -q "$MNT" || zf_fail "a failed swapon unmounted a mount it did not make"
 [ ! -e "$MNT/swap" ] || zf_fail "found mount: the file it made is left"
 [ -z "$(loop_under "$MNT")" ] || zf_fail "found mount: loop left"

@@ -8,7 +8,8 @@
 # grow, compr_data_size and mem_used_total fall, every page reads back
 # intact), a discard and an overwrite free a page's block and punch its
 # hole, writeback_limit stops writeback at the limit, backing_dev is
-# refused once used, and -o backing_dev= at mount.
+# refused once a page was written back (not after a pass that wrote
+# none), and -o backing_dev= at mount.
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
@@ -77,7 +78,19 @@ refuse writeback page_indexes=5 EINVAL
 refuse writeback page_indexes=5-2 ERANGE
 refuse writeback page_indexes=0-4096 ERANGE
 refuse writeback nonsense=1 EINVAL
+nl='
+'
+for v in " " "$nl" "	 $nl"; do
+	refuse writeback "$v" EINVAL	# no mode, as zram
+done
 expect "nothing written back by refusals" "$(bd 3)" 0
+# a pass that moves nothing leaves the backing file free to change
+accept writeback idle
+accept writeback huge
+truncate -s 4M "$BD2"
+accept backing_dev "$BD2"
+expect "backing_dev after writebacks of nothing" "$(cat "$Z/backing_dev")" "$BD2"
+accept backing_dev "$BD"
 
 # --- content: 256 random (huge) pages, 512 text pages, 256 zero pages ---
 head -c 1M /dev/urandom >"$T/rand"

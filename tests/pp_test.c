@@ -48,7 +48,8 @@ int main(void)
 	       sc[1].mode == PP_HUGE && sc[1].lo == 5 && sc[1].hi == 6,
 	       "a mode after an index applies to that index");
 	tap_ok(wb("idle page_index=5", sc, &n) == 0 && n == 1, "a mode ends the list");
-	tap_ok(wb("  ", sc, &n) == 0 && n == 0, "blank: nothing");
+	tap_ok(wb("", sc, &n) == -EINVAL && wb("  ", sc, &n) == -EINVAL &&
+	       wb("\n", sc, &n) == -EINVAL, "empty or blank: EINVAL, no mode as on zram");
 	tap_ok(wb("bogus", sc, &n) == -EINVAL, "unknown mode: EINVAL");
 	tap_ok(wb("type=bogus", sc, &n) == -EINVAL, "unknown type: EINVAL");
 	tap_ok(wb("page_index=1000", sc, &n) == -ERANGE, "index beyond: ERANGE");
