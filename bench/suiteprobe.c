@@ -3,17 +3,19 @@
  * suiteprobe: the parts of bench/suite.sh that a shell cannot time
  * finely enough.  One program, four commands:
  *
- *   suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT] OUT
+ *   suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]
+ *                     [-W BD_STAT] OUT
  *       Every MS milliseconds (200) append "SECS BACKEND MEM_USED ORIG
- *       SWAP_USED COMPR SWAPCACHED RB_PAGES RB_COMPR RB_RECOMP RB_TODO"
- *       to OUT, in bytes ("?" for what this backend lacks): the backend
- *       memory, mm_stat's mem_used_total, orig_data_size and
+ *       SWAP_USED COMPR SWAPCACHED RB_PAGES RB_COMPR RB_RECOMP RB_TODO
+ *       BD_COUNT" to OUT, in bytes ("?" for what this backend lacks): the
+ *       backend memory, mm_stat's mem_used_total, orig_data_size and
  *       compr_data_size, SWAPDEV's used bytes in /proc/swaps, SwapCached
- *       of /proc/meminfo, and the four columns of a zramfuse mount's
- *       .zram/readback_stat (-R; its page counts times 4096), until
- *       SIGTERM or SIGINT.  Then print the peaks of the first four
- *       (peak_*) and the other columns of the row where the backend
- *       memory peaked (the last such row: at_peak_*).
+ *       of /proc/meminfo, the four columns of a zramfuse mount's
+ *       .zram/readback_stat (-R) and the first of its .zram/bd_stat (-W),
+ *       page counts times 4096, until SIGTERM or SIGINT.  Then print the
+ *       peaks of the first four and of BD_COUNT (peak_*) and the other
+ *       columns of the row where the backend memory peaked (the last such
+ *       row: at_peak_*).
  *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]
  *       The seed scenario: fork a process into the memory cgroup CGROUP
  *       that fills MIB MiB with pagemix pages, wait until it is done and
@@ -73,6 +75,7 @@ struct opts {
 	int file_fd;		/* -f: tmpfs file, -1 none */
 	const char *swapdev;	/* -d */
 	int rb_fd;		/* -R: .zram/readback_stat, -1 none */
+	int bd_fd;		/* -W: .zram/bd_stat, -1 none */
 	const char *cgroup;	/* -c */
 	unsigned interval_ms;	/* -i */
 	uint64_t mib;		/* -s */
@@ -274,7 +277,7 @@ static long long max_ll(long long a, long long b)
 /* The columns of a sample after SECS; the first four also as peaks. */
 enum {
 	S_BACKEND, S_USED, S_ORIG, S_SWAP, S_COMPR, S_CACHED,
-	S_RB_PAGES, S_RB_COMPR, S_RB_RECOMP, S_RB_TODO, S_COLS
+	S_RB_PAGES, S_RB_COMPR, S_RB_RECOMP, S_RB_TODO, S_BD_COUNT, S_COLS
 };
 
 static const char *const at_peak_name[S_COLS] = {
@@ -282,12 +285,14 @@ static const char *const at_peak_name[S_COLS] = {
 	"at_peak_swap_mib", "at_peak_compr_mib", "at_peak_swapcached_mib",
 	"at_peak_readback_mib", "at_peak_readback_compr_mib",
 	"at_peak_readback_recomp_mib", "at_peak_readback_todo_mib",
+	"at_peak_bd_count_mib",
 };
 
 static void sample_row(const struct opts *o, int meminfo_fd, long long *v)
 {
-	long long rb[4];
+	long long rb[4], bd;
 	int have_rb = o->rb_fd >= 0 && !read_nums(o->rb_fd, rb, 4);
+	int have_bd = o->bd_fd >= 0 && !read_nums(o->bd_fd, &bd, 1);
 
 	v[S_BACKEND] = backend_bytes(o);
 	v[S_USED] = mem_used(o);
@@ -300,13 +305,14 @@ static void sample_row(const struct opts *o, int meminfo_fd, long long *v)
 	v[S_RB_COMPR] = have_rb ? rb[1] : -1;
 	v[S_RB_RECOMP] = have_rb ? rb[2] * PAGEMIX_PAGE : -1;
 	v[S_RB_TODO] = have_rb ? rb[3] * PAGEMIX_PAGE : -1;
+	v[S_BD_COUNT] = have_bd ? bd * PAGEMIX_PAGE : -1;
 }
 
 static int cmd_sample(const struct opts *o, const char *out)
 {
 	FILE *f = fopen(out, "we");
 	int meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	long long pk[4] = { -1, -1, -1, -1 }, at[S_COLS];
+	long long pk[4] = { -1, -1, -1, -1 }, pk_bd = -1, at[S_COLS];
 	double t0 = now();
 
 	if (!f) {
@@ -326,6 +332,7 @@ static int cmd_sample(const struct opts *o, const char *out)
 			memcpy(at, v, sizeof(at));
 		for (int k = 0; k < 4; k++)
 			pk[k] = max_ll(pk[k], v[k]);
+		pk_bd = max_ll(pk_bd, v[S_BD_COUNT]);
 		fputc('\n', f);
 		fflush(f);
 		sleep_ms(o->interval_ms);
@@ -337,9 +344,12 @@ static int cmd_sample(const struct opts *o, const char *out)
 	put_mib("peak_mem_used_mib", pk[1]);
 	put_mib("peak_orig_mib", pk[2]);
 	put_mib("peak_swap_mib", pk[3]);
+	if (o->bd_fd >= 0)
+		put_mib("peak_bd_count_mib", pk_bd);
 	/* the backend's memory at its peak is peak_backend_mib already */
 	for (int k = S_USED; k < S_COLS; k++)
-		if (o->rb_fd >= 0 || k < S_RB_PAGES)
+		if ((k < S_RB_PAGES || o->rb_fd >= 0) &&
+		    (k != S_BD_COUNT || o->bd_fd >= 0))
 			put_mib(at_peak_name[k], at[k]);
 	return 0;
 }
@@ -571,7 +581,8 @@ static int cmd_discard(const struct opts *o, const char *dev)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT] OUT\n"
+		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]\n"
+		"                         [-W BD_STAT] OUT\n"
 		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]\n"
 		"       suiteprobe corpus -s MIB [-S SEED] DEV\n"
 		"       suiteprobe discard [-t SECS] [BACKEND] DEV\n"
@@ -593,7 +604,7 @@ static int open_or_die(const char *path)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.base = -1, .mm_fd = -1, .file_fd = -1, .rb_fd = -1,
+		.base = -1, .mm_fd = -1, .file_fd = -1, .rb_fd = -1, .bd_fd = -1,
 		.interval_ms = 200,
 		.seed = 1, .timeout_s = 30,
 	};
@@ -606,7 +617,7 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt(argc, argv, "p:b:m:f:d:R:c:i:s:S:t:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:")) != -1) {
 		switch (c) {
 		case 'p': o.pid = (pid_t)strtol(optarg, NULL, 10); break;
 		case 'b': o.base = strtoll(optarg, NULL, 10); break;
@@ -614,6 +625,7 @@ int main(int argc, char **argv)
 		case 'f': o.file_fd = open_or_die(optarg); break;
 		case 'd': o.swapdev = optarg; break;
 		case 'R': o.rb_fd = open_or_die(optarg); break;
+		case 'W': o.bd_fd = open_or_die(optarg); break;
 		case 'c': o.cgroup = optarg; break;
 		case 'i': o.interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': o.mib = strtoull(optarg, NULL, 10); break;
