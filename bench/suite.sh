@@ -12,7 +12,7 @@
 # tests/lib.sh for its whole run (so it waits while a system test swaps),
 # and its EXIT trap removes whatever it set up, also on failure.
 #
-# Backends (-b, comma-separated; default all five), each set up afresh for
+# Backends (-b, comma-separated; default all six), each set up afresh for
 # each run and torn down after it, all of one size (-d):
 #   zram      kernel zram, /dev/zram0, lz4 (reset at exit)
 #   tmpfs     a loop device on a tmpfs file, as zramfuse's: no FUSE, no
@@ -20,6 +20,11 @@
 #   lz4       zramfuse -o comp=lz4, defaults otherwise
 #   zstd      zramfuse -o comp=zstd
 #   lz4-nodf  zramfuse -o comp=lz4,deferred_free=off (seed, discard only)
+#   lz4-wb    zramfuse -o comp=lz4,backing_dev=FILE,writeback_idle=2,
+#             writeback_idle_pages=65536 (swap only): pages not accessed
+#             for 2 s go to FILE, a sparse file of the device's size made
+#             for each run in ZF_SUITE_BDDIR (/var/tmp; not tmpfs: the
+#             local disk) and removed after it
 # ZF_SUITE_OPTS adds -o options to every zramfuse mount (for experiments;
 # the summary's header names them).
 # zramfuse as README's Usage sets it up: losetup --direct-io=on
@@ -33,8 +38,13 @@
 #              sequential read), every page verified; per-phase and wall
 #              time, peaks of backend memory (daemon RSS; zram:
 #              mem_used_total; tmpfs: the file's allocated bytes),
-#              mem_used_total and swap used, sampled every 200 ms
-#   swapsmall  tests/swapload -s MIB (-S, 512) -p 1 in a -M MIB (64) cgroup
+#              mem_used_total and swap used, sampled every 200 ms; at the
+#              backend memory's peak: mm_stat, swap used, SwapCached
+#              (/proc/meminfo) and .zram/readback_stat; at the end the
+#              daemon's CPU seconds per thread and, on lz4-wb, bd_stat
+#              (and the peak of its bd_count)
+#   swapsmall  tests/swapload -s MIB (-S, 512) -p 1 in a -M MIB (64) cgroup:
+#              the same figures (those at the peak and of CPU in raw.tsv only)
 #   seed       a process with -k MIB (1024) swapped out is killed: time to
 #              exit and until memory is back (bench/suiteprobe seed)
 #   fio        fio, direct, libaio, 60%-compressible buffers, on a -f MIB
@@ -48,21 +58,32 @@
 #              dictionary when the mount has .zram/train_dict
 #   discard    on a full -x MIB (1024) device: 1 MiB discards p50/p99, a
 #              whole-device discard and the time until memory is back
+#   micro      no backend, in the first round only (each takes medians
+#              of its own runs): bench/zspool_bench -r 5 -t 2 -s 1 (the
+#              allocator against glibc malloc), bench/store_bench
+#              (deferred against synchronous discards, codec throughput,
+#              the slot lock) and bench/store_bench -p 8 (memory per
+#              stored byte with zstd and a trained dictionary); their
+#              tables as they print them
 # Each round runs every workload on every backend (rounds rotate the
 # backends' order); -r ROUNDS (3) rounds.
 #
 # Output, in -o DIR (default suite-results/DATE in the tree): raw.tsv (one
 # line per measurement), summary.md (markdown tables: medians, min-max,
 # ratios to zram and to loop-on-tmpfs; also printed at the end), PNG
-# charts, samples/ (memory over time), logs/ (swapload, fio, probe).
+# charts, samples/ (memory over time), logs/ (swapload, fio, probe),
+# micro/ (the micro benchmarks' output and command lines).
 # bench/suite_report.py DIR remakes the summary and charts, e.g. from
 # the raw.tsv of a run that failed half-way.
 #
-# A full run (-r 3, the defaults) takes about 40 minutes on a 2-core
-# machine.  Quick runs for a change's first look, a few minutes each:
-#   bench/suite.sh -r 1 -w swap -s 256 -m 64 -b zram,tmpfs,lz4
+# A full run (-r 3, the defaults) takes about 30 minutes on a 2-core
+# machine (lz4-wb about 5 of them: its swap runs take 3 times as long as
+# lz4's; micro 1).  Quick runs for a change's first look, a few minutes
+# each:
+#   bench/suite.sh -r 1 -w swap -s 256 -m 64 -b zram,tmpfs,lz4,lz4-wb
 #   bench/suite.sh -r 1 -w fio,corpus,discard -f 256 -t 3 -x 256
 #   bench/suite.sh -r 1 -w seed -k 256
+#   bench/suite.sh -w micro
 set -eu
 cmdline=$0
 for a in "$@"; do
@@ -74,8 +95,11 @@ done
 here=$PWD
 cd "$(dirname "$0")/.."
 top=$PWD
-rounds=3 workloads=swap,swapsmall,seed,fio,corpus,discard
-backends=zram,tmpfs,lz4,zstd,lz4-nodf out=
+rounds=3 workloads=swap,swapsmall,seed,fio,corpus,discard,micro
+backends=zram,tmpfs,lz4,zstd,lz4-nodf,lz4-wb out=
+# lz4-wb: pages idle this many seconds are written back, at most this
+# many a second
+wb_idle=2 wb_pages=65536
 dev_mib=4096 swap_mib=1024 swap_cg=256 small_mib=512 small_cg=64
 seed_mib=1024 fio_mib=1024 fio_secs=10 corpus_mib=256 discard_mib=1024
 usage() {
@@ -110,15 +134,36 @@ done
 workloads=$(echo "$workloads" | tr , ' ')
 backends=$(echo "$backends" | tr , ' ')
 for w in $workloads; do
-	case $w in swap | swapsmall | seed | fio | corpus | discard) ;;
+	case $w in swap | swapsmall | seed | fio | corpus | discard | micro) ;;
 	*) echo "${0##*/}: no workload $w" >&2; usage ;; esac
 done
 for b in $backends; do
-	case $b in zram | tmpfs | lz4 | zstd | lz4-nodf) ;;
+	case $b in zram | tmpfs | lz4 | zstd | lz4-nodf | lz4-wb) ;;
 	*) echo "${0##*/}: no backend $b" >&2; usage ;; esac
 done
 [ -n "$out" ] || out=$top/suite-results/$(date -u +%Y%m%d-%H%M%S)
 case $out in /*) ;; *) out=$here/$out ;; esac
+
+# The backends a workload runs on, of those chosen.
+applies() {
+	case $1 in
+	swap) _all="zram tmpfs lz4 zstd lz4-wb" ;;
+	swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
+	seed) _all="zram tmpfs lz4 lz4-nodf" ;;
+	corpus) _all="zram lz4 zstd" ;;
+	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
+	esac
+	for _b in $backends; do
+		case " $_all " in *" $_b "*) echo "$_b" ;; esac
+	done
+}
+
+# applies_to BACKEND: the chosen workloads that run on BACKEND.
+applies_to() {
+	for _w in $workloads; do
+		case " $(applies "$_w" | tr '\n' ' ') " in *" $1 "*) echo "$_w" ;; esac
+	done
+}
 
 own_transport=${ZF_TRANSPORT+set}
 top_srcdir=$top top_builddir=$top ZRAMFUSE=$top/zramfuse
@@ -127,19 +172,37 @@ export top_srcdir top_builddir ZRAMFUSE
 # The daemon's own default transport unless the caller chose one.
 [ -n "$own_transport" ] || ZF_TOPT=
 PROBE=$top/bench/suiteprobe
-[ -x "$PROBE" ] && [ -x tests/swapload ] || zf_fail "not built: run scripts/build.sh"
+[ -x "$PROBE" ] && [ -x tests/swapload ] && [ -x bench/zspool_bench ] &&
+	[ -x bench/store_bench ] || zf_fail "not built: run scripts/build.sh"
 for c in fio python3 blkdiscard; do
 	command -v $c >/dev/null || zf_fail "$c is missing: run scripts/install-deps.sh"
 done
 command -v gnuplot >/dev/null ||
 	zf_log "gnuplot is missing (scripts/install-deps.sh): no charts"
+# lz4-wb's backing file: on the local disk (a file on tmpfs would be
+# memory again), removed after each run and by the EXIT trap
+BDDIR=${ZF_SUITE_BDDIR:-/var/tmp}
+BDFILE=
+if [ -n "$(applies_to lz4-wb)" ]; then
+	case $BDDIR in /*) ;; *) zf_fail "ZF_SUITE_BDDIR must be absolute: $BDDIR" ;; esac
+	[ -d "$BDDIR" ] || zf_fail "no directory $BDDIR for lz4-wb's backing file"
+	case $(stat -f -c %T "$BDDIR") in
+	tmpfs | ramfs) zf_fail "$BDDIR is on $(stat -f -c %T "$BDDIR"), not a disk: set ZF_SUITE_BDDIR" ;;
+	esac
+	[ "$(df -Pm "$BDDIR" | awk 'NR == 2 {print $4}')" -ge "$swap_mib" ] ||
+		zf_fail "less than $swap_mib MiB free in $BDDIR for lz4-wb's backing file"
+fi
 zf_init
 zf_swap_lock
+if [ -n "$(applies_to lz4-wb)" ]; then
+	BDFILE=$BDDIR/zramfuse-suite.$$.bd
+	ZF_ATEXIT="rm -f '$BDFILE'"
+fi
 [ -e /sys/block/zram0 ] || modprobe zram 2>/dev/null ||
 	case " $backends " in *" zram "*) zf_fail "no zram" ;; esac
 if [ -e /sys/block/zram0 ]; then
 	grep -q '^/dev/zram0 ' /proc/swaps && zf_fail "/dev/zram0 is in use as swap"
-	ZF_ATEXIT='swapoff /dev/zram0 2>/dev/null; echo 1 >/sys/block/zram0/reset'
+	ZF_ATEXIT="${ZF_ATEXIT:+$ZF_ATEXIT; }swapoff /dev/zram0 2>/dev/null; echo 1 >/sys/block/zram0/reset"
 fi
 mkdir -p "$out/logs" "$out/samples"
 RAW=$out/raw.tsv
@@ -155,6 +218,8 @@ FMNT=$ZF_TMP/mnt TMNT=$ZF_TMP/tmpfs
 	echo "# tree: $(git describe --always --dirty 2>/dev/null || echo '?')"
 	echo "# transport: ${ZF_TOPT:-daemon default} (fuse enable_uring: $(cat "$ZF_URING_SWITCH" 2>/dev/null || echo absent))"
 	echo "# zramfuse options: ${ZF_SUITE_OPTS:-defaults}"
+	[ -z "$BDFILE" ] ||
+		echo "# lz4-wb: writeback_idle=$wb_idle writeback_idle_pages=$wb_pages, backing file in $BDDIR ($(stat -f -c %T "$BDDIR"), $(df -P "$BDDIR" | awk 'NR == 2 {print $1}'))"
 	echo "# config: rounds=$rounds dev_mib=$dev_mib swap_mib=$swap_mib swap_cg_mib=$swap_cg small_mib=$small_mib small_cg_mib=$small_cg seed_mib=$seed_mib fio_mib=$fio_mib fio_secs=$fio_secs corpus_mib=$corpus_mib discard_mib=$discard_mib"
 	printf 'round\tworkload\tbackend\tmetric\tvalue\tunit\n'
 } >"$RAW"
@@ -237,9 +302,14 @@ be_up() {
 		zf_loop "$TMNT/f"
 		DEV=$ZF_LOOP PARGS="-f $TMNT/f"
 		;;
-	lz4 | zstd | lz4-nodf)
-		_o="size=${2}M,comp=${1%-nodf}"
+	lz4 | zstd | lz4-nodf | lz4-wb)
+		_o="size=${2}M,comp=${1%-*}"
 		[ "$1" = lz4-nodf ] && _o="$_o,deferred_free=off"
+		if [ "$1" = lz4-wb ]; then
+			truncate -s "${2}M" "$BDFILE" || zf_fail "truncate $BDFILE"
+			_o="$_o,backing_dev=$BDFILE,writeback_idle=$wb_idle"
+			_o="$_o,writeback_idle_pages=$wb_pages"
+		fi
 		_o="$_o${ZF_SUITE_OPTS:+,$ZF_SUITE_OPTS}"
 		zf_mount "$FMNT" -o "$_o"
 		DPID=$ZF_PID
@@ -267,6 +337,7 @@ be_down() {
 			zf_umount "$FMNT"
 			unreg ZF_MOUNTS "$FMNT"
 			unreg ZF_PIDS "$DPID"
+			if [ "$1" = lz4-wb ]; then rm -f "$BDFILE"; fi
 		fi
 		;;
 	esac
@@ -279,6 +350,25 @@ cg_down() {
 	unreg ZF_CGROUPS "$ZF_CG"
 }
 
+# daemon_cpu: the daemon's CPU seconds (user + system) so far, per
+# thread name (threads of one name summed; those under 0.05 s left out)
+# and in all (exited threads included), as "METRIC VALUE UNIT" lines.
+daemon_cpu() {
+	_hz=$(getconf CLK_TCK)
+	for _t in /proc/"$DPID"/task/*; do
+		# the name may hold spaces; the fields after it do not: with
+		# the name in front, stat's utime and stime (fields 14 and
+		# 15) are $13 and $14
+		_c=$(tr ' \t' __ 2>/dev/null <"$_t/comm") || continue
+		_s=$(cat "$_t/stat" 2>/dev/null) || continue
+		echo "$_c ${_s##*) }"
+	done | awk -v hz="$_hz" '{c[$1] += ($13 + $14) / hz}
+		END {for (k in c) if (c[k] >= 0.05)
+			printf "cpu_%s_s %.2f s\n", k, c[k]}'
+	_s=$(cat /proc/"$DPID"/stat)	# ($12, $13: without the name)
+	echo "${_s##*) }" | awk -v hz="$_hz" '{printf "cpu_total_s %.2f s\n", ($12 + $13) / hz}'
+}
+
 # swap_load CGROUP_MIB SWAPLOAD_ARGS...: swapload in a memory cgroup,
 # swapping to $DEV, with the memory sampled every 200 ms.
 swap_load() {
@@ -286,8 +376,12 @@ swap_load() {
 	zf_swapon "$DEV"
 	cg_up "$W" "$1"
 	shift
+	_rb=
+	[ "$DPID" != 0 ] && [ -e "$FMNT/.zram/readback_stat" ] &&
+		_rb="-R $FMNT/.zram/readback_stat"
+	[ "$B" = lz4-wb ] && _rb="$_rb -W $FMNT/.zram/bd_stat"
 	# shellcheck disable=SC2086
-	"$PROBE" sample $PARGS -d "$DEV" "$out/samples/$W-$B-r$R.tsv" \
+	"$PROBE" sample $PARGS $_rb -d "$DEV" "$out/samples/$W-$B-r$R.tsv" \
 		>"$ZF_TMP/peaks" &
 	_samp=$!
 	ZF_WORK="$ZF_WORK $_samp"
@@ -302,6 +396,19 @@ swap_load() {
 	awk '$1 == "phase" {print "phase_" $2 "_s", $3, "s"}
 	     $1 == "wall" {print "wall_s", $2, "s"}' "$_log" | recs
 	recs <"$ZF_TMP/peaks"
+	# at the end, before swapoff reads the pages back
+	[ "$DPID" = 0 ] || daemon_cpu | recs
+	if [ "$B" = lz4-wb ]; then
+		# shellcheck disable=SC2046
+		set -- $(zf_timeout 30 cat "$FMNT/.zram/bd_stat")
+		[ $# -ge 3 ] || zf_fail "$W on $B, round $R: no bd_stat"
+		for _m in "bd_count $1" "bd_reads $2" "bd_writes $3"; do
+			echo "${_m% *}_mib ${_m#* }" |
+				awk '{printf "%s %.1f MiB\n", $1, $2 * 4096 / 1048576}'
+		done | recs
+		rec bd_file_mib "$(stat -c '%b %B' "$BDFILE" |
+			awk '{printf "%.1f", $1 * $2 / 1048576}')" MiB
+	fi
 	zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
 	unreg ZF_SWAPS "$DEV"
 	cg_down
@@ -438,16 +545,25 @@ wl_discard() {
 	recs <"$ZF_TMP/discard"
 }
 
-# The backends a workload runs on, of those chosen.
-applies() {
-	case $1 in
-	swap | swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
-	seed) _all="zram tmpfs lz4 lz4-nodf" ;;
-	corpus) _all="zram lz4 zstd" ;;
-	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
-	esac
-	for _b in $backends; do
-		case " $_all " in *" $_b "*) echo "$_b" ;; esac
+# micro: the micro benchmarks, each with its own repeats, once (in the
+# first round); their output as micro/NAME.md, their command line as
+# micro/NAME.cmd; their run time recorded as B=NAME.
+wl_micro() {
+	[ "$R" = 1 ] || return 0
+	mkdir -p "$out/micro"
+	for _m in "zspool bench/zspool_bench -r 5 -t 2 -s 1" \
+		  "store bench/store_bench" "store-dict bench/store_bench -p 8"; do
+		# shellcheck disable=SC2086
+		set -- $_m
+		B=$1
+		shift
+		zf_log "round $R/$rounds: micro: $* ($(($(date +%s) - t0)) s)"
+		echo "$*" >"$out/micro/$B.cmd"
+		_t=$(date +%s.%N)
+		step 1800 "$@" >"$out/micro/$B.md" 2>>"$out/logs/micro-$B.log" ||
+			zf_fail "micro: $* failed (see $out/logs/micro-$B.log)"
+		rec run_s "$(echo "$_t $(date +%s.%N)" |
+			awk '{printf "%.1f", $2 - $1}')" s
 	done
 }
 
@@ -469,6 +585,10 @@ rotate() {
 t0=$(date +%s)
 for R in $(seq "$rounds"); do
 	for W in $workloads; do
+		if [ "$W" = micro ]; then
+			wl_micro
+			continue
+		fi
 		for B in $(rotate "$R" $(applies "$W")); do
 			zf_log "round $R/$rounds: $W on $B ($(($(date +%s) - t0)) s)"
 			_mib=$dev_mib

@@ -12,7 +12,11 @@ raw.tsv: "# key: value" lines (date, kernel, cpu, command, config), then a
 header and one line per measurement: round, workload, backend, metric,
 value ("NA" when not reached), unit.  The summary gives, per workload and
 metric, the median over the rounds and the spread (min-max), and the ratio
-of medians of each zramfuse backend to kernel zram and to loop-on-tmpfs.
+of medians of each zramfuse backend to kernel zram and to loop-on-tmpfs;
+then the realistic swap workload at its peak of backend memory and the
+daemon's CPU time, writeback to a disk file against plain lz4, and the
+micro benchmarks' tables as they printed them (DIR/micro/NAME.md, their
+command lines in DIR/micro/NAME.cmd).
 Run it again on a results directory to remake the summary and charts.
 """
 import json
@@ -28,6 +32,7 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
     ("lz4", "zramfuse lz4", "lz4"),
     ("zstd", "zramfuse zstd", "zstd"),
     ("lz4-nodf", "zramfuse lz4, deferred_free=off", "lz4-nodf"),
+    ("lz4-wb", "zramfuse lz4, writeback_idle to a disk file", "lz4-wb"),
     ("lz4+recomp", "zramfuse lz4, then recompress idle with zstd", "lz4+recomp"),
     ("zstd+dict", "zramfuse zstd, trained dictionary", "zstd+dict"),
 ]
@@ -35,7 +40,7 @@ REFS = ("zram", "tmpfs")
 # One colour a backend in every chart.
 COLOR = {"zram": "#9400d3", "tmpfs": "#009e73", "lz4": "#56b4e9",
          "zstd": "#e69f00", "lz4-nodf": "#f0e442", "lz4+recomp": "#0072b2",
-         "zstd+dict": "#e51e10"}
+         "zstd+dict": "#e51e10", "lz4-wb": "#cc79a7"}
 TITLE = {b: t for b, t, _ in BACKENDS}
 SHORT = {b: s for b, _, s in BACKENDS}
 
@@ -141,7 +146,79 @@ ORDER = ["swap", "swapsmall", "seed", "fio", "corpus", "discard"]
 HIDDEN = ({f"{j}_iops" for j, _ in FIO_JOBS if "4k" not in j} |
           {f"{j}_mbs" for j, _ in FIO_JOBS if "4k" in j} | {"trim1m_mbs"})
 # Figures whose ratio between backends means nothing.
-NO_RATIO = {"verify_ok", "mem_left_mib", "rss_left_mib", "swapped_mib"}
+NO_RATIO = {"verify_ok", "mem_left_mib", "rss_left_mib", "swapped_mib",
+            "at_peak_swapcached_mib", "at_peak_readback_mib",
+            "at_peak_readback_compr_mib", "at_peak_readback_recomp_mib",
+            "at_peak_readback_todo_mib"}
+# Metrics of these prefixes have tables of their own (the realistic swap
+# workload's), not a place in their workload's table.
+OWN_TABLE = ("at_peak_", "cpu_", "bd_", "peak_bd_")
+
+SWAP_AT_PEAK = (
+    "Swap, realistic: at the peak of backend memory",
+    "The sample (every 200 ms) where the backend memory peaked: the "
+    "daemon's RSS (zramfuse), mem_used_total (zram), the file's allocated "
+    "bytes (loop on tmpfs); the other figures are those of the same "
+    "sample, MiB.  SwapCached (machine-wide, /proc/meminfo): pages in RAM "
+    "that also keep their swap slot, the copies zram never keeps (its "
+    "swap-ins skip the swap cache).  Read-back figures from "
+    "`.zram/readback_stat`: pages swapped in and still stored, their "
+    "objects' bytes, those recompressed (readback_recomp) and those not "
+    "yet tried (readback_todo).",
+    [("peak_backend_mib", "backend memory", 0),
+     ("at_peak_mem_used_mib", "mem_used_total", 0),
+     ("at_peak_compr_mib", "compr_data_size", 0),
+     ("at_peak_orig_mib", "orig_data_size (stored pages)", 0),
+     ("at_peak_swap_mib", "swap used (/proc/swaps)", 0),
+     ("at_peak_swapcached_mib", "SwapCached (RAM copies that keep their "
+      "swap slot)", 0),
+     ("at_peak_readback_mib", "read-back pages still stored", 0),
+     ("at_peak_readback_compr_mib", "  their compressed bytes", 0),
+     ("at_peak_readback_recomp_mib", "  recompressed (readback_recomp)", 0),
+     ("at_peak_readback_todo_mib", "  not yet tried (readback_todo)", 0)])
+
+SWAP_CPU = (
+    "Swap, realistic: the daemon's CPU time",
+    "CPU seconds (user + system) of each thread of the daemon from its "
+    "mount to the end of the workload (threads of one name summed, those "
+    "under 0.05 s left out); the total includes threads that have exited. "
+    "Kernel zram and the loop on tmpfs compress, if at all, in the "
+    "swapping process and kswapd: nothing to show.")
+
+WRITEBACK = (
+    "Writeback of idle pages to a file on the local disk (issue 11)",
+    "The realistic swap workload on zramfuse lz4 alone and with "
+    "`backing_dev=` a sparse file on the local disk ({wb}): pages not "
+    "accessed for writeback_idle seconds move to the file (direct I/O, no "
+    "page cache) and leave mem_used_total.  "
+    "The read phases are the swap-ins.  bd_stat (pages on the file, read "
+    "back from it, written to it) at the end of the workload, MiB; "
+    "bd_count also at its peak and at the daemon's peak RSS.  The daemon "
+    "punches the holes of freed blocks on a thread of its own, which may "
+    "lag behind.",
+    [("wall_s", "wall time, s", 2),
+     ("phase_fill_s", "  fill, s", 2),
+     ("phase_seq_read_s", "  sequential read (swap-in), s", 2),
+     ("phase_rand_rw_s", "  random read/write, s", 2),
+     ("phase_seq_write_s", "  sequential write, s", 2),
+     ("phase_seq_read2_s", "  sequential read (swap-in), s", 2),
+     ("peak_backend_mib", "peak daemon RSS, MiB", 0),
+     ("peak_mem_used_mib", "peak mem_used_total, MiB", 0),
+     ("at_peak_orig_mib", "orig_data_size at the RSS peak, MiB", 0),
+     ("at_peak_swapcached_mib", "SwapCached at the RSS peak, MiB", 0),
+     ("cpu_total_s", "daemon CPU, s", 1),
+     ("peak_bd_count_mib", "peak on the backing file (bd_count), MiB", 1),
+     ("at_peak_bd_count_mib", "  at the RSS peak, MiB", 1),
+     ("bd_count_mib", "  at the end, MiB", 1),
+     ("bd_reads_mib", "read back from it (bd_reads), MiB", 1),
+     ("bd_writes_mib", "written to it (bd_writes), MiB", 1),
+     ("bd_file_mib", "the file's allocated bytes at the end, MiB", 1)])
+
+MICRO = [  # (name in raw.tsv and micro/, title)
+    ("zspool", "the allocator (zspool) against glibc malloc"),
+    ("store", "the store: deferred freeing, codec throughput, the slot lock"),
+    ("store-dict", "zstd dictionaries"),
+]
 
 # Short x labels where a table's label is too long for a chart.
 CHART_LABEL = {
@@ -239,7 +316,8 @@ class Results:
         listed = [m for m, _, _ in WORKLOADS.get(w, ("", "", []))[2]]
         have = {m for (ww, _, m) in self.vals if ww == w}
         return [m for m in listed if m in have] + \
-            sorted(have - set(listed) - HIDDEN)
+            sorted(m for m in have - set(listed) - HIDDEN
+                   if not m.startswith(OWN_TABLE))
 
     def stats(self, w, b, m):
         """(median, min, max, runs, runs without a value) or None."""
@@ -277,18 +355,25 @@ def cell(s, dec):
     return text
 
 
-def table(res, w, conf):
-    title, note, spec = WORKLOADS.get(w, (w, "", []))
+def table(res, w, conf, section=None, metrics=None, ratios=True):
+    """A workload's table, or with @section (title, note, spec) and
+    @metrics another table of its figures."""
+    title, note, spec = section or WORKLOADS.get(w, (w, "", []))
     label = {m: (lab, dec) for m, lab, dec in spec}
-    bs = res.backends(w)
-    ratios = [(b, ref) for ref in REFS if ref in bs
+    if metrics is None:
+        metrics = res.metrics(w)
+    bs = [b for b in res.backends(w)
+          if any(res.stats(w, b, m) for m in metrics)]
+    if not bs or not metrics:
+        return []
+    ratios = [(b, ref) for ref in REFS if ratios and ref in bs
               for b in bs if b not in REFS]
     out = [f"### {title.format(**conf)}", "", note, ""]
     head = ["measure"] + [TITLE.get(b, b) for b in bs] + \
         [f"{SHORT.get(b, b)} / {SHORT[ref]}" for b, ref in ratios]
     out.append("| " + " | ".join(head) + " |")
     out.append("|---|" + "---:|" * (len(head) - 1))
-    for m in res.metrics(w):
+    for m in metrics:
         lab, dec = label.get(m, (m, 2))
         cells = [cell(res.stats(w, b, m), dec) for b in bs]
         if not any(c and c != "NA" for c in cells):
@@ -332,6 +417,64 @@ def targets(res):
                        f"mem_used_total) | {b} | zram | {fmt(a, 3)} | {fmt(z, 3)} | "
                        f"{fmt(r, 2) if r is not None else ''} |")
     return out if len(out) > 2 else []
+
+
+def swap_extra(res, conf, meta):
+    """The realistic swap workload's tables at its peak, of the daemon's
+    CPU and of writeback against plain lz4."""
+    have = {m for (w, _, m) in res.vals if w == "swap"}
+    out = []
+    t = table(res, "swap", conf, SWAP_AT_PEAK,
+              [m for m, _, _ in SWAP_AT_PEAK[2] if m in have])
+    if t:
+        out += t + [""]
+    cpu = sorted(m for m in have if m.startswith("cpu_") and m != "cpu_total_s")
+    spec = [("cpu_total_s", "all threads", 1)] + \
+        [(m, m[len("cpu_"):-len("_s")], 1) for m in cpu]
+    t = table(res, "swap", conf, SWAP_CPU + (spec,),
+              [m for m, _, _ in spec if m in have], ratios=False)
+    if t:
+        out += t + [""]
+    if res.stats("swap", "lz4-wb", "wall_s"):
+        title, note, spec = WRITEBACK
+        note = note.format(wb=meta.get("lz4-wb", "?"))
+        head = ["measure", TITLE["lz4"], TITLE["lz4-wb"], "lz4-wb / lz4"]
+        out += [f"### {title}", "", note, "",
+                "| " + " | ".join(head) + " |", "|---|---:|---:|---:|"]
+        for m, lab, dec in spec:
+            cells = [cell(res.stats("swap", b, m), dec) for b in ("lz4", "lz4-wb")]
+            if not any(c and c != "NA" for c in cells):
+                continue
+            r = res.ratio("swap", m, "lz4-wb", "lz4")
+            lab = "- " + lab.strip() if lab.startswith("  ") else lab
+            out.append(f"| {lab} | {cells[0]} | {cells[1]} | "
+                       f"{fmt(r, 2) if r is not None else ''} |")
+        out.append("")
+    return out
+
+
+def micro(d, res):
+    """The micro benchmarks' tables, as they printed them, their headings
+    a level down."""
+    out = []
+    for name, title in MICRO:
+        path = os.path.join(d, "micro", name + ".md")
+        if not os.path.exists(path):
+            continue
+        try:
+            with open(os.path.join(d, "micro", name + ".cmd")) as f:
+                cmd = f.read().strip()
+        except OSError:
+            cmd = "?"
+        with open(path) as f:
+            text = f.read().rstrip("\n").split("\n")
+        secs = res.median("micro", name, "run_s")
+        took = f", {secs:.0f} s" if secs is not None else ""
+        out += [f"### Micro benchmark: {title}", "",
+                f"`{cmd}` (once, in round 1{took}):", ""]
+        out += ["#" + line if line.startswith("#") else line for line in text]
+        out.append("")
+    return out
 
 
 def gnuplot_charts(d, res):
@@ -440,24 +583,28 @@ def report(d):
     rounds = max((r for r, *_ in rows), default=0)
     out = ["## zramfuse benchmark suite", ""]
     for k in ("date", "kernel", "cpu", "memory", "command", "tree", "transport",
-              "zramfuse options"):
+              "zramfuse options", "lz4-wb"):
         if k in meta:
             out.append(f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}")
     out += [f"- {rounds} round(s), the backends interleaved (every backend "
             "once a round); each cell: median (min-max)", ""]
-    out += ["Backends: **kernel zram**: /dev/zram0, lz4; **loop on tmpfs**: a "
-            "direct-I/O loop device on a tmpfs file (no FUSE, no compression: "
-            "the ceiling of any loop backend); **zramfuse**: a loop device "
-            "(`losetup --direct-io=on --sector-size 4096`, wbt_lat_usec 0) on "
-            "a zramfuse file, defaults otherwise; swap with `swapon --discard`. "
-            f"Devices of {conf.get('dev_mib', '?')} MiB "
-            f"(discard: {conf.get('discard_mib', '?')} MiB).", ""]
+    if any(w != "micro" for _, w, *_ in rows):
+        out += ["Backends: **kernel zram**: /dev/zram0, lz4; **loop on tmpfs**: "
+                "a direct-I/O loop device on a tmpfs file (no FUSE, no "
+                "compression: the ceiling of any loop backend); **zramfuse**: a "
+                "loop device (`losetup --direct-io=on --sector-size 4096`, "
+                "wbt_lat_usec 0) on a zramfuse file, defaults otherwise; swap "
+                "with `swapon --discard`. "
+                f"Devices of {conf.get('dev_mib', '?')} MiB "
+                f"(discard: {conf.get('discard_mib', '?')} MiB).", ""]
     t = targets(res)
     if t:
         out += ["### Ratios the targets are judged by", ""] + t + [""]
-    for w in ORDER + sorted({w for _, w, *_ in rows} - set(ORDER)):
+    for w in ORDER + sorted({w for _, w, *_ in rows} - set(ORDER) - {"micro"}):
         if any(ww == w for (ww, _, _) in res.vals):
             out += table(res, w, conf) + [""]
+    out += swap_extra(res, conf, meta)
+    out += micro(d, res)
     charts, why = gnuplot_charts(d, res)
     if charts:
         out += ["### Charts", ""] + [f"![{c}]({c}.png)" for c in charts] + [""]

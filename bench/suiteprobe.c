@@ -3,10 +3,19 @@
  * suiteprobe: the parts of bench/suite.sh that a shell cannot time
  * finely enough.  One program, four commands:
  *
- *   suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] OUT
+ *   suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]
+ *                     [-W BD_STAT] OUT
  *       Every MS milliseconds (200) append "SECS BACKEND MEM_USED ORIG
- *       SWAP_USED" (bytes; "?" for what this backend lacks) to OUT, until
- *       SIGTERM or SIGINT; then print the peak of each column.
+ *       SWAP_USED COMPR SWAPCACHED RB_PAGES RB_COMPR RB_RECOMP RB_TODO
+ *       BD_COUNT" to OUT, in bytes ("?" for what this backend lacks): the
+ *       backend memory, mm_stat's mem_used_total, orig_data_size and
+ *       compr_data_size, SWAPDEV's used bytes in /proc/swaps, SwapCached
+ *       of /proc/meminfo, the four columns of a zramfuse mount's
+ *       .zram/readback_stat (-R) and the first of its .zram/bd_stat (-W),
+ *       page counts times 4096, until SIGTERM or SIGINT.  Then print the
+ *       peaks of the first four and of BD_COUNT (peak_*) and the other
+ *       columns of the row where the backend memory peaked (the last such
+ *       row: at_peak_*).
  *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]
  *       The seed scenario: fork a process into the memory cgroup CGROUP
  *       that fills MIB MiB with pagemix pages, wait until it is done and
@@ -65,6 +74,8 @@ struct opts {
 	int mm_fd;		/* -m: mm_stat, -1 none */
 	int file_fd;		/* -f: tmpfs file, -1 none */
 	const char *swapdev;	/* -d */
+	int rb_fd;		/* -R: .zram/readback_stat, -1 none */
+	int bd_fd;		/* -W: .zram/bd_stat, -1 none */
 	const char *cgroup;	/* -c */
 	unsigned interval_ms;	/* -i */
 	uint64_t mib;		/* -s */
@@ -126,18 +137,44 @@ static long long rss_bytes(pid_t pid)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-/* orig_data_size and mem_used_total from an mm_stat file, made afresh by
- * a read at offset 0 (sysfs and .zram/ both). */
+/*
+ * The first @n numbers of the file @fd, made afresh by a read at offset 0
+ * (sysfs, .zram/ and /proc all), into @v; 0, or -1 when fewer were read.
+ */
+static int read_nums(int fd, long long *v, int n)
+{
+	char buf[512], *p = buf, *end;
+	ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (len <= 0)
+		return -1;
+	buf[len] = 0;
+	for (int k = 0; k < n; k++, p = end) {
+		v[k] = strtoll(p, &end, 10);
+		if (end == p)
+			return -1;
+	}
+	return 0;
+}
+
+/* orig_data_size and mem_used_total from an mm_stat file (sysfs or
+ * .zram/), and compr_data_size if @compr is not NULL. */
+static int mm_read3(int fd, long long *orig, long long *compr, long long *used)
+{
+	long long v[3];
+
+	if (read_nums(fd, v, 3))
+		return -1;
+	*orig = v[0];
+	if (compr)
+		*compr = v[1];
+	*used = v[2];
+	return 0;
+}
+
 static int mm_read(int fd, long long *orig, long long *used)
 {
-	char buf[512];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	long long compr;
-
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return sscanf(buf, "%lld %lld %lld", orig, &compr, used) == 3 ? 0 : -1;
+	return mm_read3(fd, orig, NULL, used);
 }
 
 /* The store's memory: mem_used_total, or the tmpfs file's allocation. */
@@ -187,6 +224,27 @@ static long long swap_used(const char *dev)
 	return used;
 }
 
+static long long compr_bytes(const struct opts *o)
+{
+	long long orig, compr, used;
+
+	return o->mm_fd >= 0 && !mm_read3(o->mm_fd, &orig, &compr, &used) ?
+		compr : -1;
+}
+
+/* SwapCached of /proc/meminfo (@fd), in bytes; -1 if not found. */
+static long long swap_cached(int fd)
+{
+	char buf[4096], *p;
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, "\nSwapCached:");
+	return p ? strtoll(p + strlen("\nSwapCached:"), NULL, 10) * 1024 : -1;
+}
+
 static void put_mib(const char *metric, long long bytes)
 {
 	if (bytes < 0)
@@ -216,36 +274,83 @@ static long long max_ll(long long a, long long b)
 	return a > b ? a : b;
 }
 
+/* The columns of a sample after SECS; the first four also as peaks. */
+enum {
+	S_BACKEND, S_USED, S_ORIG, S_SWAP, S_COMPR, S_CACHED,
+	S_RB_PAGES, S_RB_COMPR, S_RB_RECOMP, S_RB_TODO, S_BD_COUNT, S_COLS
+};
+
+static const char *const at_peak_name[S_COLS] = {
+	"at_peak_backend_mib", "at_peak_mem_used_mib", "at_peak_orig_mib",
+	"at_peak_swap_mib", "at_peak_compr_mib", "at_peak_swapcached_mib",
+	"at_peak_readback_mib", "at_peak_readback_compr_mib",
+	"at_peak_readback_recomp_mib", "at_peak_readback_todo_mib",
+	"at_peak_bd_count_mib",
+};
+
+static void sample_row(const struct opts *o, int meminfo_fd, long long *v)
+{
+	long long rb[4], bd;
+	int have_rb = o->rb_fd >= 0 && !read_nums(o->rb_fd, rb, 4);
+	int have_bd = o->bd_fd >= 0 && !read_nums(o->bd_fd, &bd, 1);
+
+	v[S_BACKEND] = backend_bytes(o);
+	v[S_USED] = mem_used(o);
+	v[S_ORIG] = orig_bytes(o);
+	v[S_SWAP] = o->swapdev ? swap_used(o->swapdev) : -1;
+	v[S_COMPR] = compr_bytes(o);
+	v[S_CACHED] = swap_cached(meminfo_fd);
+	/* pages, but for readback_compr (bytes) */
+	v[S_RB_PAGES] = have_rb ? rb[0] * PAGEMIX_PAGE : -1;
+	v[S_RB_COMPR] = have_rb ? rb[1] : -1;
+	v[S_RB_RECOMP] = have_rb ? rb[2] * PAGEMIX_PAGE : -1;
+	v[S_RB_TODO] = have_rb ? rb[3] * PAGEMIX_PAGE : -1;
+	v[S_BD_COUNT] = have_bd ? bd * PAGEMIX_PAGE : -1;
+}
+
 static int cmd_sample(const struct opts *o, const char *out)
 {
 	FILE *f = fopen(out, "we");
-	long long pk[4] = { -1, -1, -1, -1 };
+	int meminfo_fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	long long pk[4] = { -1, -1, -1, -1 }, pk_bd = -1, at[S_COLS];
 	double t0 = now();
 
 	if (!f) {
 		perror(out);
 		return 1;
 	}
+	for (int k = 0; k < S_COLS; k++)
+		at[k] = -1;
 	while (!stop) {
-		long long v[4] = {
-			backend_bytes(o), mem_used(o), orig_bytes(o),
-			o->swapdev ? swap_used(o->swapdev) : -1,
-		};
+		long long v[S_COLS];
 
+		sample_row(o, meminfo_fd, v);
 		fprintf(f, "%.3f", now() - t0);
-		for (int k = 0; k < 4; k++) {
+		for (int k = 0; k < S_COLS; k++)
 			fput_bytes(f, v[k]);
+		if (v[S_BACKEND] >= 0 && v[S_BACKEND] >= at[S_BACKEND])
+			memcpy(at, v, sizeof(at));
+		for (int k = 0; k < 4; k++)
 			pk[k] = max_ll(pk[k], v[k]);
-		}
+		pk_bd = max_ll(pk_bd, v[S_BD_COUNT]);
 		fputc('\n', f);
 		fflush(f);
 		sleep_ms(o->interval_ms);
 	}
 	fclose(f);
+	if (meminfo_fd >= 0)
+		close(meminfo_fd);
 	put_mib("peak_backend_mib", pk[0]);
 	put_mib("peak_mem_used_mib", pk[1]);
 	put_mib("peak_orig_mib", pk[2]);
 	put_mib("peak_swap_mib", pk[3]);
+	if (o->bd_fd >= 0)
+		put_mib("peak_bd_count_mib", pk_bd);
+	/* the backend's memory at its peak is peak_backend_mib already */
+	for (int k = S_USED; k < S_COLS; k++)
+		if ((k < S_RB_PAGES || o->rb_fd >= 0) &&
+		    (k != S_BD_COUNT || o->bd_fd >= 0))
+			put_mib(at_peak_name[k], at[k]);
 	return 0;
 }
 
@@ -476,7 +581,8 @@ static int cmd_discard(const struct opts *o, const char *dev)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] OUT\n"
+		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]\n"
+		"                         [-W BD_STAT] OUT\n"
 		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]\n"
 		"       suiteprobe corpus -s MIB [-S SEED] DEV\n"
 		"       suiteprobe discard [-t SECS] [BACKEND] DEV\n"
@@ -498,7 +604,8 @@ static int open_or_die(const char *path)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.base = -1, .mm_fd = -1, .file_fd = -1, .interval_ms = 200,
+		.base = -1, .mm_fd = -1, .file_fd = -1, .rb_fd = -1, .bd_fd = -1,
+		.interval_ms = 200,
 		.seed = 1, .timeout_s = 30,
 	};
 	struct sigaction sa = { .sa_handler = on_stop };
@@ -510,13 +617,15 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt(argc, argv, "p:b:m:f:d:c:i:s:S:t:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:")) != -1) {
 		switch (c) {
 		case 'p': o.pid = (pid_t)strtol(optarg, NULL, 10); break;
 		case 'b': o.base = strtoll(optarg, NULL, 10); break;
 		case 'm': o.mm_fd = open_or_die(optarg); break;
 		case 'f': o.file_fd = open_or_die(optarg); break;
 		case 'd': o.swapdev = optarg; break;
+		case 'R': o.rb_fd = open_or_die(optarg); break;
+		case 'W': o.bd_fd = open_or_die(optarg); break;
 		case 'c': o.cgroup = optarg; break;
 		case 'i': o.interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': o.mib = strtoull(optarg, NULL, 10); break;

@@ -6,9 +6,9 @@ set -eu
 # The last line is what the tests and benchmarks run: mandoc (the man page
 # test), mkswap/swapon/setpriv/fallocate (util-linux), losetup (mount),
 # modprobe (kmod), pgrep (procps), python3 (tests/fs_helper.py), fio (the
-# concurrent-writer check in tests/fs_basic.sh), bc (bench/).  libtsan2 is
-# the ThreadSanitizer runtime for configure --enable-tsan (gcc-12 pulls it
-# in today; named so that the TSan build does not rest on that).
+# concurrent-writer check in tests/fs_basic.sh; bench/suite.sh).  libtsan2
+# is the ThreadSanitizer runtime for configure --enable-tsan (gcc-12 pulls
+# it in today; named so that the TSan build does not rest on that).
 # libsmartcols-dev: zramfusectl's tables and JSON (util-linux's library,
 # what zramctl prints with); systemd: systemd.pc for the unit directory
 # and systemd-analyze, which lints the unit in tests/ctl_unit.sh.
@@ -16,7 +16,7 @@ set -eu
 # gnuplot-nox: the benchmark suite's charts (bench/suite.sh).
 pkgs="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 liburing-dev liblz4-dev libzstd-dev libtsan2
-      libsmartcols-dev mandoc util-linux mount kmod procps python3 fio bc
+      libsmartcols-dev mandoc util-linux mount kmod procps python3 fio
       systemd gnuplot-nox"
 missing=
 for p in $pkgs; do
