@@ -76,6 +76,7 @@ static void *policy_thread(void *arg)
 {
 	struct policy *p = arg;
 
+	pthread_setname_np(pthread_self(), "zramfuse-policy");
 	if (p->io_flusher)
 		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
 	pthread_mutex_lock(&p->lock);
