@@ -63,8 +63,11 @@
 #              allocator against glibc malloc), bench/store_bench
 #              (deferred against synchronous discards, codec throughput,
 #              the slot lock) and bench/store_bench -p 8 (memory per
-#              stored byte with zstd and a trained dictionary); their
-#              tables as they print them
+#              stored byte with zstd and a trained dictionary), and
+#              bench/transport.sh -r ROUNDS -t 8 -p DIR/profile (classic
+#              against FUSE over io_uring: fio IOPS, latency, CPU per GiB,
+#              perf profiles; about 10 minutes); their tables as they
+#              print them
 # Each round runs every workload on every backend (rounds rotate the
 # backends' order); -r ROUNDS (3) rounds.
 #
@@ -76,10 +79,10 @@
 # bench/suite_report.py DIR remakes the summary and charts, e.g. from
 # the raw.tsv of a run that failed half-way.
 #
-# A full run (-r 3, the defaults) takes about 30 minutes on a 2-core
+# A full run (-r 3, the defaults) takes about 40 minutes on a 2-core
 # machine (lz4-wb about 5 of them: its swap runs take 3 times as long as
-# lz4's; micro 1).  Quick runs for a change's first look, a few minutes
-# each:
+# lz4's; micro 11, transport.sh 10 of them).  Quick runs for a change's
+# first look, a few minutes each:
 #   bench/suite.sh -r 1 -w swap -s 256 -m 64 -b zram,tmpfs,lz4,lz4-wb
 #   bench/suite.sh -r 1 -w fio,corpus,discard -f 256 -t 3 -x 256
 #   bench/suite.sh -r 1 -w seed -k 256
@@ -551,8 +554,10 @@ wl_discard() {
 wl_micro() {
 	[ "$R" = 1 ] || return 0
 	mkdir -p "$out/micro"
+	# transport.sh holds no lock of its own under ours (ZF_LOCKED)
 	for _m in "zspool bench/zspool_bench -r 5 -t 2 -s 1" \
-		  "store bench/store_bench" "store-dict bench/store_bench -p 8"; do
+		  "store bench/store_bench" "store-dict bench/store_bench -p 8" \
+		  "transport env ZF_LOCKED=1 bench/transport.sh -r $rounds -t 8 -p $out/profile"; do
 		# shellcheck disable=SC2086
 		set -- $_m
 		B=$1

@@ -218,6 +218,7 @@ MICRO = [  # (name in raw.tsv and micro/, title)
     ("zspool", "the allocator (zspool) against glibc malloc"),
     ("store", "the store: deferred freeing, codec throughput, the slot lock"),
     ("store-dict", "zstd dictionaries"),
+    ("transport", "the transports (classic /dev/fuse, FUSE over io_uring)"),
 ]
 
 # Short x labels where a table's label is too long for a chart.

@@ -176,4 +176,14 @@ for m in rw4k_iops rr4k_iops rr4kqd1_lat rr4kqd1_iops sw128k_mbs sr128k_mbs \
 	echo "| $m | $a | $z | $c | $u | $(ratio "$u" "$a") | $(ratio "$u" "$z") | $(ratio "$u" "$c") |"
 done
 echo
+if [ -n "$prof" ]; then
+	echo "Where the CPU went (perf record -a -e cpu-clock, 4 KiB QD 16 x 2, share of"
+	echo "all samples by thread, 1% and above; symbols in $prof/*.sym):"
+	echo
+	for f in rr4k.classic rr4k.uring rw4k.classic rw4k.uring; do
+		echo "- $f: $(awk 'NF >= 2 {printf "%s%s %s", s, $1, $2; s = ", "}' \
+			"$prof/$f.comm")"
+	done
+	echo
+fi
 cat "$R" >"${BENCH_RAW:-/dev/null}"
