@@ -1,0 +1,1 @@
+bench/zspool_bench -r 5 -t 2 -s 1
