@@ -94,6 +94,12 @@ zf_unhang() {
 	zf_timeout 120 "$@"
 }
 
+# Is $1 a mount point (by /proc/self/mounts, which a dead FUSE daemon's
+# mount is still in)?
+zf_mounted() {
+	awk -v m="$1" '$2 == m {f = 1} END {exit !f}' /proc/self/mounts
+}
+
 zf_teardown() {
 	_rc=$?
 	set +e
@@ -117,7 +123,9 @@ zf_teardown() {
 		losetup "$_l" >/dev/null 2>&1 && zf_unhang losetup -d "$_l"
 	done
 	for _m in $ZF_MOUNTS; do
-		if mountpoint -q "$_m"; then
+		# (not mountpoint(1): it cannot stat the mount of a daemon
+		# that died, and such a mount was left behind)
+		if zf_mounted "$_m"; then
 			zf_unhang umount "$_m" || {
 				zf_fuse_abort "$_m"
 				umount -l "$_m"
