@@ -13,13 +13,8 @@
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
-command -v python3 >/dev/null || zf_skip "no python3"
-"$ZRAMFUSE" --version 2>&1 | grep -q zstd || zf_skip "built without zstd"
-
-MNT=$ZF_TMP/mnt
-Z=$MNT/.zram
-T=$ZF_TMP
 . "$top_srcdir/tests/pp_lib.sh"
+pp_need_zstd
 
 # $2 pages of log-like text, each page its own records, seed $1
 gen() {

@@ -9,15 +9,10 @@
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
-command -v python3 >/dev/null || zf_skip "no python3"
-"$ZRAMFUSE" --version 2>&1 | grep -q zstd || zf_skip "built without zstd"
-
-MNT=$ZF_TMP/mnt
-Z=$MNT/.zram
-T=$ZF_TMP
+. "$top_srcdir/tests/pp_lib.sh"
+pp_need_zstd
 BD=$(cd "$top_builddir" && pwd)/fs_policy.bd.$$
 ZF_ATEXIT="rm -f '$BD'"
-. "$top_srcdir/tests/pp_lib.sh"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # pages [$1, $2) whose flags match $3

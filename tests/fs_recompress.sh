@@ -13,16 +13,11 @@
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
-command -v python3 >/dev/null || zf_skip "no python3"
-"$ZRAMFUSE" --version 2>&1 | grep -q zstd || zf_skip "built without zstd"
-
-MNT=$ZF_TMP/mnt
-Z=$MNT/.zram
-T=$ZF_TMP
+. "$top_srcdir/tests/pp_lib.sh"
+pp_need_zstd
 BD=$(cd "$top_builddir" && pwd)/fs_recompress.bd.$$
 ZF_ATEXIT="rm -f '$BD'"
 
-. "$top_srcdir/tests/pp_lib.sh"
 readall() {
 	dd if="$MNT/swap" of="$T/back" bs=64k count=64 iflag=direct status=none
 	cmp -s "$T/all" "$T/back" || zf_fail "content differs: $1"

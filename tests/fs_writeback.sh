@@ -13,19 +13,14 @@
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
-command -v python3 >/dev/null || zf_skip "no python3"
+. "$top_srcdir/tests/pp_lib.sh"
 command -v fallocate >/dev/null || zf_skip "no fallocate"
-
-MNT=$ZF_TMP/mnt
-Z=$MNT/.zram
-T=$ZF_TMP
 # The backing file needs direct I/O and hole punching: not tmpfs on every
 # kernel, so it lives on the disk of the build tree.
 BD=$(cd "$top_builddir" && pwd)/fs_writeback.bd.$$
 BD2=$(cd "$top_builddir" && pwd)/fs_writeback.bd2.$$
 ZF_ATEXIT="rm -f '$BD' '$BD2'"
 
-. "$top_srcdir/tests/pp_lib.sh"
 blocks() { stat -c %b "$1"; }
 # read pages [$1, $1 + $2) of the file, bypassing every cache
 readpages() {

@@ -1,8 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers of the post-processing tests (fs_writeback, fs_recompress,
-# fs_policy): source after tests/lib.sh and zf_init, with $Z set to the
-# mount's .zram directory.
+# fs_policy, fs_dict): source after tests/lib.sh and zf_init.  Sets MNT
+# (the mount point the test uses), Z (its .zram directory) and T (scratch).
+command -v python3 >/dev/null || zf_skip "no python3"
+MNT=$ZF_TMP/mnt
+Z=$MNT/.zram
+T=$ZF_TMP
 H="python3 $top_srcdir/tests/fs_helper.py"
+
+# skip unless the daemon was built with zstd
+pp_need_zstd() {
+	"$ZRAMFUSE" --version 2>&1 | grep -q zstd || zf_skip "built without zstd"
+}
 
 expect() {	# expect WHAT GOT WANT
 	[ "$2" = "$3" ] || zf_fail "$1: got '$2', want '$3'"
