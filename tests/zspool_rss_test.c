@@ -2,16 +2,25 @@
 /*
  * Memory really goes back to the kernel: fill a pool with ~80 MiB of
  * objects, free a random half, compact and trim, and see the process's
- * RSS (/proc/self/statm) fall with pages_used; free the rest and see RSS
+ * RSS (/proc/self/smaps) fall with pages_used; free the rest and see RSS
  * return near where it started.  The second round runs under
  * mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT), as the daemon does,
  * where plain MADV_DONTNEED fails and MADV_DONTNEED_LOCKED must be used
  * (skipped when mlockall is not permitted, and under the sanitizers, whose
  * mlockall() interceptor does nothing).
  *
- * Under ThreadSanitizer RSS is not checked, only pages_used: TSan keeps
- * shadow memory for every page the pool has touched, and madvise(), which
- * it does not intercept, releases the pool's pages but not their shadow.
+ * Every build checks that RSS falls by (nearly) the pages the pool gives
+ * back.  RSS is measured without the sanitizers' shadow memory
+ * (zt_rss_kib()): ASan and TSan keep the shadow of every page the pool has
+ * touched, and madvise(), which they do not intercept, gives back the
+ * pool's pages but not their shadow.
+ *
+ * Whether RSS then returns near where it started is checked where the rest
+ * of RSS is ours: not under ThreadSanitizer, which also keeps a sync
+ * object (in slabs of its own, in ordinary anonymous mappings) for every
+ * address used atomically - the pool's handle lock bits among them - until
+ * the memory is unmapped or freed; madvise() does neither.  That is about
+ * 9 MiB for this test's 50,000 handles, and it cannot be told from ours.
  */
 #include "config.h"
 
@@ -25,9 +34,9 @@
 #define SLACK_KIB (3 * 1024)	/* descriptors, handle table, libc noise */
 
 #ifdef __SANITIZE_THREAD__
-#define RSS_CHECKED 0
+#define RSS_OURS 0		/* see above: TSan's sync objects */
 #else
-#define RSS_CHECKED 1
+#define RSS_OURS 1
 #endif
 
 static zspool_handle_t h[NOBJ];
@@ -37,13 +46,13 @@ static void round_(const char *what, uint64_t rng)
 	unsigned char buf[ZSPOOL_MAX_OBJ];
 	struct zspool_stats st;
 	struct zspool *pool;
-	long rss0, rss1, rss2, rss3;
+	long rss0, rss1, rss2, rss3, shadow0, shadow3;
 	uint64_t used1, used2;
 	int ok = 1;
 
 	if (!tap_ok(zspool_create(NULL, &pool) == 0, "%s: create", what))
 		return;
-	rss0 = zt_rss_kib();
+	rss0 = zt_rss_kib_shadow(&shadow0);
 	for (unsigned i = 0; i < NOBJ; i++) {
 		size_t size = zt_size(&rng);
 
@@ -57,7 +66,7 @@ static void round_(const char *what, uint64_t rng)
 	zspool_stats(pool, &st);
 	used1 = st.pages_used * 4;
 	rss1 = zt_rss_kib();
-	tap_ok(ok && (!RSS_CHECKED || rss1 - rss0 >= (long)used1 * 9 / 10),
+	tap_ok(ok && rss1 - rss0 >= (long)used1 * 9 / 10,
 	       "%s: filled, pages_used %" PRIu64 " KiB, RSS +%ld KiB", what,
 	       used1, rss1 - rss0);
 
@@ -89,7 +98,8 @@ static void round_(const char *what, uint64_t rng)
 	used2 = st.pages_used * 4;
 	rss2 = zt_rss_kib();
 	tap_ok(used2 < used1 * 6 / 10 &&
-	       (!RSS_CHECKED || rss2 - rss0 <= (long)used2 + SLACK_KIB),
+	       rss1 - rss2 >= (long)(used1 - used2) * 9 / 10 &&
+	       (!RSS_OURS || rss2 - rss0 <= (long)used2 + SLACK_KIB),
 	       "%s: half freed and compacted: pages_used %" PRIu64 " KiB, RSS +%ld KiB",
 	       what, used2, rss2 - rss0);
 
@@ -102,9 +112,13 @@ static void round_(const char *what, uint64_t rng)
 	zspool_compact(pool);
 	zspool_trim(pool);
 	zspool_stats(pool, &st);
-	rss3 = zt_rss_kib();
+	rss3 = zt_rss_kib_shadow(&shadow3);
+	if (shadow3 > 0)
+		tap_diag("%s: sanitizer shadow %ld KiB, +%ld KiB (not counted)",
+			 what, shadow3, shadow3 - shadow0);
 	tap_ok(ok && st.pages_used == 0 && st.reserve_pages == 0 &&
-	       (!RSS_CHECKED || rss3 - rss0 <= SLACK_KIB),
+	       rss1 - rss3 >= (long)used1 * 9 / 10 &&
+	       (!RSS_OURS || rss3 - rss0 <= SLACK_KIB),
 	       "%s: all freed: pages_used %" PRIu64 ", RSS +%ld KiB (meta %" PRIu64
 	       " KiB)", what, st.pages_used, rss3 - rss0, st.meta_bytes / 1024);
 	zspool_destroy(pool);
@@ -114,8 +128,6 @@ int main(void)
 {
 	uint64_t seed = tap_seed();
 
-	if (!RSS_CHECKED)
-		tap_diag("ThreadSanitizer: RSS is shown, not checked");
 	round_("plain", seed);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	tap_ok(1, "# SKIP mlockall under a sanitizer (its mlockall does nothing)");
