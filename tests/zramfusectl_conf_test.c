@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "zramfusectl.h"
+#include "zctl.h"
 
 #define MIB (1024ULL * 1024)
 

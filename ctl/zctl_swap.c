@@ -63,7 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zramfusectl.h"
+#include "zctl.h"
 
 #ifndef SWAP_FLAG_DISCARD_ONCE
 #define SWAP_FLAG_DISCARD_ONCE 0x20000

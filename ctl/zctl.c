@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zramfusectl.h"
+#include "zctl.h"
 
 enum {
 	OPT_RAW = 256,

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "zramfusectl.h"
+#include "zctl.h"
 
 enum zctl_col {
 	COL_MOUNTPOINT,

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zramfusectl.h"
+#include "zctl.h"
 
 void zctl_err(const char *fmt, ...)
 {

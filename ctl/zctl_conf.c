@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zramfusectl.h"
+#include "zctl.h"
 
 #define ZCTL_MIB (1024.0 * 1024.0)
 
