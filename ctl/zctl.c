@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "size.h"
 #include "zctl.h"
 
 enum {
@@ -103,7 +104,7 @@ struct zctl_args {
 
 static int zctl_size_arg(const char *opt, const char *s, uint64_t *out)
 {
-	int rc = zctl_sys_parse_size(s, out);
+	int rc = size_parse(s, SIZE_UTIL_LINUX, out);
 
 	if (rc)
 		zctl_err("%s %s: %s", opt, s, rc == -ERANGE ? "too large" :

@@ -91,11 +91,6 @@ struct zctl_file {
 int zctl_sys_files(const char *mnt, struct zctl_file **files, size_t *n);
 void zctl_sys_free_files(struct zctl_file *files, size_t n);
 
-/*
- * A size as util-linux takes it: a number with an optional K, M, G, T, P
- * suffix (KiB... the same, powers of 1024; KB... powers of 1000).
- */
-int zctl_sys_parse_size(const char *s, uint64_t *out);
 /* A size as zramctl prints it: 0B, 512B, 4K, 1.5M, 12G. */
 void zctl_sys_human(uint64_t bytes, char *buf, size_t len);
 

@@ -443,43 +443,6 @@ void zctl_sys_free_files(struct zctl_file *files, size_t n)
 	free(files);
 }
 
-int zctl_sys_parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGTP";
-	uint64_t v = 0, mult = 1, base = 1024;
-	const char *p = s, *u;
-	int i;
-
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		uint64_t d = (uint64_t)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	if (*p) {
-		u = strchr(units, toupper((unsigned char)*p));
-		if (!u)
-			return -EINVAL;
-		p++;
-		if (!strcmp(p, "B"))
-			base = 1000;
-		else if (*p && strcmp(p, "iB"))
-			return -EINVAL;
-		for (i = 0; i <= u - units; i++) {
-			if (mult > UINT64_MAX / base)
-				return -ERANGE;
-			mult *= base;
-		}
-	}
-	if (v > UINT64_MAX / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
-}
-
 void zctl_sys_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char units[] = "BKMGTPE";

@@ -98,9 +98,11 @@ void options_free(struct options *o);
 void options_help(const char *prog);
 
 /*
- * "4096", "64K", "1g", "2T": a byte count with an optional binary suffix
- * K, M, G or T (either case).  Returns 0 and the value, -EINVAL for
- * anything else, -ERANGE on overflow.
+ * A size as the daemon's options and control files spell it: "4096",
+ * "64K", "1g", "2T", a byte count with an optional binary suffix K, M, G
+ * or T (either case).  Returns 0 and the value, -EINVAL for anything
+ * else, -ERANGE on overflow.  The parser is common/size.c's, which
+ * zramfusectl shares.
  */
 int options_parse_size(const char *s, uint64_t *out);
 

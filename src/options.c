@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "options.h"
+#include "size.h"
 
 enum {
 	KEY_SIZE,
@@ -123,44 +124,10 @@ options_error(struct options_ctx *c, const char *fmt, ...)
 	return -1;
 }
 
+/* The daemon's sizes take common/size.h's grammar without util-linux's. */
 int options_parse_size(const char *s, uint64_t *out)
 {
-	uint64_t v = 0, mult = 1;
-	const char *p = s;
-
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		uint64_t d = (uint64_t)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	switch (*p) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mult = 1ull << 10;
-		break;
-	case 'm': case 'M':
-		mult = 1ull << 20;
-		break;
-	case 'g': case 'G':
-		mult = 1ull << 30;
-		break;
-	case 't': case 'T':
-		mult = 1ull << 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*p && p[1])
-		return -EINVAL;
-	if (v > UINT64_MAX / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
+	return size_parse(s, 0, out);
 }
 
 static uint64_t options_round_page(uint64_t v)
