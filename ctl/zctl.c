@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * zramfusectl: list zramfuse mounts, set up and tear down swap on them,
- * from the command line or from the configuration files.
+ * zctl: zramfusectl's main, its command line and its messages.
  *
- * The verbs, and where they are done:
+ * zramfusectl lists zramfuse mounts and sets up and tears down swap on
+ * them, from the command line or from the configuration files.  The
+ * verbs, and where they are done (ctl/zctl.h has the map of the files):
  *
- *   (none)              the listing                 zramfusectl_list.c
- *   swapon, swapoff     the swap's steps            zramfusectl_swap.c
+ *   (none)              the listing                 zctl_list.c
+ *   swapon, swapoff     the swap's steps            zctl_swap.c
  *   setup, teardown     the same for a configuration section
- *   config              the sections as understood  zramfusectl_conf.c
+ *   config              the sections as understood  zctl_conf.c
  *   compact, stat, reset  the control directory, here
  *
  * Options come before or after the verb (getopt permutes); each verb
@@ -23,6 +24,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,17 @@ static const struct option zctl_longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+void zctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("zramfusectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 static void zctl_usage(void)
 {
@@ -212,7 +225,7 @@ static int zctl_stat(const char *mnt)
 static int zctl_reset(const char *mnt)
 {
 	char real[PATH_MAX], path[2 * PATH_MAX], loop[32];
-	struct zctl_file *files;
+	struct zctl_sys_file *files;
 	size_t n, i;
 	int rc, fd, bad = 0;
 

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * zramfusectl: the administration tool, what its files share.
+ * zctl.h: what the files of zramfusectl, the administration tool, share.
+ * Private to ctl/; nothing of the daemon's is visible here.
  *
  * zramfusectl never links the core: it reads and writes a mount's control
  * directory <mnt>/.zram/, /proc and /sys, and starts the daemon as a
- * program.  Its files and their prefixes:
+ * program.  It shares one thing with the daemon, the size parser of
+ * common/size.h.  A file of ctl/ is named by the prefix of what it
+ * defines:
  *
- *   zramfusectl.c        main: the verbs and their options (zctl_)
- *   zramfusectl_sys.c    mounts, loop devices, swaps, the control
- *                        directory, sizes (zctl_sys_)
- *   zramfusectl_list.c   the listing, through libsmartcols (zctl_list_)
- *   zramfusectl_swap.c   swapon / swapoff and their steps (zctl_swap_)
- *   zramfusectl_conf.c   the configuration files (zctl_conf_)
+ *   zctl.c        main: the verbs, their options, messages (zctl_)
+ *   zctl_sys.c    mounts, loop devices, swaps, the control directory,
+ *                 sizes as zramctl prints them (zctl_sys_)
+ *   zctl_list.c   the listing, through libsmartcols (zctl_list_)
+ *   zctl_swap.c   swapon / swapoff and their steps (zctl_swap_)
+ *   zctl_conf.c   the configuration files (zctl_conf_)
  *
  * Errors: functions return 0 or -errno and print their own message, which
  * names the object, unless their comment says otherwise.
@@ -33,9 +36,12 @@
 /* The kernel type of a zramfuse mount (the daemon mounts subtype=zramfuse). */
 #define ZCTL_FSTYPE "fuse.zramfuse"
 
-/* --- zramfusectl_sys.c ------------------------------------------------ */
+/* --- zctl.c ----------------------------------------------------------- */
 
+/* "zramfusectl: " and the message, on stderr. */
 void zctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- zctl_sys.c ------------------------------------------------------- */
 
 /*
  * Every zramfuse mount point in /proc/self/mountinfo, in mount order, as a
@@ -53,13 +59,13 @@ int zctl_sys_mounted(const char *path, char *other, size_t len);
 /* The loop device (e.g. "loop3") whose backing file is PATH, or -ENOENT. */
 int zctl_sys_loop_of(const char *path, char *name, size_t len);
 
-struct zctl_swap {
+struct zctl_sys_swap {
 	bool on;
 	int prio;
 	uint64_t size, used;	/* bytes */
 };
 /* The state of /dev/NAME in /proc/swaps. */
-int zctl_sys_swap_of(const char *name, struct zctl_swap *sw);
+int zctl_sys_swap_of(const char *name, struct zctl_sys_swap *sw);
 
 /*
  * Read <mnt>/.zram/<file> into buf (NUL-terminated).  Returns its length
@@ -70,26 +76,26 @@ long zctl_sys_ctl_read(const char *mnt, const char *file, char *buf, size_t len)
 int zctl_sys_ctl_write(const char *mnt, const char *file, const char *text);
 
 /* mm_stat's nine columns and reclaim_stat's five, in the files' order. */
-struct zctl_mm {
+struct zctl_sys_mm {
 	uint64_t orig, compr, total, limit, used_max, same, compacted, huge,
 		huge_since;
 };
-int zctl_sys_mm_stat(const char *mnt, struct zctl_mm *mm);
-struct zctl_reclaim {
+int zctl_sys_mm_stat(const char *mnt, struct zctl_sys_mm *mm);
+struct zctl_sys_reclaim {
 	uint64_t queued_pages, queued_bytes, batches, sync_frees, freed;
 };
-int zctl_sys_reclaim_stat(const char *mnt, struct zctl_reclaim *rs);
+int zctl_sys_reclaim_stat(const char *mnt, struct zctl_sys_reclaim *rs);
 /* The codec in use: the bracketed word of comp_algorithm. */
 int zctl_sys_algorithm(const char *mnt, char *alg, size_t len);
 
 /* One line of .zram/files; name unescaped. */
-struct zctl_file {
+struct zctl_sys_file {
 	uint64_t size, pages, compr;
 	char *name;
 };
 /* The files of a mount, malloc'ed; *n set.  -errno on error, silently. */
-int zctl_sys_files(const char *mnt, struct zctl_file **files, size_t *n);
-void zctl_sys_free_files(struct zctl_file *files, size_t n);
+int zctl_sys_files(const char *mnt, struct zctl_sys_file **files, size_t *n);
+void zctl_sys_free_files(struct zctl_sys_file *files, size_t n);
 
 /* A size as zramctl prints it: 0B, 512B, 4K, 1.5M, 12G. */
 void zctl_sys_human(uint64_t bytes, char *buf, size_t len);
@@ -97,7 +103,7 @@ void zctl_sys_human(uint64_t bytes, char *buf, size_t len);
 /* MemTotal in MiB, as zram-generator's "ram". */
 int zctl_sys_ram_mib(double *mib);
 
-/* --- zramfusectl_list.c ----------------------------------------------- */
+/* --- zctl_list.c ------------------------------------------------------ */
 
 struct zctl_list_opts {
 	const char *columns;	/* --output, or NULL for the default set */
@@ -108,7 +114,7 @@ int zctl_list(const struct zctl_list_opts *lo);
 /* The --help text of the columns. */
 void zctl_list_help_columns(void);
 
-/* --- zramfusectl_swap.c ----------------------------------------------- */
+/* --- zctl_swap.c ------------------------------------------------------ */
 
 enum zctl_discard {
 	ZCTL_DISCARD_NONE,
@@ -134,7 +140,7 @@ struct zctl_swapon {
 int zctl_swap_on(const struct zctl_swapon *so);
 int zctl_swap_off(const char *mnt);
 
-/* --- zramfusectl_conf.c ----------------------------------------------- */
+/* --- zctl_conf.c ------------------------------------------------------ */
 
 #define ZCTL_CONF_FILE "/etc/zramfuse.conf"
 #define ZCTL_CONF_DIR "/etc/zramfuse.conf.d"

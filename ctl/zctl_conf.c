@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * zramfusectl_conf: the configuration files, in zram-generator's format.
+ * zctl_conf: the configuration files, in zram-generator's format.
  *
  * /etc/zramfuse.conf, then /etc/zramfuse.conf.d/ *.conf in the order of
  * their names; [name] opens a section, "key = value" sets a key of it,
@@ -27,6 +27,11 @@
  *
  * and anything else, mount-point included (zramfuse mounts no filesystem
  * on its swap), is refused with its line.
+ *
+ * While the files are read a section is a struct zctl_conf_raw (each
+ * key's text, file and line); zctl_conf_cook() turns it into the struct
+ * zctl_conf_section of zctl.h.  The expressions are parsed by recursive
+ * descent, one zctl_conf_expr_ function per level of precedence.
  */
 #include "config.h"
 
@@ -43,7 +48,7 @@
 
 #define ZCTL_MIB (1024.0 * 1024.0)
 
-enum zctl_key {
+enum zctl_conf_key {
 	KEY_ZRAM_SIZE,
 	KEY_FRACTION,
 	KEY_MAX_SIZE,
@@ -71,29 +76,30 @@ static const char *const zctl_conf_keys[KEY_COUNT] = {
 };
 
 /* A value as read, and where. */
-struct zctl_val {
+struct zctl_conf_val {
 	char *text;		/* NULL: not set */
 	char *file;
 	int line;
 };
 
-struct zctl_raw {
+struct zctl_conf_raw {
 	char name[ZCTL_CONF_NAME_MAX + 1];
-	struct zctl_val v[KEY_COUNT];
+	struct zctl_conf_val v[KEY_COUNT];
 };
 
-struct zctl_reader {
-	struct zctl_raw *sec;
+struct zctl_conf_reader {
+	struct zctl_conf_raw *sec;
 	size_t n;
 	double ram;
 	char *err;
 	size_t errlen;
 };
 
-static int zctl_conf_error(struct zctl_reader *r, const char *file, int line,
-			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int zctl_conf_error(struct zctl_reader *r, const char *file, int line,
-			   const char *fmt, ...)
+static int zctl_conf_error(struct zctl_conf_reader *r, const char *file,
+			   int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int zctl_conf_error(struct zctl_conf_reader *r, const char *file,
+			   int line, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -108,7 +114,7 @@ static int zctl_conf_error(struct zctl_reader *r, const char *file, int line,
 
 /* --- expressions ------------------------------------------------------ */
 
-struct zctl_expr {
+struct zctl_conf_expr {
 	const char *s, *p;
 	double ram;
 	char *err;
@@ -116,7 +122,7 @@ struct zctl_expr {
 	int failed;
 };
 
-static void zctl_expr_fail(struct zctl_expr *e, const char *what)
+static void zctl_conf_expr_fail(struct zctl_conf_expr *e, const char *what)
 {
 	if (e->failed)
 		return;
@@ -128,16 +134,17 @@ static void zctl_expr_fail(struct zctl_expr *e, const char *what)
 		snprintf(e->err, e->errlen, "%s at the end", what);
 }
 
-static void zctl_expr_space(struct zctl_expr *e)
+static void zctl_conf_expr_space(struct zctl_conf_expr *e)
 {
 	while (isspace((unsigned char)*e->p))
 		e->p++;
 }
 
-static double zctl_expr_sum(struct zctl_expr *e);
-static double zctl_expr_unary(struct zctl_expr *e);
+static double zctl_conf_expr_sum(struct zctl_conf_expr *e);
+static double zctl_conf_expr_unary(struct zctl_conf_expr *e);
 
-static double zctl_expr_call(struct zctl_expr *e, const char *name, size_t len)
+static double zctl_conf_expr_call(struct zctl_conf_expr *e, const char *name,
+				  size_t len)
 {
 	static const char *const fns[] = { "min", "max", "floor", "ceil",
 					   "round", "abs" };
@@ -149,34 +156,34 @@ static double zctl_expr_call(struct zctl_expr *e, const char *name, size_t len)
 			break;
 	if (f == sizeof(fns) / sizeof(fns[0])) {
 		e->p = name;
-		zctl_expr_fail(e, "unknown function");
+		zctl_conf_expr_fail(e, "unknown function");
 		return 0;
 	}
 	e->p++;	/* '(' */
-	zctl_expr_space(e);
+	zctl_conf_expr_space(e);
 	if (*e->p != ')') {
 		for (;;) {
 			if (n == 16) {
-				zctl_expr_fail(e, "too many arguments");
+				zctl_conf_expr_fail(e, "too many arguments");
 				return 0;
 			}
-			args[n++] = zctl_expr_sum(e);
+			args[n++] = zctl_conf_expr_sum(e);
 			if (e->failed)
 				return 0;
-			zctl_expr_space(e);
+			zctl_conf_expr_space(e);
 			if (*e->p != ',')
 				break;
 			e->p++;
 		}
 	}
 	if (*e->p != ')') {
-		zctl_expr_fail(e, "expected ',' or ')'");
+		zctl_conf_expr_fail(e, "expected ',' or ')'");
 		return 0;
 	}
 	e->p++;
 	if (!n || (f >= 2 && n != 1)) {
 		e->p = name;
-		zctl_expr_fail(e, f >= 2 ? "takes one argument" :
+		zctl_conf_expr_fail(e, f >= 2 ? "takes one argument" :
 			       "takes at least one argument");
 		return 0;
 	}
@@ -201,20 +208,20 @@ static double zctl_expr_call(struct zctl_expr *e, const char *name, size_t len)
 	}
 }
 
-static double zctl_expr_primary(struct zctl_expr *e)
+static double zctl_conf_expr_primary(struct zctl_conf_expr *e)
 {
 	const char *start;
 	double v;
 	char *end;
 
-	zctl_expr_space(e);
+	zctl_conf_expr_space(e);
 	start = e->p;
 	if (*e->p == '(') {
 		e->p++;
-		v = zctl_expr_sum(e);
-		zctl_expr_space(e);
+		v = zctl_conf_expr_sum(e);
+		zctl_conf_expr_space(e);
 		if (*e->p != ')') {
-			zctl_expr_fail(e, "expected ')'");
+			zctl_conf_expr_fail(e, "expected ')'");
 			return 0;
 		}
 		e->p++;
@@ -228,7 +235,7 @@ static double zctl_expr_primary(struct zctl_expr *e)
 			if (!isdigit((unsigned char)*start) && *start != '.')
 				break;
 		if (end == e->p || errno || start != end) {
-			zctl_expr_fail(e, "bad number");
+			zctl_conf_expr_fail(e, "bad number");
 			return 0;
 		}
 		e->p = end;
@@ -240,63 +247,63 @@ static double zctl_expr_primary(struct zctl_expr *e)
 		while (isalnum((unsigned char)*e->p) || *e->p == '_')
 			e->p++;
 		len = (size_t)(e->p - start);
-		zctl_expr_space(e);
+		zctl_conf_expr_space(e);
 		if (*e->p == '(')
-			return zctl_expr_call(e, start, len);
+			return zctl_conf_expr_call(e, start, len);
 		if (len == 3 && !strncmp(start, "ram", 3))
 			return e->ram;
 		e->p = start;
-		zctl_expr_fail(e, "unknown name (only ram)");
+		zctl_conf_expr_fail(e, "unknown name (only ram)");
 		return 0;
 	}
-	zctl_expr_fail(e, "expected a number, ram, a function or '('");
+	zctl_conf_expr_fail(e, "expected a number, ram, a function or '('");
 	return 0;
 }
 
 /* '^' binds tighter than unary minus on its left, right to left. */
-static double zctl_expr_power(struct zctl_expr *e)
+static double zctl_conf_expr_power(struct zctl_conf_expr *e)
 {
-	double b = zctl_expr_primary(e);
+	double b = zctl_conf_expr_primary(e);
 
-	zctl_expr_space(e);
+	zctl_conf_expr_space(e);
 	if (!e->failed && *e->p == '^') {
 		e->p++;
-		return pow(b, zctl_expr_unary(e));
+		return pow(b, zctl_conf_expr_unary(e));
 	}
 	return b;
 }
 
-static double zctl_expr_unary(struct zctl_expr *e)
+static double zctl_conf_expr_unary(struct zctl_conf_expr *e)
 {
-	zctl_expr_space(e);
+	zctl_conf_expr_space(e);
 	if (*e->p == '-') {
 		e->p++;
-		return -zctl_expr_unary(e);
+		return -zctl_conf_expr_unary(e);
 	}
 	if (*e->p == '+') {
 		e->p++;
-		return zctl_expr_unary(e);
+		return zctl_conf_expr_unary(e);
 	}
-	return zctl_expr_power(e);
+	return zctl_conf_expr_power(e);
 }
 
-static double zctl_expr_product(struct zctl_expr *e)
+static double zctl_conf_expr_product(struct zctl_conf_expr *e)
 {
-	double v = zctl_expr_unary(e), r;
+	double v = zctl_conf_expr_unary(e), r;
 	char op;
 
 	for (;;) {
-		zctl_expr_space(e);
+		zctl_conf_expr_space(e);
 		op = *e->p;
 		if (e->failed || (op != '*' && op != '/' && op != '%'))
 			return v;
 		e->p++;
-		r = zctl_expr_unary(e);
+		r = zctl_conf_expr_unary(e);
 		if (op == '*') {
 			v *= r;
 		} else if (r == 0) {
 			e->p--;
-			zctl_expr_fail(e, "division by zero");
+			zctl_conf_expr_fail(e, "division by zero");
 			return 0;
 		} else {
 			v = op == '/' ? v / r : fmod(v, r);
@@ -304,33 +311,33 @@ static double zctl_expr_product(struct zctl_expr *e)
 	}
 }
 
-static double zctl_expr_sum(struct zctl_expr *e)
+static double zctl_conf_expr_sum(struct zctl_conf_expr *e)
 {
-	double v = zctl_expr_product(e);
+	double v = zctl_conf_expr_product(e);
 	char op;
 
 	for (;;) {
-		zctl_expr_space(e);
+		zctl_conf_expr_space(e);
 		op = *e->p;
 		if (e->failed || (op != '+' && op != '-'))
 			return v;
 		e->p++;
 		if (op == '+')
-			v += zctl_expr_product(e);
+			v += zctl_conf_expr_product(e);
 		else
-			v -= zctl_expr_product(e);
+			v -= zctl_conf_expr_product(e);
 	}
 }
 
 int zctl_conf_eval(const char *expr, double ram, double *out, char *err,
 		   size_t errlen)
 {
-	struct zctl_expr e = { expr, expr, ram, err, errlen, 0 };
-	double v = zctl_expr_sum(&e);
+	struct zctl_conf_expr e = { expr, expr, ram, err, errlen, 0 };
+	double v = zctl_conf_expr_sum(&e);
 
-	zctl_expr_space(&e);
+	zctl_conf_expr_space(&e);
 	if (!e.failed && *e.p)
-		zctl_expr_fail(&e, "unexpected text");
+		zctl_conf_expr_fail(&e, "unexpected text");
 	if (!e.failed && !isfinite(v)) {
 		snprintf(err, errlen, "not a finite number");
 		e.failed = 1;
@@ -388,7 +395,7 @@ int zctl_conf_algorithm(const char *s, char *comp, size_t len, int *level,
 }
 
 /* An expression in MiB to bytes. */
-static int zctl_conf_mib(struct zctl_reader *r, enum zctl_key k,
+static int zctl_conf_mib(struct zctl_conf_reader *r, enum zctl_conf_key k,
 			 const char *text, const char *file, int line,
 			 uint64_t *out)
 {
@@ -408,8 +415,9 @@ static int zctl_conf_mib(struct zctl_reader *r, enum zctl_key k,
 	return 0;
 }
 
-static int zctl_conf_number(struct zctl_reader *r, const struct zctl_val *v,
-			    enum zctl_key k, double *out)
+static int zctl_conf_number(struct zctl_conf_reader *r,
+			    const struct zctl_conf_val *v, enum zctl_conf_key k,
+			    double *out)
 {
 	char *end;
 
@@ -422,10 +430,11 @@ static int zctl_conf_number(struct zctl_reader *r, const struct zctl_val *v,
 }
 
 /* Check a section's values and work out what they ask for. */
-static int zctl_conf_cook(struct zctl_reader *r, const struct zctl_raw *raw,
+static int zctl_conf_cook(struct zctl_conf_reader *r,
+			  const struct zctl_conf_raw *raw,
 			  struct zctl_conf_section *s)
 {
-	const struct zctl_val *v = raw->v;
+	const struct zctl_conf_val *v = raw->v;
 	char why[200], expr[128];
 	double frac = 0.5, max = 4096, lim;
 	long prio;
@@ -450,7 +459,7 @@ static int zctl_conf_cook(struct zctl_reader *r, const struct zctl_raw *raw,
 				   &s->size);
 	} else {
 		/* zram-generator's rule for the old keys */
-		const struct zctl_val *at = v[KEY_FRACTION].text ?
+		const struct zctl_conf_val *at = v[KEY_FRACTION].text ?
 			&v[KEY_FRACTION] : &v[KEY_MAX_SIZE];
 
 		if (v[KEY_FRACTION].text &&
@@ -556,9 +565,10 @@ static char *zctl_conf_trim(char *s)
 	return s;
 }
 
-static struct zctl_raw *zctl_conf_section(struct zctl_reader *r, const char *name)
+static struct zctl_conf_raw *zctl_conf_section(struct zctl_conf_reader *r,
+					       const char *name)
 {
-	struct zctl_raw *v;
+	struct zctl_conf_raw *v;
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
@@ -574,10 +584,10 @@ static struct zctl_raw *zctl_conf_section(struct zctl_reader *r, const char *nam
 	return v;
 }
 
-static int zctl_conf_text(struct zctl_reader *r, const char *file,
+static int zctl_conf_text(struct zctl_conf_reader *r, const char *file,
 			  const char *text)
 {
-	struct zctl_raw *cur = NULL;
+	struct zctl_conf_raw *cur = NULL;
 	const char *p = text, *nl;
 	char line[4096], *s, *eq, *key, *val;
 	int lineno = 0, k;
@@ -647,7 +657,8 @@ static int zctl_conf_text(struct zctl_reader *r, const char *file,
 	return 0;
 }
 
-static int zctl_conf_file(struct zctl_reader *r, const char *path, bool must)
+static int zctl_conf_file(struct zctl_conf_reader *r, const char *path,
+			  bool must)
 {
 	char *text = NULL;
 	size_t len = 0, cap = 0;
@@ -703,7 +714,7 @@ static int zctl_conf_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int zctl_conf_dir(struct zctl_reader *r, const char *dir)
+static int zctl_conf_dir(struct zctl_conf_reader *r, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -743,7 +754,7 @@ static int zctl_conf_dir(struct zctl_reader *r, const char *dir)
 	return rc;
 }
 
-static void zctl_conf_free_raw(struct zctl_reader *r)
+static void zctl_conf_free_raw(struct zctl_conf_reader *r)
 {
 	size_t i;
 	int k;
@@ -756,7 +767,8 @@ static void zctl_conf_free_raw(struct zctl_reader *r)
 	free(r->sec);
 }
 
-static int zctl_conf_finish(struct zctl_reader *r, int rc, struct zctl_conf *conf)
+static int zctl_conf_finish(struct zctl_conf_reader *r, int rc,
+			    struct zctl_conf *conf)
 {
 	size_t i;
 
@@ -780,7 +792,9 @@ static int zctl_conf_finish(struct zctl_reader *r, int rc, struct zctl_conf *con
 int zctl_conf_parse(const char *name, const char *text, double ram,
 		    struct zctl_conf *conf, char *err, size_t errlen)
 {
-	struct zctl_reader r = { .ram = ram, .err = err, .errlen = errlen };
+	struct zctl_conf_reader r = {
+		.ram = ram, .err = err, .errlen = errlen
+	};
 
 	memset(conf, 0, sizeof(*conf));
 	*err = '\0';
@@ -790,7 +804,9 @@ int zctl_conf_parse(const char *name, const char *text, double ram,
 int zctl_conf_load(const char *file, const char *dir, double ram,
 		   struct zctl_conf *conf, char *err, size_t errlen)
 {
-	struct zctl_reader r = { .ram = ram, .err = err, .errlen = errlen };
+	struct zctl_conf_reader r = {
+		.ram = ram, .err = err, .errlen = errlen
+	};
 	int rc = 0;
 
 	memset(conf, 0, sizeof(*conf));

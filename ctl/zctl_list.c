@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * zramfusectl_list: the listing, as zramctl lists zram devices.
+ * zctl_list: the listing, as zramctl lists zram devices.
  *
  * One row per file of every zramfuse mount, and one row for a mount that
  * has no file.  The per-file columns (FILE, DISKSIZE, DATA, COMPR, LOOP,
@@ -9,7 +9,9 @@
  * repeat on each of its rows.  libsmartcols prints the table, --raw and
  * --json, as zramctl does; sizes are human-readable unless --bytes, and
  * in JSON they are numbers only with --bytes, counts always, as
- * util-linux's tools have it.
+ * util-linux's tools have it.  The columns are one table (zctl_list_cols,
+ * indexed by enum zctl_list_col); a row is gathered into a struct
+ * zctl_list_rowdata first, then each cell is printed from it.
  */
 #include "config.h"
 
@@ -24,7 +26,7 @@
 
 #include "zctl.h"
 
-enum zctl_col {
+enum zctl_list_col {
 	COL_MOUNTPOINT,
 	COL_FILE,
 	COL_DISKSIZE,
@@ -46,16 +48,16 @@ enum zctl_col {
 	COL_COUNT
 };
 
-enum zctl_kind { K_TEXT, K_SIZE, K_COUNT, K_BOOL };
+enum zctl_list_kind { K_TEXT, K_SIZE, K_COUNT, K_BOOL };
 
-static const struct zctl_coldesc {
+static const struct zctl_list_coldesc {
 	const char *name;
 	double whint;
 	int flags;
-	enum zctl_kind kind;
+	enum zctl_list_kind kind;
 	bool def;
 	const char *help;
-} zctl_cols[COL_COUNT] = {
+} zctl_list_cols[COL_COUNT] = {
 	[COL_MOUNTPOINT] = { "MOUNTPOINT", 0.2, 0, K_TEXT, true, "where the filesystem is mounted" },
 	[COL_FILE] = { "FILE", 0.1, 0, K_TEXT, true, "the file's name" },
 	[COL_DISKSIZE] = { "DISKSIZE", 5, SCOLS_FL_RIGHT, K_SIZE, true, "the file's size" },
@@ -81,7 +83,8 @@ void zctl_list_help_columns(void)
 	int i;
 
 	for (i = 0; i < COL_COUNT; i++)
-		printf(" %12s  %s\n", zctl_cols[i].name, zctl_cols[i].help);
+		printf(" %12s  %s\n", zctl_list_cols[i].name,
+		       zctl_list_cols[i].help);
 }
 
 /* Parse --output: comma-separated names, case-insensitive as zramctl's. */
@@ -92,7 +95,7 @@ static int zctl_list_columns(const struct zctl_list_opts *lo, int *cols)
 
 	if (lo->all || !lo->columns) {
 		for (i = 0; i < COL_COUNT; i++)
-			if (lo->all || zctl_cols[i].def)
+			if (lo->all || zctl_list_cols[i].def)
 				cols[n++] = i;
 		return n;
 	}
@@ -102,7 +105,7 @@ static int zctl_list_columns(const struct zctl_list_opts *lo, int *cols)
 	for (tok = strtok_r(list, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		for (i = 0; i < COL_COUNT; i++)
-			if (!strcasecmp(tok, zctl_cols[i].name))
+			if (!strcasecmp(tok, zctl_list_cols[i].name))
 				break;
 		if (i == COL_COUNT) {
 			zctl_err("unknown column: %s (see --help)", tok);
@@ -125,22 +128,22 @@ static int zctl_list_columns(const struct zctl_list_opts *lo, int *cols)
 }
 
 /* What one row shows; has_* false leaves the cell empty (JSON null). */
-struct zctl_row {
+struct zctl_list_rowdata {
 	const char *mnt;
-	const struct zctl_file *file;	/* NULL: a mount with no file */
+	const struct zctl_sys_file *file; /* NULL: a mount with no file */
 	bool has_mm, has_rs, has_loop;
-	struct zctl_mm mm;
-	struct zctl_reclaim rs;
+	struct zctl_sys_mm mm;
+	struct zctl_sys_reclaim rs;
 	char alg[32];
 	char loop[32];
-	struct zctl_swap sw;
+	struct zctl_sys_swap sw;
 };
 
 static int zctl_list_cell(struct libscols_line *ln, size_t i, int col,
-			  const struct zctl_row *r, bool bytes)
+			  const struct zctl_list_rowdata *r, bool bytes)
 {
-	const struct zctl_file *f = r->file;
-	enum zctl_kind kind = zctl_cols[col].kind;
+	const struct zctl_sys_file *f = r->file;
+	enum zctl_list_kind kind = zctl_list_cols[col].kind;
 	char buf[PATH_MAX + 8];
 	uint64_t v = 0;
 	bool have = true;
@@ -226,7 +229,7 @@ static int zctl_list_cell(struct libscols_line *ln, size_t i, int col,
 }
 
 static int zctl_list_row(struct libscols_table *tb, const int *cols, int ncols,
-			 struct zctl_row *r, bool bytes)
+			 struct zctl_list_rowdata *r, bool bytes)
 {
 	struct libscols_line *ln = scols_table_new_line(tb, NULL);
 	char path[PATH_MAX];
@@ -252,8 +255,8 @@ static int zctl_list_row(struct libscols_table *tb, const int *cols, int ncols,
 static int zctl_list_mount(struct libscols_table *tb, const int *cols,
 			   int ncols, const char *mnt, bool bytes)
 {
-	struct zctl_row r = { .mnt = mnt };
-	struct zctl_file *files;
+	struct zctl_list_rowdata r = { .mnt = mnt };
+	struct zctl_sys_file *files;
 	size_t n, i;
 	int rc;
 
@@ -308,7 +311,7 @@ int zctl_list(const struct zctl_list_opts *lo)
 		scols_table_set_name(tb, "filesystems");
 	}
 	for (i = 0; i < ncols; i++) {
-		const struct zctl_coldesc *d = &zctl_cols[cols[i]];
+		const struct zctl_list_coldesc *d = &zctl_list_cols[cols[i]];
 		struct libscols_column *cl;
 		int jt = SCOLS_JSON_STRING;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * zramfusectl_swap: swapon and swapoff, each as a list of steps.
+ * zctl_swap: swapon and swapoff, each as a list of steps.
  *
  * swapon, in order, each step skipped when what it makes is already there
  * (so that a second run changes nothing and says so):
@@ -91,7 +91,7 @@ struct zctl_swap_ctx {
 	uint64_t old_limit;	/* what mem_limit was then */
 };
 
-static void zctl_sleep_ms(long ms)
+static void zctl_swap_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -420,7 +420,7 @@ static int zctl_swap_wbt(struct zctl_swap_ctx *c)
 static int zctl_swap_enable(struct zctl_swap_ctx *c)
 {
 	const struct zctl_swapon *so = c->so;
-	struct zctl_swap sw;
+	struct zctl_sys_swap sw;
 	int flags = 0, rc;
 
 	zctl_sys_swap_of(c->loop, &sw);
@@ -489,7 +489,7 @@ static int zctl_swap_detach(const char *loop)
 		close(fd);
 		if (rc <= 0)
 			return 0;
-		zctl_sleep_ms(10);
+		zctl_swap_sleep_ms(10);
 	}
 	return -EBUSY;
 }
@@ -504,7 +504,7 @@ static int zctl_swap_umount(const char *mnt)
 			return 0;
 		if (errno != EBUSY)
 			return -errno;
-		zctl_sleep_ms(10);
+		zctl_swap_sleep_ms(10);
 	}
 	return -EBUSY;
 }
@@ -563,7 +563,7 @@ int zctl_swap_on(const struct zctl_swapon *so)
 {
 	struct zctl_swap_ctx c = { .so = so };
 	char size[32], lim[32];
-	struct zctl_swap sw;
+	struct zctl_sys_swap sw;
 	bool fresh;
 	int rc;
 
@@ -595,7 +595,7 @@ int zctl_swap_on(const struct zctl_swapon *so)
 	if (!c.mounted && !c.set_limit && !c.made_file && !c.attached && !c.swapped)
 		printf("already set up: ");
 	{
-		struct zctl_mm mm;
+		struct zctl_sys_mm mm;
 		struct stat st;
 		char alg[32] = "?";
 
@@ -620,9 +620,9 @@ int zctl_swap_on(const struct zctl_swapon *so)
 
 int zctl_swap_off(const char *mnt_arg)
 {
-	struct zctl_file *files;
+	struct zctl_sys_file *files;
 	char mnt[PATH_MAX], path[2 * PATH_MAX], loop[32], other[64];
-	struct zctl_swap sw;
+	struct zctl_sys_swap sw;
 	size_t n, i;
 	int rc, bad = 0;
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * zramfusectl_sys: what zramfusectl reads from the system.
+ * zctl_sys: what zramfusectl reads from the system, each source read
+ * afresh by one function into a plain struct or list of zctl.h (nothing
+ * is cached here):
  *
  *   mounts      /proc/self/mountinfo, type fuse.zramfuse (the daemon
  *               mounts with subtype=zramfuse, so an fstab line and
@@ -12,8 +14,9 @@
  *   .zram/      the control directory's files, whose columns are in
  *               man/zramfuse.8
  *
- * Nothing here changes anything but the control directory's writable
- * files.
+ * and MemTotal for the configuration's "ram", and sizes printed as zramctl
+ * prints them.  Nothing here changes anything but the control directory's
+ * writable files.
  */
 #include "config.h"
 
@@ -23,24 +26,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "zctl.h"
-
-void zctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("zramfusectl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void zctl_sys_unoctal(char *s)
@@ -238,7 +229,7 @@ int zctl_sys_loop_of(const char *path, char *name, size_t len)
 	return rc;
 }
 
-int zctl_sys_swap_of(const char *name, struct zctl_swap *sw)
+int zctl_sys_swap_of(const char *name, struct zctl_sys_swap *sw)
 {
 	FILE *f = fopen("/proc/swaps", "re");
 	char dev[PATH_MAX], type[32];
@@ -323,26 +314,26 @@ static int zctl_sys_columns(const char *mnt, const char *file, uint64_t *v,
 	return 0;
 }
 
-int zctl_sys_mm_stat(const char *mnt, struct zctl_mm *mm)
+int zctl_sys_mm_stat(const char *mnt, struct zctl_sys_mm *mm)
 {
 	uint64_t v[9];
 	int rc = zctl_sys_columns(mnt, "mm_stat", v, 9);
 
 	if (rc)
 		return rc;
-	*mm = (struct zctl_mm){ v[0], v[1], v[2], v[3], v[4], v[5], v[6],
+	*mm = (struct zctl_sys_mm){ v[0], v[1], v[2], v[3], v[4], v[5], v[6],
 				v[7], v[8] };
 	return 0;
 }
 
-int zctl_sys_reclaim_stat(const char *mnt, struct zctl_reclaim *rs)
+int zctl_sys_reclaim_stat(const char *mnt, struct zctl_sys_reclaim *rs)
 {
 	uint64_t v[5];
 	int rc = zctl_sys_columns(mnt, "reclaim_stat", v, 5);
 
 	if (rc)
 		return rc;
-	*rs = (struct zctl_reclaim){ v[0], v[1], v[2], v[3], v[4] };
+	*rs = (struct zctl_sys_reclaim){ v[0], v[1], v[2], v[3], v[4] };
 	return 0;
 }
 
@@ -381,10 +372,10 @@ static void zctl_sys_unescape(char *s)
 	*d = '\0';
 }
 
-int zctl_sys_files(const char *mnt, struct zctl_file **files, size_t *n)
+int zctl_sys_files(const char *mnt, struct zctl_sys_file **files, size_t *n)
 {
 	char p[PATH_MAX], *line = NULL;
-	struct zctl_file *v = NULL, *nv;
+	struct zctl_sys_file *v = NULL, *nv;
 	size_t cap = 0, cnt = 0;
 	FILE *f;
 	int rc = 0;
@@ -434,7 +425,7 @@ int zctl_sys_files(const char *mnt, struct zctl_file **files, size_t *n)
 	return 0;
 }
 
-void zctl_sys_free_files(struct zctl_file *files, size_t n)
+void zctl_sys_free_files(struct zctl_sys_file *files, size_t n)
 {
 	size_t i;
 
