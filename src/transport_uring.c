@@ -202,14 +202,6 @@ struct transport_uring {
 	atomic_bool serving;		/* relaxed; a request came by a ring */
 };
 
-static char uring_desc[160] = "transport=classic";
-
-const char *transport_describe(const struct transport *t)
-{
-	(void)t;
-	return uring_desc;
-}
-
 /*
  * The kernel's queues: one per possible CPU (the highest id in
  * URING_POSSIBLE_PATH, "0-3,8-11" say, plus one).  A count lower than the
@@ -1066,7 +1058,7 @@ int transport_uring_start(struct transport *t)
 	int rc = 0;
 
 	if (o->transport == OPTIONS_TRANSPORT_CLASSIC) {
-		snprintf(uring_desc, sizeof(uring_desc), "transport=classic");
+		snprintf(t->desc, sizeof(t->desc), "transport=classic");
 		return 0;
 	}
 	rc = transport_wake_install();
@@ -1169,11 +1161,11 @@ int transport_uring_start(struct transport *t)
 	if (want) {
 		/* now the kernel takes REGISTER; it holds requests until then */
 		uring_threads_go(u, true);
-		snprintf(uring_desc, sizeof(uring_desc),
+		snprintf(t->desc, sizeof(t->desc),
 			 "transport=uring (%u queues x %u threads x %u entries)",
 			 u->nr_queues, o->uring_threads, u->depth);
 	} else {
-		snprintf(uring_desc, sizeof(uring_desc),
+		snprintf(t->desc, sizeof(t->desc),
 			 "transport=classic (auto: no FUSE over io_uring: %s)", why);
 	}
 out:
