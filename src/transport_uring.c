@@ -81,6 +81,19 @@
  * with ENOTCONN) and the thread leaves when it has none; otherwise the
  * main thread sets t->stopping and wakes the thread out of
  * io_uring_enter() with TRANSPORT_SIG_WAKE (transport_join()).
+ *
+ * Lock order.  Three mutexes, and today no thread holds two at once:
+ *
+ *   1. u->lock         the start-up hand-shake (nr_ready, start, each
+ *                      thread's rc)
+ *   2. u->fwd.lock     the forwarders' queue (head, tail, stop)
+ *   3. q->done_lock    one ring's list of entries served by a forwarder
+ *
+ * A forwarder drops fwd.lock before it serves an entry and before it puts
+ * it on its ring's done list; a ring thread holds none while it serves,
+ * forwards or commits.  Code that must nest two takes them in the order
+ * above.  None is held across a call into fs.c or libfuse, so their locks
+ * (fs->lock and below) never come after one of these.
  */
 #include "config.h"
 
