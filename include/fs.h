@@ -3,7 +3,7 @@
  * fs: the filesystem over the store - one flat directory of regular files
  * plus the control directory .zram/ - and its FUSE low-level operations.
  *
- * Two layers in one file (src/fs.c):
+ * Two layers in src/fs.c:
  *
  *  - plain functions over the store (fs_read, fs_write, fs_fallocate,
  *    fs_getattr, fs_seek): offsets, lengths, a buffer, a -errno result.
@@ -12,6 +12,8 @@
  *  - a thin libfuse reply layer (fs_lowlevel_ops()) that decodes each
  *    request, calls those functions and turns -errno into a reply.
  *
+ * The control files' table and what each one does are in src/fs_ctl.c
+ * (include/fs_ctl.h); fs.c serves them through the same reply layer.
  * This header names no libfuse type, so including it costs nothing.
  */
 #ifndef ZRAMFUSE_FS_H

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * transport: how requests travel between the kernel and the operations of
- * fs.c.  Two transports, chosen by -o transport=:
+ * fs.c.  Two transports, chosen by -o transport=, over one shared file:
+ *
+ *  - shared (src/transport.c): the daemon's log, every serving thread's
+ *    set-up (transport_thread_prepare()) and the shutdown wake-up;
  *
  *  - classic (src/transport_classic.c): a fixed pool of workers, each
  *    reading /dev/fuse and handing the request to libfuse, which calls
@@ -12,7 +15,8 @@
  *    The classic pool runs beside it: FORGET and INTERRUPT still come
  *    through /dev/fuse, and every request does when registration fails.
  *
- * main.c owns start-up, signals and shutdown; it calls these.
+ * main.c owns start-up, signals and shutdown; it calls these.  The calls
+ * go one way: main -> transport_{classic,uring} -> transport -> fs.
  */
 #ifndef ZRAMFUSE_TRANSPORT_H
 #define ZRAMFUSE_TRANSPORT_H
@@ -34,9 +38,10 @@ struct transport {
 	struct fuse_session *se;	/* the mounted session */
 	pthread_t main_tid;		/* takes the signals, see main.c */
 	atomic_int io_flusher_errno;	/* relaxed; first failure */
-	atomic_bool stopping;		/* relaxed; set by transport_stop() */
+	atomic_bool stopping;		/* relaxed; main.c sets it to stop */
 	struct transport_classic *classic;
 	struct transport_uring *uring;	/* NULL: classic only */
+	char desc[160];			/* transport_describe(); set at start-up */
 };
 
 /* The main thread's wake-up: a worker left, the session is over. */
@@ -44,8 +49,20 @@ struct transport {
 /* What interrupts a serving thread's read() or io_uring_enter(). */
 #define TRANSPORT_SIG_WAKE SIGUSR1
 
+/*
+ * The daemon's log: "zramfuse: " and the line on stderr, and with
+ * transport_log_syslog() in syslog too (then only warnings and errors
+ * reach stderr, and none once transport_log_quiet() says it is gone).
+ * %m works; errno is kept.
+ */
 void transport_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Log to syslog as well; call before any thread starts. */
+void transport_log_syslog(void);
+/* stderr is /dev/null now (the daemon detached). */
+void transport_log_quiet(void);
+/* A line for the start-up log: "transport=uring (2 queues x 8)" etc. */
+const char *transport_describe(const struct transport *t);
 
 /*
  * Set-up every serving thread does before its first request, so that
@@ -78,7 +95,5 @@ unsigned transport_classic_threads(const struct transport *t);
  */
 int transport_uring_start(struct transport *t);
 void transport_uring_stop(struct transport *t);
-/* A line for the start-up log: "transport=uring (2 queues x 8)" etc. */
-const char *transport_describe(const struct transport *t);
 
 #endif

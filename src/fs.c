@@ -1,31 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * fs: the namespace over the store and the FUSE low-level operations.
+ * fs: the namespace over the store, the hot operations and the FUSE
+ * low-level glue.  The control directory's files live in src/fs_ctl.c.
  *
  * The namespace is one flat directory of regular files plus .zram/, a
  * fixed directory of control files that mirrors zram's sysfs.  Files hold
  * no data here: each has a struct store_file (its pages) and the size,
- * mode, owner and times that the store does not know.
+ * mode, owner and times that the store does not know.  fs never touches
+ * the pool: memory is the store's business (store_write() fails cleanly
+ * when there is none).
  *
- * Node ids.  The root is 1, .zram is 2, the control files 3..; a data
- * file's node id is the address of its struct fs_inode (the kernel hands
- * it back with every request, so the hot path needs no table), and its
- * st_ino is a serial number.  An inode lives while the kernel has lookups
- * on it (nlookup), while it is open or pinned (nopen), or while it has a
- * name.  Its pages go as soon as it has neither name nor opener: an
- * unlinked file that is still open - or still attached to a loop device -
- * keeps its data until the last release, then store_file_destroy() hands
- * the whole table to reclaim and returns at once.
+ * Node ids.  The root is 1, .zram is 2, the control files 3.. (fs_ctl.c's
+ * table, in its order); a data file's node id is the address of its
+ * struct fs_inode (the kernel hands it back with every request, so the
+ * hot path needs no table), and its st_ino is a serial number.  An inode
+ * lives while the kernel has lookups on it (nlookup), while it is open or
+ * pinned (nopen), or while it has a name.  Its pages go as soon as it has
+ * neither name nor opener: an unlinked file that is still open - or still
+ * attached to a loop device - keeps its data until the last release, then
+ * store_file_destroy() hands the whole table to reclaim and returns at
+ * once.
  *
  * The directory is a list searched linearly: zramfuse holds a handful of
  * files (usually one swap file), and every data request bypasses it.
  *
- * Lock order: fs->lock, then inode->size_lock, then inode->lock.  Reads,
- * seeks and discards take none of them (the size is an atomic); writes
- * take size_lock shared, truncate takes it exclusive (see fs_truncate()
- * for why the kernel's i_rwsem is not enough), and only truncate calls
- * store_discard() under it; a discard never waits - it detaches pages and
- * queues them for reclaim.
+ * Lock order: (a control file's handle lock, fs_ctl.c,) fs->lock, then
+ * inode->size_lock, then inode->lock; the store's locks come after all of
+ * them.  Reads, seeks and discards take none of them (the size is an
+ * atomic); writes take size_lock shared, truncate takes it exclusive (see
+ * fs_truncate() for why the kernel's i_rwsem is not enough), and only
+ * truncate calls store_discard() under it; a discard never waits - it
+ * detaches pages and queues them for reclaim.
  *
  * Times are kept whole, as timespecs with any tv_sec (see fs_time_set()).
  *
@@ -50,24 +55,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stdio.h>		/* RENAME_NOREPLACE, RENAME_EXCHANGE */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "fs.h"
-#include "options.h"
+#include "fs_ctl.h"
 #include "policy.h"
-#include "pp.h"
-#include "stats.h"
 #include "store.h"
 
 #define FS_CTLDIR_ID 2
@@ -75,7 +76,7 @@
 #define FS_FIRST_SERIAL 1000
 /* Node ids below this are fixed ones, never an inode's address. */
 #define FS_FIXED_ID_MAX 4096
-#define FS_MAX_FILE_SIZE OPTIONS_MAX_SIZE
+#define FS_MAX_FILE_SIZE STORE_MAX_BYTES
 #define FS_CTLDIR_NAME ".zram"
 /*
  * Names change only through this mount, so the kernel's dentries stay
@@ -84,77 +85,7 @@
  */
 #define FS_ENTRY_TIMEOUT 3600.0
 #define FS_ATTR_TIMEOUT 0.0
-/* page_index= words in one write to writeback (4 KiB holds about 300) */
-#define FS_PP_MAX_SCANS 512
-
-enum fs_ctl {
-	FS_CTL_MM_STAT,
-	FS_CTL_IO_STAT,
-	FS_CTL_MEM_LIMIT,
-	FS_CTL_MEM_USED_MAX,
-	FS_CTL_COMPACT,
-	FS_CTL_COMP_ALGORITHM,
-	FS_CTL_RECLAIM_STAT,
-	FS_CTL_RESERVE_STAT,
-	FS_CTL_READBACK_STAT,
-	FS_CTL_FILES,
-	/* post-processing (zram's names) */
-	FS_CTL_IDLE,
-	FS_CTL_WRITEBACK,
-	FS_CTL_WRITEBACK_LIMIT,
-	FS_CTL_WRITEBACK_LIMIT_ENABLE,
-	FS_CTL_BACKING_DEV,
-	FS_CTL_BD_STAT,
-	FS_CTL_BLOCK_STATE,
-	FS_CTL_RECOMP_ALGORITHM,
-	FS_CTL_RECOMPRESS,
-	FS_CTL_ALGORITHM_PARAMS,
-	FS_CTL_TRAIN_DICT,		/* not in zram */
-	/* the policies, in include/policy.h's order */
-	FS_CTL_WRITEBACK_IDLE,
-	FS_CTL_WRITEBACK_IDLE_PAGES,
-	FS_CTL_RECOMPRESS_IDLE,
-	FS_CTL_RECOMPRESS_IDLE_PAGES,
-	FS_NR_CTL
-};
-
-static const struct {
-	const char *name;
-	mode_t mode;
-} fs_ctl_files[FS_NR_CTL] = {
-	[FS_CTL_MM_STAT] = { "mm_stat", 0444 },
-	[FS_CTL_IO_STAT] = { "io_stat", 0444 },
-	[FS_CTL_MEM_LIMIT] = { "mem_limit", 0644 },
-	[FS_CTL_MEM_USED_MAX] = { "mem_used_max", 0644 },
-	[FS_CTL_COMPACT] = { "compact", 0200 },
-	[FS_CTL_COMP_ALGORITHM] = { "comp_algorithm", 0444 },
-	[FS_CTL_RECLAIM_STAT] = { "reclaim_stat", 0444 },
-	[FS_CTL_RESERVE_STAT] = { "reserve_stat", 0444 },
-	[FS_CTL_READBACK_STAT] = { "readback_stat", 0444 },
-	[FS_CTL_FILES] = { "files", 0444 },
-	[FS_CTL_IDLE] = { "idle", 0200 },
-	[FS_CTL_WRITEBACK] = { "writeback", 0200 },
-	[FS_CTL_WRITEBACK_LIMIT] = { "writeback_limit", 0644 },
-	[FS_CTL_WRITEBACK_LIMIT_ENABLE] = { "writeback_limit_enable", 0644 },
-	[FS_CTL_BACKING_DEV] = { "backing_dev", 0644 },
-	[FS_CTL_BD_STAT] = { "bd_stat", 0444 },
-	/* zram's is in debugfs, /sys/kernel/debug/zram/zram0/block_state */
-	[FS_CTL_BLOCK_STATE] = { "block_state", 0400 },
-	[FS_CTL_RECOMP_ALGORITHM] = { "recomp_algorithm", 0644 },
-	[FS_CTL_RECOMPRESS] = { "recompress", 0200 },
-	[FS_CTL_ALGORITHM_PARAMS] = { "algorithm_params", 0200 },
-	[FS_CTL_TRAIN_DICT] = { "train_dict", 0644 },
-	[FS_CTL_WRITEBACK_IDLE] = { "writeback_idle", 0644 },
-	[FS_CTL_WRITEBACK_IDLE_PAGES] = { "writeback_idle_pages", 0644 },
-	[FS_CTL_RECOMPRESS_IDLE] = { "recompress_idle", 0644 },
-	[FS_CTL_RECOMPRESS_IDLE_PAGES] = { "recompress_idle_pages", 0644 },
-};
-
-_Static_assert(FS_CTL_RECOMPRESS_IDLE_PAGES - FS_CTL_WRITEBACK_IDLE ==
-	       POLICY_RECOMPRESS_PAGES - POLICY_WRITEBACK_IDLE,
-	       "the policy files follow the knobs' order");
-
-_Static_assert(FS_CTL_FIRST_ID + FS_NR_CTL < FS_FIXED_ID_MAX,
+_Static_assert(FS_CTL_FIRST_ID + FS_CTL_MAX_FILES < FS_FIXED_ID_MAX,
 	       "fixed node ids must stay below any address");
 
 struct fs_inode {
@@ -205,14 +136,6 @@ struct fs {
 	struct fs_inode inodes;		/* list head: every live inode */
 	uint64_t next_serial;
 	unsigned nr_open;		/* open data-file handles */
-};
-
-/* A control file's open handle: its text, made at offset 0. */
-struct fs_ctl_handle {
-	enum fs_ctl which;
-	pthread_mutex_t lock;
-	char *text;			/* protected by lock */
-	size_t len;			/* protected by lock */
 };
 
 /* A snapshot of a directory, made at opendir. */
@@ -314,9 +237,11 @@ static struct fs_inode *fs_inode_of(uint64_t nodeid)
 	return (struct fs_inode *)(uintptr_t)nodeid;
 }
 
+/* Data files' node ids fail the first test, before the table is asked. */
 static bool fs_is_ctl(uint64_t nodeid)
 {
-	return nodeid >= FS_CTL_FIRST_ID && nodeid < FS_CTL_FIRST_ID + FS_NR_CTL;
+	return !fs_is_inode(nodeid) && nodeid >= FS_CTL_FIRST_ID &&
+	       nodeid < FS_CTL_FIRST_ID + fs_ctl_count();
 }
 
 /* ---- inodes ----------------------------------------------------------- */
@@ -487,7 +412,7 @@ static void fs_fixed_stat(struct fs *fs, uint64_t nodeid, struct stat *st)
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | fs_ctl_files[nodeid - FS_CTL_FIRST_ID].mode;
+		st->st_mode = S_IFREG | fs_ctl_mode((unsigned)(nodeid - FS_CTL_FIRST_ID));
 		st->st_nlink = 1;
 	}
 }
@@ -619,8 +544,8 @@ static uint64_t fs_page_down(uint64_t off)
  * the rest).  Writes inside the file (a loop device, swap) are one part.
  *
  * A write that finds the allocator's reserve empty (-ENOMEM) is not
- * retried here: the store waits for the refill thread only while that is
- * not stuck (store_alloc_wait_refill()).
+ * retried here: store_write() has already waited for the reserve's
+ * refill for as long as that was safe (nowait_writes, include/store.h).
  */
 static ssize_t fs_write_sized(struct fs_inode *i, const void *buf, size_t len,
 			      uint64_t off)
@@ -815,14 +740,13 @@ static int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	struct fs_inode *i;
 
 	if (parent == FS_CTLDIR_ID) {
-		for (unsigned k = 0; k < FS_NR_CTL; k++) {
-			if (!strcmp(name, fs_ctl_files[k].name)) {
-				*nodeid = FS_CTL_FIRST_ID + k;
-				fs_fixed_stat(fs, *nodeid, st);
-				return 0;
-			}
-		}
-		return -ENOENT;
+		int k = fs_ctl_find(name);
+
+		if (k < 0)
+			return k;
+		*nodeid = FS_CTL_FIRST_ID + (unsigned)k;
+		fs_fixed_stat(fs, *nodeid, st);
+		return 0;
 	}
 	if (parent != FUSE_ROOT_ID)
 		return -ENOTDIR;
@@ -988,7 +912,7 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 			}
 		}
 	} else {
-		n = 2 + FS_NR_CTL;
+		n = 2 + fs_ctl_count();
 	}
 	d = malloc(sizeof(*d) + n * sizeof(d->ent[0]) + names);
 	if (!d) {
@@ -1009,9 +933,9 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 			pool += strlen(pool) + 1;
 		}
 	} else {
-		for (unsigned c = 0; c < FS_NR_CTL; c++)
+		for (unsigned c = 0; c < fs_ctl_count(); c++)
 			d->ent[k++] = (struct fs_dir_entry){
-				FS_CTL_FIRST_ID + c, S_IFREG, fs_ctl_files[c].name };
+				FS_CTL_FIRST_ID + c, S_IFREG, fs_ctl_name(c) };
 	}
 	pthread_mutex_unlock(&fs->lock);
 	d->n = k;
@@ -1019,14 +943,38 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 	return 0;
 }
 
-/* ---- the control directory -------------------------------------------- */
+/* ---- for the control files (include/fs_ctl.h) ------------------------- */
 
-/*
- * The device file of zram's page indexes (writeback page_index=,
- * block_state): the oldest named file, normally the one size= made.
- * Pinned; fs_inode_unpin(*out, false) when done.  NULL when there is none.
- */
-static struct fs_inode *fs_primary(struct fs *fs)
+struct store *fs_store(struct fs *fs)
+{
+	return fs->st;
+}
+
+struct policy *fs_policy(struct fs *fs)
+{
+	return fs->policy;
+}
+
+void fs_for_each_file(struct fs *fs,
+		      void (*fn)(void *arg, const char *name, uint64_t size,
+				 uint64_t pages, uint64_t compr),
+		      void *arg)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
+		uint64_t pages = 0, compr = 0;
+
+		if (!i->name)
+			continue;
+		if (i->sf)
+			store_file_usage(i->sf, &pages, &compr);
+		fn(arg, i->name, atomic_load_explicit(&i->size, memory_order_relaxed),
+		   pages, compr);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+struct fs_inode *fs_file_primary(struct fs *fs)
 {
 	struct fs_inode *found = NULL;
 
@@ -1042,382 +990,20 @@ static struct fs_inode *fs_primary(struct fs *fs)
 	return found;
 }
 
-/* The text of the post-processing files that are not one line of stats. */
-static int fs_pp_text(struct fs *fs, enum fs_ctl which, char **text,
-		      size_t *len)
+void fs_file_unpin(struct fs_inode *i)
 {
-	struct fs_inode *i;
-	int rc;
-
-	if (which == FS_CTL_RECOMP_ALGORITHM) {
-		char *buf = NULL;
-		size_t n = 0;
-		FILE *out = open_memstream(&buf, &n);
-
-		if (!out)
-			return -ENOMEM;
-		/* zram's form: "#1: lz4 [zstd]", a line per priority set */
-		for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
-			const char *name = store_recomp_name(fs->st, p, NULL);
-			char line[128];
-
-			if (!name)
-				continue;
-			stats_comp_algorithm(name, codec_names(), line, sizeof(line));
-			fprintf(out, "#%u: %s", p, line);
-		}
-		if (fclose(out) || !buf) {
-			free(buf);
-			return -ENOMEM;
-		}
-		*text = buf;
-		*len = n;
-		return 0;
-	}
-	if (which == FS_CTL_BACKING_DEV) {
-		char path[PATH_MAX];
-		bool has = store_backing_dev(fs->st, path, sizeof(path));
-
-		if (asprintf(text, "%s\n", has ? path : "none") < 0)
-			return -ENOMEM;
-		*len = strlen(*text);
-		return 0;
-	}
-	i = fs_primary(fs);
-	if (!i) {
-		*text = strdup("");
-		*len = 0;
-		return *text ? 0 : -ENOMEM;
-	}
-	rc = store_block_state(i->sf, text, len);
 	fs_inode_unpin(i, false);
-	return rc;
 }
 
-/* zram's post-processing writes, with zram's errnos. */
-static int fs_pp_write(struct fs *fs, enum fs_ctl which, const char *val)
+/* Pinned: i->sf stays until the last unpin (fs_inode_reap_locked()). */
+struct store_file *fs_file_pages(struct fs_inode *i)
 {
-	struct pp_scan *scans;
-	struct fs_inode *i;
-	uint64_t v, nr_pages, done;
-	size_t n;
-	int rc;
-
-	switch (which) {
-	case FS_CTL_IDLE:
-		if (pp_parse_idle(val, &v))
-			return -EINVAL;
-		store_mark_idle(fs->st, v);
-		return 0;
-	case FS_CTL_WRITEBACK_IDLE:
-	case FS_CTL_WRITEBACK_IDLE_PAGES:
-	case FS_CTL_RECOMPRESS_IDLE:
-	case FS_CTL_RECOMPRESS_IDLE_PAGES:
-		if (pp_parse_u64(val, 10, &v))
-			return -EINVAL;
-		return policy_set(fs->policy,
-				  (enum policy_knob)(which - FS_CTL_WRITEBACK_IDLE), v);
-	case FS_CTL_WRITEBACK_LIMIT:
-	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
-		if (pp_parse_u64(val, 10, &v))
-			return -EINVAL;
-		if (which == FS_CTL_WRITEBACK_LIMIT)
-			store_set_wb_limit(fs->st, v);
-		else
-			store_set_wb_limit_enable(fs->st, v != 0);
-		return 0;
-	case FS_CTL_BACKING_DEV:
-		return store_set_backing_dev(fs->st, val);
-	case FS_CTL_RECOMP_ALGORITHM: {
-		char algo[16], dict[8];
-		int prio, level;
-
-		/* zram's: algo= and priority= (1 when absent); and level= */
-		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
-				   sizeof(dict));
-		if (rc || !algo[0] || dict[0] || prio == 0)
-			return -EINVAL;
-		return store_set_recomp(fs->st, prio < 0 ? 1 : (unsigned)prio, algo,
-					level);
-	}
-	case FS_CTL_ALGORITHM_PARAMS: {
-		char algo[16], dict[PATH_MAX];
-		int prio, level;
-
-		rc = pp_parse_algo(val, algo, sizeof(algo), &prio, &level, dict,
-				   sizeof(dict));
-		if (rc || (!algo[0] && prio < 0))
-			return -EINVAL;
-		return store_set_params(fs->st, prio, algo[0] ? algo : NULL, level,
-					dict[0] ? dict : NULL);
-	}
-	case FS_CTL_TRAIN_DICT:
-		/* "1": the default size; else the dictionary's size */
-		if (pp_streq(val, "1"))
-			v = STORE_TRAIN_DEFAULT_BYTES;
-		else if (options_parse_size(val, &v) || v > SIZE_MAX)
-			return -EINVAL;
-		return store_train_dict(fs->st, (size_t)v);
-	case FS_CTL_RECOMPRESS: {
-		struct pp_recompress r;
-
-		rc = pp_parse_recompress(val, (unsigned)store_huge_size(fs->st), &r);
-		if (rc)
-			return rc;
-		return store_recompress(fs->st, &r, &done);
-	}
-	case FS_CTL_WRITEBACK:
-		break;
-	default:
-		return -EACCES;
-	}
-	if (!store_has_backing_dev(fs->st))
-		return -ENODEV;
-	scans = calloc(FS_PP_MAX_SCANS, sizeof(*scans));
-	if (!scans)
-		return -ENOMEM;
-	i = fs_primary(fs);
-	nr_pages = i ? (atomic_load_explicit(&i->size, memory_order_relaxed) +
-			STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT : 0;
-	rc = pp_parse_writeback(val, nr_pages, scans, FS_PP_MAX_SCANS, &n);
-	if (!rc)
-		rc = store_writeback(fs->st, i ? i->sf : NULL, scans, n, 0, &done);
-	if (i)
-		fs_inode_unpin(i, false);
-	free(scans);
-	return rc;
+	return i->sf;
 }
 
-/* Build the text of a control file in a new buffer. */
-static int fs_ctl_text(struct fs *fs, enum fs_ctl which, char **text,
-		       size_t *len)
+uint64_t fs_file_size(struct fs_inode *i)
 {
-	struct store_stats s;
-	size_t cap = 256, n = 0;
-	char *buf;
-	int k = 0;
-
-	if (which == FS_CTL_BLOCK_STATE || which == FS_CTL_BACKING_DEV ||
-	    which == FS_CTL_RECOMP_ALGORITHM)
-		return fs_pp_text(fs, which, text, len);
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	if (which == FS_CTL_TRAIN_DICT) {
-		struct store_dict_stats d;
-
-		store_dict_stats(fs->st, &d);
-		k = stats_train_dict(&d, buf, cap);
-	} else if (which != FS_CTL_FILES && which != FS_CTL_COMP_ALGORITHM) {
-		store_stats(fs->st, &s);
-	}
-	switch (which) {
-	case FS_CTL_MM_STAT:
-		k = stats_mm_stat(&s, buf, cap);
-		break;
-	case FS_CTL_IO_STAT:
-		k = stats_io_stat(&s, buf, cap);
-		break;
-	case FS_CTL_MEM_LIMIT:
-		k = stats_u64(s.mem_limit, buf, cap);
-		break;
-	case FS_CTL_MEM_USED_MAX:
-		k = stats_u64(s.mem_used_max, buf, cap);
-		break;
-	case FS_CTL_RECLAIM_STAT:
-		k = stats_reclaim_stat(&s, buf, cap);
-		break;
-	case FS_CTL_RESERVE_STAT:
-		k = stats_reserve_stat(&s, buf, cap);
-		break;
-	case FS_CTL_READBACK_STAT:
-		k = stats_readback_stat(&s, buf, cap);
-		break;
-	case FS_CTL_COMP_ALGORITHM:
-		k = stats_comp_algorithm(store_comp_name(fs->st), codec_names(),
-					 buf, cap);
-		break;
-	case FS_CTL_FILES:
-		pthread_mutex_lock(&fs->lock);
-		for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
-			uint64_t pages = 0, compr = 0;
-			int w;
-
-			if (!i->name)
-				continue;
-			if (i->sf)
-				store_file_usage(i->sf, &pages, &compr);
-			for (;;) {
-				w = stats_file_line(atomic_load_explicit(&i->size, memory_order_relaxed),
-						    pages, compr, i->name,
-						    buf + n, cap - n);
-				if ((size_t)w < cap - n)
-					break;
-				char *nb = realloc(buf, cap * 2 + (size_t)w);
-
-				if (!nb) {
-					pthread_mutex_unlock(&fs->lock);
-					free(buf);
-					return -ENOMEM;
-				}
-				buf = nb;
-				cap = cap * 2 + (size_t)w;
-			}
-			n += (size_t)w;
-		}
-		pthread_mutex_unlock(&fs->lock);
-		k = (int)n;
-		break;
-	case FS_CTL_BD_STAT:
-		k = stats_bd_stat(&s, buf, cap);
-		break;
-	case FS_CTL_WRITEBACK_LIMIT:
-		k = stats_u64(store_wb_limit(fs->st), buf, cap);
-		break;
-	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
-		k = stats_u64(store_wb_limit_enable(fs->st), buf, cap);
-		break;
-	case FS_CTL_WRITEBACK_IDLE:
-	case FS_CTL_WRITEBACK_IDLE_PAGES:
-	case FS_CTL_RECOMPRESS_IDLE:
-	case FS_CTL_RECOMPRESS_IDLE_PAGES:
-		k = stats_u64(policy_get(fs->policy, (enum policy_knob)(which -
-				FS_CTL_WRITEBACK_IDLE)), buf, cap);
-		break;
-	case FS_CTL_TRAIN_DICT:
-		break;		/* above */
-	case FS_CTL_COMPACT:
-	case FS_CTL_IDLE:
-	case FS_CTL_WRITEBACK:
-	case FS_CTL_BACKING_DEV:
-	case FS_CTL_BLOCK_STATE:
-	case FS_CTL_RECOMP_ALGORITHM:
-	case FS_CTL_RECOMPRESS:
-	case FS_CTL_ALGORITHM_PARAMS:
-	case FS_NR_CTL:
-		free(buf);
-		return -EACCES;
-	}
-	if (k < 0 || (size_t)k >= cap) {
-		free(buf);
-		return -EOVERFLOW;
-	}
-	*text = buf;
-	*len = (size_t)k;
-	return 0;
-}
-
-static int fs_ctl_open(struct fs *fs, enum fs_ctl which, int flags, uid_t uid,
-		       struct fs_ctl_handle **out)
-{
-	struct fs_ctl_handle *h;
-	mode_t mode = fs_ctl_files[which].mode;
-	int acc = flags & O_ACCMODE;
-
-	/* as sysfs: the mode decides even for root; writes are root's only */
-	if (acc != O_WRONLY && !(mode & 0444))
-		return -EACCES;
-	if (acc != O_RDONLY && (!(mode & 0200) || uid != 0))
-		return -EACCES;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	h->which = which;
-	pthread_mutex_init(&h->lock, NULL);
-	*out = h;
-	return 0;
-}
-
-static void fs_ctl_release(struct fs_ctl_handle *h)
-{
-	pthread_mutex_destroy(&h->lock);
-	free(h->text);
-	free(h);
-}
-
-/* Read the text; it is made afresh whenever a read starts at 0. */
-static ssize_t fs_ctl_read(struct fs *fs, struct fs_ctl_handle *h, char *buf,
-			   size_t len, uint64_t off)
-{
-	ssize_t n = 0;
-
-	pthread_mutex_lock(&h->lock);
-	if (off == 0 || !h->text) {
-		char *text;
-		size_t tlen;
-		int rc = fs_ctl_text(fs, h->which, &text, &tlen);
-
-		if (rc) {
-			n = rc;
-			goto out;
-		}
-		free(h->text);
-		h->text = text;
-		h->len = tlen;
-	}
-	if (off < h->len) {
-		n = (ssize_t)(h->len - off < len ? h->len - off : len);
-		memcpy(buf, h->text + off, (size_t)n);
-	}
-out:
-	pthread_mutex_unlock(&h->lock);
-	return n;
-}
-
-/* A write to a control file, as zram's sysfs takes it: "1G\n", "0". */
-static ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h,
-			    const char *data, size_t len, uid_t uid)
-{
-	char val[STORE_PAGE_SIZE];	/* what sysfs takes in one write */
-	size_t n = len;
-	uint64_t v;
-	int rc;
-
-	if (uid != 0)
-		return -EACCES;
-	if (n >= sizeof(val))
-		return -EINVAL;
-	memcpy(val, data, n);
-	while (n && (val[n - 1] == '\n' || val[n - 1] == ' ' || val[n - 1] == '\t'))
-		n--;
-	val[n] = '\0';
-	switch (h->which) {
-	case FS_CTL_MEM_LIMIT:
-		if (options_parse_size(val, &v))
-			return -EINVAL;
-		store_set_mem_limit(fs->st, v);
-		break;
-	case FS_CTL_MEM_USED_MAX:
-		if (strcmp(val, "0"))
-			return -EINVAL;
-		store_reset_mem_used_max(fs->st);
-		break;
-	case FS_CTL_COMPACT:
-		/* free what waits in the reclaim queue first, then compact */
-		store_drain(fs->st);
-		store_compact(fs->st);
-		break;
-	case FS_CTL_IDLE:
-	case FS_CTL_WRITEBACK:
-	case FS_CTL_WRITEBACK_LIMIT:
-	case FS_CTL_WRITEBACK_LIMIT_ENABLE:
-	case FS_CTL_BACKING_DEV:
-	case FS_CTL_RECOMP_ALGORITHM:
-	case FS_CTL_RECOMPRESS:
-	case FS_CTL_ALGORITHM_PARAMS:
-	case FS_CTL_TRAIN_DICT:
-	case FS_CTL_WRITEBACK_IDLE:
-	case FS_CTL_WRITEBACK_IDLE_PAGES:
-	case FS_CTL_RECOMPRESS_IDLE:
-	case FS_CTL_RECOMPRESS_IDLE_PAGES:
-		rc = fs_pp_write(fs, h->which, val);
-		if (rc)
-			return rc;
-		break;
-	default:
-		return -EACCES;
-	}
-	return (ssize_t)len;
+	return atomic_load_explicit(&i->size, memory_order_relaxed);
 }
 
 /* ---- set-up ----------------------------------------------------------- */
@@ -1461,7 +1047,8 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 		pthread_mutex_unlock(&fs->lock);
 		if (rc)
 			goto err_policy;
-		atomic_store(&i->size, cfg->size);
+		/* no other thread sees it yet */
+		atomic_store_explicit(&i->size, cfg->size, memory_order_relaxed);
 	}
 	*out = fs;
 	return 0;
@@ -1783,7 +1370,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (fs_is_ctl(ino)) {
 		struct fs_ctl_handle *h;
 
-		rc = fs_ctl_open(fs, (enum fs_ctl)(ino - FS_CTL_FIRST_ID), fi->flags,
+		rc = fs_ctl_open((unsigned)(ino - FS_CTL_FIRST_ID), fi->flags,
 				 fuse_req_ctx(req)->uid, &h);
 		if (rc) {
 			fs_reply_err(req, rc);

@@ -54,8 +54,8 @@
  * must work however the daemon was started.
  *
  * Shutdown: the session ends (an unmount, an aborted connection, or the
- * main thread on a signal); the transports' threads are joined (see
- * src/transport_classic.c), then unmount, and store_destroy().
+ * main thread on a signal); the transports' threads are joined
+ * (transport_join(), src/transport.c), then unmount, and store_destroy().
  */
 #include "config.h"
 
@@ -67,14 +67,12 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -98,45 +96,9 @@ struct main_ctx {
 	struct transport t;
 };
 
-static bool main_syslog;		/* detached: log to syslog as well */
-/* detached: stderr is /dev/null; relaxed, as a worker may log meanwhile */
-static atomic_bool main_quiet;
-
+/* The log lives below the transports (src/transport.c); main says it too. */
 #define main_log transport_log
 
-void transport_log(int prio, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	/* detached: only warnings and errors still go to the terminal */
-	if (!atomic_load_explicit(&main_quiet, memory_order_relaxed) &&
-	    (!main_syslog || prio <= LOG_WARNING)) {
-		va_start(ap, fmt);
-		fprintf(stderr, "zramfuse: ");
-		errno = saved;
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		va_end(ap);
-	}
-	if (main_syslog) {
-		va_start(ap, fmt);
-		errno = saved;
-		vsyslog(prio, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-}
-
-/*
- * libfuse allocates every request (calloc) on the serving thread.  Keep
- * that from ever needing the kernel: glibc must not give a thread arena's
- * top back (trimming, then growing again with mprotect, which takes the
- * mmap lock for writing - where a thread stuck in reclaim on our own
- * device holds it for reading) nor map mid-size blocks one by one; and
- * each serving thread touches a megabyte of its own arena before serving
- * (transport_thread_prepare()).
- */
 /*
  * The second codec: as asked, or by default zstd behind lz4 (when built),
  * so that pages read back cost zstd's size rather than lz4's.
@@ -150,6 +112,15 @@ static const char *main_recomp(const struct options *o)
 	return NULL;
 }
 
+/*
+ * libfuse allocates every request (calloc) on the serving thread.  Keep
+ * that from ever needing the kernel: glibc must not give a thread arena's
+ * top back (trimming, then growing again with mprotect, which takes the
+ * mmap lock for writing - where a thread stuck in reclaim on our own
+ * device holds it for reading) nor map mid-size blocks one by one; and
+ * each serving thread touches a megabyte of its own arena before serving
+ * (transport_thread_prepare()).
+ */
 static void main_malloc_tune(void)
 {
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
@@ -264,7 +235,7 @@ static void main_detach(int status_fd)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	atomic_store_explicit(&main_quiet, true, memory_order_relaxed);
+	transport_log_quiet();
 	if (write(status_fd, &ok, 1) != 1)
 		main_log(LOG_WARNING, "warning: telling the parent: %m");
 	close(status_fd);
@@ -331,10 +302,8 @@ static int main_run(struct options *o, int status_fd)
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
-	if (status_fd >= 0) {
-		main_syslog = true;
-		openlog("zramfuse", LOG_PID, LOG_DAEMON);
-	}
+	if (status_fd >= 0)
+		transport_log_syslog();
 	/*
 	 * From here on every thread blocks the exit signals, and the main
 	 * thread takes them in main_wait(): one that comes during start-up

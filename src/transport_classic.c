@@ -1,29 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * transport_classic: the session loop over /dev/fuse, and the set-up that
- * every serving thread of either transport shares.
+ * transport_classic: the session loop over /dev/fuse - a fixed pool of
+ * workers, each reading a request and handing it to libfuse, which calls
+ * fs.c's libfuse layer.  The pool is the whole transport with
+ * transport=classic, and runs beside the rings with uring (FORGET,
+ * INTERRUPT, and everything after a failed registration).
  *
  * The session loop is our own rather than fuse_session_loop_mt(), which
  * starts and stops workers on demand: a thread created under memory
  * pressure, with a stack to fault in, is exactly what a swap device must
- * not need.  threads= workers are made at start-up, each with
- * PR_SET_IO_FLUSHER, the store's scratch state, a faulted-in receive
- * buffer and a touched stack; each reports ready and waits for the main
- * thread's word, which comes once every worker that could be created is
- * ready, and only then reads /dev/fuse, so no request is served by a
- * half-made pool (not a barrier: its count is fixed before
- * pthread_create() can fail).  Each worker loops
- * fuse_session_receive_buf() / fuse_session_process_buf() until the
- * session exits.
+ * not need.  threads= workers are made at start-up, each set up by
+ * transport_thread_prepare() (src/transport.c) with a faulted-in receive
+ * buffer; each reports ready and waits for the main thread's word, which
+ * comes once every worker that could be created is ready, and only then
+ * reads /dev/fuse, so no request is served by a half-made pool (not a
+ * barrier: its count is fixed before pthread_create() can fail).  The
+ * trade-off: threads= is the most requests served at once, fixed for
+ * the mount's life.  Each worker loops fuse_session_receive_buf() /
+ * fuse_session_process_buf() until the session exits.
  *
  * Shutdown: an unmount (or an aborted connection) makes every read of
  * /dev/fuse fail with ENODEV and libfuse marks the session exited, and
  * the worker that saw it wakes the main thread; or the main thread ends
- * the session itself on a signal.  It then wakes each worker still
- * blocked in read() with TRANSPORT_SIG_WAKE, whose handler does nothing
- * and is installed without SA_RESTART, so read() returns EINTR; it
- * repeats that until the worker is joined (a signal that lands just
- * before the read() would otherwise be lost).
+ * the session itself on a signal.  It then joins each worker with
+ * transport_join(), which wakes one still blocked in read().
+ *
+ * Locks: start_lock only (the start-up hand-shake).
  */
 #include "config.h"
 
@@ -31,29 +33,19 @@
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <syslog.h>
-#include <time.h>
 
 #include "fs.h"
 #include "options.h"
 #include "transport.h"
 
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
-
 /* libfuse reads requests of up to max_write (FS_MAX_IO) plus a header. */
 #define CLASSIC_RECV_BUF (FS_MAX_IO + 2 * 4096)
-/* Stack each serving thread faults in before serving. */
-#define TRANSPORT_STACK_TOUCH (128 * 1024)
-/* Heap each serving thread's malloc arena has touched before serving. */
-#define TRANSPORT_ARENA_WARM (1024 * 1024)
 
 struct classic_worker {
 	struct transport *t;
@@ -70,91 +62,6 @@ struct transport_classic {
 	unsigned nr_ready;		/* workers done with their set-up */
 	enum { CLASSIC_WAIT, CLASSIC_GO, CLASSIC_ABORT } start;
 };
-
-void transport_exit_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGQUIT);
-	sigaddset(set, TRANSPORT_SIG_LEFT);
-}
-
-/*
- * Fault pages in now.  Not memset(): GCC turns malloc() + memset(0) into
- * calloc(), which leaves fresh pages untouched - and then the first
- * request faults them in, inside the memory cgroup, under pressure, with
- * its swap-out throttled behind the very request being read.
- */
-void transport_touch(void *p, size_t len)
-{
-	for (size_t k = 0; k < len; k += 4096)
-		((volatile char *)p)[k] = 1;
-	if (len)
-		((volatile char *)p)[len - 1] = 1;
-}
-
-static void transport_touch_stack(void)
-{
-	volatile char area[TRANSPORT_STACK_TOUCH];
-
-	for (size_t k = 0; k < sizeof(area); k += 4096)
-		area[k] = 0;
-}
-
-/*
- * libfuse allocates every request (calloc) on the serving thread; main.c
- * tunes malloc so that a thread arena's top is never given back, and each
- * serving thread touches a megabyte of its own arena before serving, so
- * the pages its requests recycle are resident and, with mlockall, locked.
- */
-static void transport_warm_arena(void)
-{
-	enum { N = TRANSPORT_ARENA_WARM / 4096 };
-	void *p[N];
-
-	for (size_t k = 0; k < N; k++) {
-		p[k] = malloc(4096 - 64);
-		if (p[k])
-			transport_touch(p[k], 4096 - 64);
-	}
-	for (size_t k = 0; k < N; k++)
-		free(p[k]);
-}
-
-int transport_thread_prepare(struct transport *t)
-{
-	int rc;
-
-	if (t->o->io_flusher && prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
-		int zero = 0;
-
-		atomic_compare_exchange_strong_explicit(&t->io_flusher_errno,
-							&zero, errno,
-							memory_order_relaxed,
-							memory_order_relaxed);
-	}
-	rc = fs_thread_init(t->fs);
-	transport_touch_stack();
-	transport_warm_arena();
-	return rc;
-}
-
-static void classic_wake(int sig)
-{
-	(void)sig;		/* only to interrupt read() or io_uring_enter() */
-}
-
-void transport_join(pthread_t tid)
-{
-	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-
-	while (pthread_tryjoin_np(tid, NULL) == EBUSY) {
-		pthread_kill(tid, TRANSPORT_SIG_WAKE);
-		nanosleep(&tick, NULL);
-	}
-}
 
 static void *classic_worker(void *arg)
 {
@@ -213,7 +120,6 @@ static void classic_stop_workers(struct transport_classic *c)
 	c->nr_workers = 0;
 }
 
-
 static void classic_free(struct transport *t)
 {
 	struct transport_classic *c = t->classic;
@@ -223,21 +129,6 @@ static void classic_free(struct transport *t)
 	free(c->workers);
 	free(c);
 	t->classic = NULL;
-}
-
-int transport_wake_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = classic_wake;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;		/* no SA_RESTART: read() must return */
-	if (sigaction(TRANSPORT_SIG_WAKE, &sa, NULL)) {
-		transport_log(LOG_ERR, "sigaction SIGUSR1: %m");
-		return -errno;
-	}
-	return 0;
 }
 
 int transport_classic_start(struct transport *t)

@@ -81,6 +81,19 @@
  * with ENOTCONN) and the thread leaves when it has none; otherwise the
  * main thread sets t->stopping and wakes the thread out of
  * io_uring_enter() with TRANSPORT_SIG_WAKE (transport_join()).
+ *
+ * Lock order.  Three mutexes, and today no thread holds two at once:
+ *
+ *   1. u->lock         the start-up hand-shake (nr_ready, start, each
+ *                      thread's rc)
+ *   2. u->fwd.lock     the forwarders' queue (head, tail, stop)
+ *   3. q->done_lock    one ring's list of entries served by a forwarder
+ *
+ * A forwarder drops fwd.lock before it serves an entry and before it puts
+ * it on its ring's done list; a ring thread holds none while it serves,
+ * forwards or commits.  Code that must nest two takes them in the order
+ * above.  None is held across a call into fs.c or libfuse, so their locks
+ * (fs->lock and below) never come after one of these.
  */
 #include "config.h"
 
@@ -201,14 +214,6 @@ struct transport_uring {
 	atomic_bool fell_back;		/* relaxed; a REGISTER failed */
 	atomic_bool serving;		/* relaxed; a request came by a ring */
 };
-
-static char uring_desc[160] = "transport=classic";
-
-const char *transport_describe(const struct transport *t)
-{
-	(void)t;
-	return uring_desc;
-}
 
 /*
  * The kernel's queues: one per possible CPU (the highest id in
@@ -1066,7 +1071,7 @@ int transport_uring_start(struct transport *t)
 	int rc = 0;
 
 	if (o->transport == OPTIONS_TRANSPORT_CLASSIC) {
-		snprintf(uring_desc, sizeof(uring_desc), "transport=classic");
+		snprintf(t->desc, sizeof(t->desc), "transport=classic");
 		return 0;
 	}
 	rc = transport_wake_install();
@@ -1169,11 +1174,11 @@ int transport_uring_start(struct transport *t)
 	if (want) {
 		/* now the kernel takes REGISTER; it holds requests until then */
 		uring_threads_go(u, true);
-		snprintf(uring_desc, sizeof(uring_desc),
+		snprintf(t->desc, sizeof(t->desc),
 			 "transport=uring (%u queues x %u threads x %u entries)",
 			 u->nr_queues, o->uring_threads, u->depth);
 	} else {
-		snprintf(uring_desc, sizeof(uring_desc),
+		snprintf(t->desc, sizeof(t->desc),
 			 "transport=classic (auto: no FUSE over io_uring: %s)", why);
 	}
 out:
