@@ -49,9 +49,9 @@
 
 #include "codec.h"
 #include "fs_ctl.h"
-#include "options.h"
 #include "policy.h"
 #include "pp.h"
+#include "size.h"
 #include "stats.h"
 #include "store.h"
 
@@ -123,7 +123,7 @@ static int fs_ctl_mem_limit_store(struct fs *fs, const char *val)
 {
 	uint64_t v;
 
-	if (options_parse_size(val, &v))
+	if (size_parse(val, 0, &v))
 		return -EINVAL;
 	store_set_mem_limit(fs_store(fs), v);
 	return 0;
@@ -261,7 +261,7 @@ static int fs_ctl_train_dict_store(struct fs *fs, const char *val)
 
 	if (pp_streq(val, "1"))
 		v = STORE_TRAIN_DEFAULT_BYTES;
-	else if (options_parse_size(val, &v) || v > SIZE_MAX)
+	else if (size_parse(val, 0, &v) || v > SIZE_MAX)
 		return -EINVAL;
 	return store_train_dict(fs_store(fs), (size_t)v);
 }
