@@ -95,6 +95,8 @@ static void zctl_usage(void)
 " -m, --mem-limit SIZE   the store's memory limit (default none)\n"
 " -p, --priority N       swap priority, -1 to 32767 (default 100)\n"
 "     --writeback-device PATH  passed to the daemon as -o backing_dev=\n"
+" The daemon swapon runs: $ZRAMFUSE if set; else the first zramfuse found\n"
+" beside zramfusectl, in %s, or in a directory of PATH.\n"
 "\n"
 "setup, teardown, config:\n"
 "     --config FILE      read FILE only, not %s and %s/\n"
@@ -102,7 +104,7 @@ static void zctl_usage(void)
 " -h, --help             this text\n"
 " -V, --version          the version\n"
 "\n"
-"Columns:\n", ZCTL_DEFAULT_MNT, ZCTL_CONF_FILE, ZCTL_CONF_DIR);
+"Columns:\n", ZCTL_DEFAULT_MNT, ZRAMFUSE_DIR, ZCTL_CONF_FILE, ZCTL_CONF_DIR);
 	zctl_list_help_columns();
 	printf("\nSee zramfusectl(8).\n");
 }

@@ -35,6 +35,13 @@
 #define ZCTL_SECTION_MNT "/run/zramfuse"
 /* The kernel type of a zramfuse mount (the daemon mounts subtype=zramfuse). */
 #define ZCTL_FSTYPE "fuse.zramfuse"
+/*
+ * Where make install puts the daemon (the build's bindir); swapon looks
+ * for it beside zramfusectl first, here second, then in PATH.
+ */
+#ifndef ZRAMFUSE_DIR
+#define ZRAMFUSE_DIR "/usr/local/bin"
+#endif
 
 /* --- zctl.c ----------------------------------------------------------- */
 

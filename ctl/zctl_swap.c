@@ -6,9 +6,11 @@
  * (so that a second run changes nothing and says so):
  *
  *   mount point  mkdir the directory (its parent must exist)
- *   mount        run the daemon, argv[0] "@zramfuse" (see below), with
- *                size=, comp=, comp_level=, mem_limit=, backing_dev=; it
- *                detaches once it serves and exits with its status if not
+ *   mount        run the daemon (found beside zramfusectl, in bindir or
+ *                in PATH: zctl_swap_find_daemon), argv[0] "@zramfuse" (see
+ *                below), with size=, comp=, comp_level=, mem_limit=,
+ *                backing_dev=; it detaches once it serves and exits with
+ *                its status if not
  *   file         <mnt>/swap, when the mount exists without it
  *   loop         LOOP_CTL_GET_FREE, then LOOP_CONFIGURE in one call: direct
  *                I/O, 4 KiB logical blocks (retried when another process
@@ -24,7 +26,7 @@
  * what it found), names the step and exits non-zero.  ioctls and system
  * calls rather than losetup(8) and swapon(8) where they are one call:
  * nothing to parse, errno to report, and no dependence on PATH beyond
- * mkswap.
+ * mkswap (and the daemon's last resort).
  *
  * swapoff: swapoff(2) on every loop device backed by a file of the mount
  * first; if one fails (ENOMEM: the swapped pages do not fit in RAM) it
@@ -71,9 +73,6 @@
 #ifndef SWAP_FLAG_DISCARD_PAGES
 #define SWAP_FLAG_DISCARD_PAGES 0x40000
 #endif
-#ifndef ZRAMFUSE_PATH
-#define ZRAMFUSE_PATH "/usr/local/bin/zramfuse"
-#endif
 
 /* swapon's default priority, zram-generator's: above any disk swap. */
 #define ZCTL_SWAP_PRIO 100
@@ -85,6 +84,7 @@ struct zctl_swap_ctx {
 	char file[PATH_MAX + 16];
 	char loop[32];		/* "loopN" */
 	char dev[48];		/* "/dev/loopN" */
+	char daemon[PATH_MAX];	/* the zramfuse to run; "" until looked up */
 	/* what this run did, for the rollback */
 	bool made_dir, mounted, made_file, attached, swapped;
 	bool set_limit;		/* mem_limit changed on a mount it found */
@@ -177,11 +177,83 @@ static bool zctl_swap_daemon_has(const char *path, const char *opt)
 	return has;
 }
 
-static const char *zctl_swap_daemon(void)
+/* Is p a file this process may run? */
+static bool zctl_swap_runnable(const char *p)
 {
-	const char *p = getenv("ZRAMFUSE");
+	struct stat st;
 
-	return p && *p ? p : ZRAMFUSE_PATH;
+	return !stat(p, &st) && S_ISREG(st.st_mode) && !access(p, X_OK);
+}
+
+/* Look at dir/zramfuse: on a hit copy it to c->daemon, else add it to tried. */
+static bool zctl_swap_try(struct zctl_swap_ctx *c, const char *dir, size_t dlen,
+			  const char *sep, char *tried, size_t tlen)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(tried);
+
+	if ((size_t)snprintf(p, sizeof(p), "%.*s/zramfuse", (int)dlen, dir) >= sizeof(p))
+		return false;
+	if (zctl_swap_runnable(p)) {
+		snprintf(c->daemon, sizeof(c->daemon), "%s", p);
+		return true;
+	}
+	if (n < tlen)
+		snprintf(tried + n, tlen - n, "%s%s", sep, p);
+	return false;
+}
+
+/*
+ * The daemon to run, into c->daemon: $ZRAMFUSE when set (the tests' or a
+ * developer's choice, and then nothing else); else the first of
+ *   - zramfuse beside this program (/proc/self/exe): a build tree, or an
+ *     install moved elsewhere as a whole;
+ *   - ZRAMFUSE_DIR, where make install puts it (bindir);
+ *   - zramfuse in each directory of PATH, in order (empty entries
+ *     skipped).
+ * Looked up only when a daemon is to run: a swapon that finds the mount
+ * there needs none.  When none is found the message lists every place.
+ */
+static int zctl_swap_find_daemon(struct zctl_swap_ctx *c)
+{
+	const char *env = getenv("ZRAMFUSE"), *path = getenv("PATH"), *p, *e;
+	char self[PATH_MAX], tried[4 * PATH_MAX] = "";
+	const char *sep = "; in PATH: ";
+	ssize_t n;
+
+	if (*c->daemon)
+		return 0;
+	if (env && *env) {
+		if (!zctl_swap_runnable(env))
+			return zctl_swap_fail(c, 0, "ZRAMFUSE=%s: not an executable file (unset, zramfusectl looks beside itself, in %s and in PATH)",
+					      env, ZRAMFUSE_DIR);
+		snprintf(c->daemon, sizeof(c->daemon), "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		e = strrchr(self, '/');
+		if (e && zctl_swap_try(c, self, (size_t)(e - self),
+				       "beside zramfusectl: ", tried, sizeof(tried)))
+			return 0;
+	}
+	if (zctl_swap_try(c, ZRAMFUSE_DIR, strlen(ZRAMFUSE_DIR),
+			  *tried ? "; in the install's directory: " :
+			  "in the install's directory: ", tried, sizeof(tried)))
+		return 0;
+	/* an empty entry is skipped: execvp would take it for the current
+	 * directory, which a tool run as root should not search */
+	for (p = path; p; p = *e ? e + 1 : NULL) {
+		e = strchrnul(p, ':');
+		if (e == p)
+			continue;
+		if (zctl_swap_try(c, p, (size_t)(e - p), sep, tried, sizeof(tried)))
+			return 0;
+		sep = ", ";
+	}
+	return zctl_swap_fail(c, 0, "no zramfuse to run; looked %s%s (ZRAMFUSE unset)",
+			      tried, path ? "" : "; PATH unset");
 }
 
 static int zctl_swap_mountpoint(struct zctl_swap_ctx *c)
@@ -238,13 +310,16 @@ static int zctl_swap_mount(struct zctl_swap_ctx *c, bool *fresh)
 				      ",backing_dev=%s", so->writeback);
 	if (n >= sizeof(opts))
 		return zctl_swap_fail(c, -ENAMETOOLONG, "options");
-	rc = zctl_swap_run(zctl_swap_daemon(), (const char *[]){ "@zramfuse", "-o",
+	rc = zctl_swap_find_daemon(c);
+	if (rc)
+		return rc;
+	rc = zctl_swap_run(c->daemon, (const char *[]){ "@zramfuse", "-o",
 			   opts, c->mnt, NULL }, false);
 	if (rc < 0)
-		return zctl_swap_fail(c, rc, "%s", zctl_swap_daemon());
+		return zctl_swap_fail(c, rc, "%s", c->daemon);
 	if (rc)
 		return zctl_swap_fail(c, 0, "%s -o %s %s exited with status %d",
-				      zctl_swap_daemon(), opts, c->mnt, rc);
+				      c->daemon, opts, c->mnt, rc);
 	c->mounted = true;
 	*fresh = true;
 	printf("mounted %s (zramfuse -o %s)\n", c->mnt, opts);
@@ -568,9 +643,11 @@ int zctl_swap_on(const struct zctl_swapon *so)
 	int rc;
 
 	c.step = "arguments";
-	if (so->writeback && !zctl_swap_daemon_has(zctl_swap_daemon(), "backing_dev"))
+	if (so->writeback && zctl_swap_find_daemon(&c))
+		return 1;
+	if (so->writeback && !zctl_swap_daemon_has(c.daemon, "backing_dev"))
 		return zctl_swap_fail(&c, 0, "writeback device %s: this zramfuse (%s) has no writeback (-o backing_dev)",
-				      so->writeback, zctl_swap_daemon());
+				      so->writeback, c.daemon);
 	if (so->writeback && strchr(so->writeback, ','))
 		return zctl_swap_fail(&c, 0, "writeback device %s: a comma in the path",
 				      so->writeback);

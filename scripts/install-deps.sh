@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Install what zramfuse needs to build, test and run on Debian 12 (as root).
 # Idempotent and non-interactive.
+#
+#   scripts/install-deps.sh [PACKAGE...]
+#
+# With packages named, those alone (what scripts/deb.sh and
+# scripts/deb-roundtrip.sh need besides).
 set -eu
 # The last line is what the tests and benchmarks run: mandoc (the man page
 # test), mkswap/swapon/setpriv/fallocate (util-linux), losetup (mount),
@@ -14,10 +19,13 @@ set -eu
 # and systemd-analyze, which lints the unit in tests/ctl_unit.sh.
 # liburing-dev: the FUSE-over-io_uring transport (transport=uring).
 # gnuplot-nox: the benchmark suite's charts (bench/suite.sh).
+# dpkg-dev, debhelper, lintian: the Debian package (scripts/deb.sh) and
+# its check in CI.
 pkgs="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 liburing-dev liblz4-dev libzstd-dev libtsan2
       libsmartcols-dev mandoc util-linux mount kmod procps python3 fio
-      systemd gnuplot-nox"
+      systemd gnuplot-nox dpkg-dev debhelper lintian"
+[ $# -eq 0 ] || pkgs=$*
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
