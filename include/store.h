@@ -207,7 +207,7 @@ int store_writeback(struct store *st, struct store_file *primary,
 		    uint64_t *done);
 /*
  * Open @path as the backing file.  -EBUSY once a page has been written
- * back to the current one; the errors of wb_open() (include/writeback.h).
+ * back to the current one; the errors of backing_open() (include/backing.h).
  */
 int store_set_backing_dev(struct store *st, const char *path);
 /*

@@ -33,7 +33,7 @@
  * changes no content and so no generation, and a partial write ignores a
  * mark set while it re-encoded.
  *
- * Written-back pages (writeback.c holds the file): the slot keeps the
+ * Written-back pages (backing.c holds the file): the slot keeps the
  * compressed size and flags, val the block.  A read takes the slot's
  * content under the lock, lets go, reads the block into its bounce page
  * with direct I/O and decodes there, then checks that the slot did not
@@ -179,7 +179,7 @@
 #include "recomp.h"
 #include "reclaim.h"
 #include "store.h"
-#include "writeback.h"
+#include "backing.h"
 #include "zspool.h"
 
 
@@ -343,17 +343,17 @@ struct store {
 	pthread_mutex_t pp_lock;
 	/*
 	 * The backing file.  Replaced, and the old one closed (its path
-	 * freed), under pp_lock and only while wb_used is false: so its
+	 * freed), under pp_lock and only while backing_used is false: so its
 	 * fields are read under pp_lock (store_backing_dev() copies the
 	 * path out), and a bare load only tells whether there is one (never
 	 * unset once set).  The I/O path uses it without the lock only for
-	 * a page written back to it, which wb_used keeps from being
+	 * a page written back to it, which backing_used keeps from being
 	 * replaced.  Keeping replaced ones until store_destroy() instead
 	 * would keep a block device open (O_EXCL) that the user let go of.
 	 */
-	_Atomic(struct wb *) wb;	/* acquire loads; set under pp_lock */
-	/* a page has been written back to wb (a pass alone does not count) */
-	bool wb_used;			/* protected by pp_lock */
+	_Atomic(struct backing *) backing;	/* acquire loads; set under pp_lock */
+	/* a page has been written back to backing (a pass alone does not count) */
+	bool backing_used;			/* protected by pp_lock */
 	_Atomic uint64_t wb_limit;	/* pages; relaxed */
 	_Atomic bool wb_limit_enable;	/* relaxed */
 	/*
@@ -917,7 +917,7 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 				continue;
 			}
 			if (info & SLOT_WB) {
-				wb_block_free(atomic_load_explicit(&w->st->wb,
+				backing_block_free(atomic_load_explicit(&w->st->backing,
 						memory_order_acquire), val_obj(l->s[i].val));
 				w->d[C_BD_COUNT]--;
 				continue;
@@ -1197,14 +1197,14 @@ static int store_decode(struct store *st, struct store_tls *t, uint32_t info,
  * Read a written-back page's block (no lock held) into this thread's
  * bounce page, allocated ahead and aligned for direct I/O.
  */
-static int store_read_wb(struct store *st, struct store_tls *t, uint64_t val)
+static int store_read_backing(struct store *st, struct store_tls *t, uint64_t val)
 {
-	struct wb *wb = atomic_load_explicit(&st->wb, memory_order_acquire);
+	struct backing *bf = atomic_load_explicit(&st->backing, memory_order_acquire);
 	int ret;
 
-	if (!wb)
+	if (!bf)
 		return -EIO;
-	ret = wb_read(wb, val_obj(val), t->bounce);
+	ret = backing_read(bf, val_obj(val), t->bounce);
 	if (ret < 0)
 		return ret;
 	cnt_add(t, C_BD_READS, 1);
@@ -1250,7 +1250,7 @@ static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 			return ret;
 		}
 		slot_unlock_touch(s, t->now);
-		ret = store_read_wb(st, t, val);
+		ret = store_read_backing(st, t, val);
 		slot_lock(s);
 		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
 		if (same && ret == 0)
@@ -1267,7 +1267,7 @@ static void store_release(struct store *st, uint32_t info, uint64_t val)
 	if (info_has_obj(info))
 		zspool_free(st->pool, (zspool_handle_t)val_obj(val));
 	else if (info_wb(info))
-		wb_block_free(atomic_load_explicit(&st->wb, memory_order_acquire),
+		backing_block_free(atomic_load_explicit(&st->backing, memory_order_acquire),
 			      val_obj(val));
 }
 
@@ -1628,7 +1628,7 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 				store_batch_add(st, t, (zspool_handle_t)val_obj(val),
 						info & SLOT_SIZE_MASK);
 			else if (info_wb(info))
-				wb_block_free(atomic_load_explicit(&st->wb,
+				backing_block_free(atomic_load_explicit(&st->backing,
 						memory_order_acquire), val_obj(val));
 		}
 		lidx++;
@@ -1856,16 +1856,16 @@ int store_create(const struct store_config *cfg, struct store **out)
 		st->epoch = ts.tv_sec;
 	}
 	if (cfg->backing_dev) {
-		struct wb *wb;
+		struct backing *bf;
 
-		ret = wb_open(cfg->backing_dev, cfg->io_flusher, &wb);
+		ret = backing_open(cfg->backing_dev, cfg->io_flusher, &bf);
 		if (ret < 0)
 			goto fail_mutex;
-		atomic_store_explicit(&st->wb, wb, memory_order_release);
+		atomic_store_explicit(&st->backing, bf, memory_order_release);
 	}
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
-		goto fail_wb;
+		goto fail_backing;
 	ret = headroom_create(cfg->io_flusher, &st->hr);
 	if (ret < 0)
 		goto fail_key;
@@ -1903,8 +1903,8 @@ fail_hr:
 	headroom_destroy(st->hr);
 fail_key:
 	pthread_key_delete(st->key);
-fail_wb:
-	wb_close(atomic_load_explicit(&st->wb, memory_order_relaxed));
+fail_backing:
+	backing_close(atomic_load_explicit(&st->backing, memory_order_relaxed));
 fail_mutex:
 	pthread_mutex_destroy(&st->train_lock);
 	pthread_mutex_destroy(&st->pp_lock);
@@ -1955,7 +1955,7 @@ void store_destroy(struct store *st)
 	zspool_destroy(st->pool);
 	headroom_destroy(st->hr);
 	/* after reclaim: freeing the tables gave their blocks back */
-	wb_close(atomic_load_explicit(&st->wb, memory_order_acquire));
+	backing_close(atomic_load_explicit(&st->backing, memory_order_acquire));
 	pthread_mutex_destroy(&st->train_lock);
 	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
@@ -2174,7 +2174,7 @@ uint64_t store_mark_idle(struct store *st, uint64_t age)
 struct store_wb_arg {
 	struct store *st;
 	struct store_tls *t;
-	struct wb *wb;
+	struct backing *bf;
 	unsigned mode;
 	uint64_t min_age;
 	uint32_t now;
@@ -2252,7 +2252,7 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	if (!store_wb_limit_take(st))
 		return -EIO;
 	if (a->blk == STORE_NO_BLOCK) {
-		ret = wb_block_alloc(a->wb, &a->blk);
+		ret = backing_block_alloc(a->bf, &a->blk);
 		if (ret < 0) {
 			store_wb_limit_give(st);
 			return ret;
@@ -2277,7 +2277,7 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	slot_set_time_locked(s, 0);
 	slot_unlock(s);
 	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
-	ret = wb_write(a->wb, a->blk, t->bounce);
+	ret = backing_write(a->bf, a->blk, t->bounce);
 	slot_lock(s);
 	if (ret < 0 || slot_info(s) != info || s->val != val || slot_time(s)) {
 		/* failed, or touched meanwhile: it stays; the block serves
@@ -2294,7 +2294,7 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	assert(a->blk <= SLOT_OBJ_MASK);
 	/* set before the page names the block (pp_lock is held), so that
 	 * no reader of the page finds the file replaced */
-	st->wb_used = true;
+	st->backing_used = true;
 	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
 	slot_unlock(s);
 	a->blk = STORE_NO_BLOCK;
@@ -2320,8 +2320,8 @@ int store_writeback(struct store *st, struct store_file *primary,
 		return ret;
 	if (pthread_mutex_trylock(&st->pp_lock))
 		return -EAGAIN;
-	a.wb = atomic_load_explicit(&st->wb, memory_order_acquire);
-	if (!a.wb) {
+	a.bf = atomic_load_explicit(&st->backing, memory_order_acquire);
+	if (!a.bf) {
 		ret = -ENODEV;
 		goto out;
 	}
@@ -2344,7 +2344,7 @@ int store_writeback(struct store *st, struct store_file *primary,
 		ret = 0;		/* the page budget is spent */
 	store_files_unpin(v, nv);
 	if (a.blk != STORE_NO_BLOCK)
-		wb_block_free(a.wb, a.blk);
+		backing_block_free(a.bf, a.blk);
 out:
 	pthread_mutex_unlock(&st->pp_lock);
 	*done = a.done;
@@ -2353,20 +2353,20 @@ out:
 
 int store_set_backing_dev(struct store *st, const char *path)
 {
-	struct wb *wb, *old;
+	struct backing *bf, *old;
 	int ret;
 
 	pthread_mutex_lock(&st->pp_lock);
-	if (st->wb_used) {
+	if (st->backing_used) {
 		ret = -EBUSY;
 		goto out;
 	}
-	ret = wb_open(path, st->io_flusher, &wb);
+	ret = backing_open(path, st->io_flusher, &bf);
 	if (ret < 0)
 		goto out;
 	/* no page was ever written to the old one: nothing reads it */
-	old = atomic_exchange_explicit(&st->wb, wb, memory_order_acq_rel);
-	wb_close(old);
+	old = atomic_exchange_explicit(&st->backing, bf, memory_order_acq_rel);
+	backing_close(old);
 out:
 	pthread_mutex_unlock(&st->pp_lock);
 	return ret;
@@ -2374,18 +2374,18 @@ out:
 
 bool store_backing_dev(struct store *st, char *buf, size_t size)
 {
-	struct wb *wb;
+	struct backing *bf;
 
 	pthread_mutex_lock(&st->pp_lock);
-	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
-	snprintf(buf, size, "%s", wb ? wb_path(wb) : "");
+	bf = atomic_load_explicit(&st->backing, memory_order_relaxed);
+	snprintf(buf, size, "%s", bf ? backing_path(bf) : "");
 	pthread_mutex_unlock(&st->pp_lock);
-	return wb != NULL;
+	return bf != NULL;
 }
 
 bool store_has_backing_dev(struct store *st)
 {
-	return atomic_load_explicit(&st->wb, memory_order_relaxed) != NULL;
+	return atomic_load_explicit(&st->backing, memory_order_relaxed) != NULL;
 }
 
 uint64_t store_wb_limit(struct store *st)
@@ -2410,12 +2410,12 @@ void store_set_wb_limit_enable(struct store *st, bool on)
 
 void store_wb_sync(struct store *st)
 {
-	struct wb *wb;
+	struct backing *bf;
 
 	pthread_mutex_lock(&st->pp_lock);
-	wb = atomic_load_explicit(&st->wb, memory_order_relaxed);
-	if (wb)
-		wb_sync(wb);
+	bf = atomic_load_explicit(&st->backing, memory_order_relaxed);
+	if (bf)
+		backing_sync(bf);
 	pthread_mutex_unlock(&st->pp_lock);
 }
 
