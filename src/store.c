@@ -3027,7 +3027,7 @@ const char *store_recomp_name(struct store *st, unsigned prio, int *level)
 	return name;
 }
 
-struct store_rc_arg {
+struct store_recomp_arg {
 	struct store *st;
 	struct store_tls *t;
 	const struct pp_recompress *r;
@@ -3045,7 +3045,7 @@ static unsigned store_granules(unsigned size)
 	return (size + 15) / 16;
 }
 
-static bool store_rc_eligible(const struct store_rc_arg *a, uint32_t info)
+static bool store_recomp_eligible(const struct store_recomp_arg *a, uint32_t info)
 {
 	if (!info_has_obj(info) || (info & SLOT_INCOMP))
 		return false;
@@ -3071,10 +3071,10 @@ static bool store_rc_eligible(const struct store_rc_arg *a, uint32_t info)
  * and is marked incompressible (SLOT_INCOMP, zram's
  * ZRAM_INCOMPRESSIBLE): it is not tried again.
  */
-static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
+static int store_recomp_slot(struct store_file *f, struct slot *s, uint64_t pg,
 			 void *arg)
 {
-	struct store_rc_arg *a = arg;
+	struct store_recomp_arg *a = arg;
 	struct store *st = a->st;
 	struct store_tls *t = a->t;
 	uint32_t info, newi, size;
@@ -3087,13 +3087,13 @@ static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	(void)pg;
 	if (a->r->max_pages && a->tried >= a->r->max_pages)
 		return 1;
-	if (!store_rc_eligible(a, slot_info(s)) ||
+	if (!store_recomp_eligible(a, slot_info(s)) ||
 	    !store_old_enough(s, a->r->min_age, a->now))
 		return 0;
 	slot_lock(s);
 	info = slot_info(s);
 	val = s->val;
-	if (!store_rc_eligible(a, info)) {
+	if (!store_recomp_eligible(a, info)) {
 		slot_unlock(s);
 		return 0;
 	}
@@ -3155,7 +3155,7 @@ static int store_rc_slot(struct store_file *f, struct slot *s, uint64_t pg,
 int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done)
 {
-	struct store_rc_arg a = { .st = st, .r = r, .prio = r->prio,
+	struct store_recomp_arg a = { .st = st, .r = r, .prio = r->prio,
 				  .prio_max = r->prio_max };
 	struct store_file **v;
 	size_t nv;
@@ -3202,7 +3202,7 @@ int store_recompress(struct store *st, const struct pp_recompress *r,
 	a.now = a.t->now;
 	nv = store_files_pin(st, &v);
 	for (size_t j = 0; j < nv; j++)
-		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_rc_slot, &a))
+		if (store_walk(v[j], 0, STORE_MAX_PAGES, store_recomp_slot, &a))
 			break;
 	store_files_unpin(v, nv);
 	ret = a.err;
