@@ -44,7 +44,7 @@ struct store_config {
 	size_t reclaim_queue_max;	/* handles; 0 = a sensible default */
 	uint64_t reserve_pages;		/* allocator reserve; 0 = none */
 	/*
-	 * With nowait_writes: the memory headroom (include/headroom.h) at
+	 * With nowait_writes: the memory headroom (src/reserve.c) at
 	 * which a writer that found the reserve empty faults pages in itself;
 	 * 0 = 64 MiB, UINT64_MAX = never (writes then use the reserve only).
 	 */
@@ -53,7 +53,7 @@ struct store_config {
 	 * Writes never wait for memory the kernel would have to reclaim: a
 	 * write takes pages from the reserve, or faults them in itself while
 	 * memory is plentiful, and fails with -ENOMEM only when neither
-	 * works (see store.c).
+	 * works (see src/reserve.c).
 	 */
 	bool nowait_writes;
 	/* recompression priority 1 (recomp_algorithm), NULL = none yet */
@@ -62,7 +62,8 @@ struct store_config {
 	/* a thread re-encodes read-back pages with it (src/recomp.c) */
 	bool recomp_readback;
 	unsigned max_zspage_pages;	/* 0 = 8 */
-	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill). */
+	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill,
+	 * headroom, the backing file's). */
 	bool io_flusher;
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;

@@ -44,15 +44,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backing.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
+#include "thread.h"
 
 #define BACKING_WORD_BITS 64u
 
@@ -202,8 +198,7 @@ static void *backing_thread(void *arg)
 {
 	struct backing *bf = arg;
 
-	if (bf->io_flusher)
-		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+	thread_setup("zramfuse-bfile", bf->io_flusher ? THREAD_IO_FLUSHER : 0);
 	for (;;) {
 		uint64_t n;
 		bool stop;
@@ -327,11 +322,7 @@ void backing_close(struct backing *bf)
 {
 	if (!bf)
 		return;
-	pthread_mutex_lock(&bf->lock);
-	bf->stop = true;
-	pthread_cond_signal(&bf->work_cv);
-	pthread_mutex_unlock(&bf->lock);
-	pthread_join(bf->thread, NULL);
+	thread_stop(bf->thread, &bf->lock, &bf->work_cv, &bf->stop);
 	close(bf->fd);
 	pthread_cond_destroy(&bf->done_cv);
 	pthread_cond_destroy(&bf->work_cv);

@@ -71,36 +71,12 @@
  * (zram's huge threshold) is stored raw; a same-filled page stores its word.
  *
  * Memory for writes.  Every allocation a write makes - the compressed
- * object, a new slot-table page - goes through store_get(), with no slot
- * lock held (a partial page is read under the lock, re-encoded without
- * it, and switched in only if the slot's generation is unchanged, else
- * redone), and every failure is counted (nowait_failed).  The danger it
- * avoids: a write that waits for the kernel to find a page, while the
- * kernel is reclaiming by swapping to this very device, waits for itself
- * (zram's answer is GFP_NOIO; ours would be PR_SET_IO_FLUSHER, which
- * needs CAP_SYS_RESOURCE, so the rules below must hold without it).  The
- * ladder, each step only when the one before failed:
- *   1. take pages from the pre-faulted reserve (ZSPOOL_NOWAIT): no wait;
- *   2. memory waiting in the deferred-free queue is ours: drain it, once;
- *   3. memory plentiful - the headroom (src/headroom.c: limit minus usage
- *      of the daemon's memory cgroup and its ancestors, and MemAvailable,
- *      read with pread()s of files opened in advance, as opening them
- *      would allocate kernel memory in a full cgroup; shared by writers
- *      for STORE_HEADROOM_AGE_NS) is at least headroom_min: the writer
- *      faults STORE_GROW_PAGES
- *      into the reserve itself (zspool_grow(), no lock held), as zram
- *      falls back to a GFP_NOIO allocation; a fault that far from every
- *      limit does not reclaim, so it cannot end up waiting on our device;
- *   4. memory short: wait for the refill thread, at most
- *      STORE_REFILL_WAIT_NS and only while it makes progress (a round of
- *      16 pages in under 20 ms and not asleep in the kernel); under real
- *      pressure it is stuck in reclaim, and every waiting write would
- *      hold one of the loop device's tags while reclaim needs them;
- *   5. fail with -ENOMEM: the kernel keeps the page and retries later.
- * Before this ladder writes used only steps 1, 2 and 4: a burst drained
- * the 4 MiB reserve in 12-17 ms, faster than the refill thread could top
- * it up, and writes failed on an idle 24 GiB machine.  The refill thread
- * is kicked when the reserve falls below half its target.
+ * object, a new slot-table page - goes through the reserve's ladder
+ * (store_get() -> reserve_get(), src/reserve.c) with no slot lock held (a
+ * partial page is read under the lock, re-encoded without it, and
+ * switched in only if the slot's generation is unchanged, else redone):
+ * no write waits for the kernel to reclaim, and -ENOMEM is the answer
+ * when memory is short.
  *
  * Discard detaches pages under their slot locks into this thread's reclaim
  * node and hands full nodes to reclaim (src/reclaim.c); a destroyed file's
@@ -174,10 +150,10 @@
 #include <unistd.h>
 
 #include "codec.h"
-#include "headroom.h"
 #include "pp.h"
 #include "recomp.h"
 #include "reclaim.h"
+#include "reserve.h"
 #include "store.h"
 #include "backing.h"
 #include "zspool.h"
@@ -255,7 +231,7 @@ _Static_assert(sizeof(struct leaf) == 4096 && sizeof(struct node) == 4096,
 enum store_counter {
 	C_ORIG, C_COMPR, C_SAME, C_HUGE, C_HUGE_SINCE,
 	C_FAILED_READS, C_FAILED_WRITES, C_INVALID, C_NOTIFY_FREE,
-	C_SYNC_FREES, C_NOWAIT_FAILED, C_READS, C_WRITES,
+	C_SYNC_FREES, C_READS, C_WRITES,
 	C_BD_COUNT, C_BD_READS, C_BD_WRITES,
 	C_READBACK, C_READBACK_COMPR, C_READBACK_RECOMP, C_READBACK_TODO,
 	C_NR
@@ -320,12 +296,9 @@ struct store {
 	struct zspool *pool;
 	struct reclaim *rc;
 	struct recomp *recomp;		/* read-back recompression, or NULL */
-	struct headroom *hr;
+	struct reserve *rs;
 	bool deferred;
-	bool nowait;
-	uint64_t headroom_min;		/* see store_config */
 	size_t huge_size;		/* compressed to this or more: stored raw */
-	_Atomic bool reserve_on;	/* relaxed */
 	_Atomic uint64_t mem_limit;	/* relaxed; bytes */
 	_Atomic uint64_t table_bytes;	/* relaxed */
 	pthread_key_t key;
@@ -1000,94 +973,13 @@ static void page_fill(unsigned char *p, uint64_t v)
 }
 
 /*
- * Memory for writes: one path, store_get(), for every allocation a write
- * makes (objects and slot-table pages; see the file's head comment).
- */
-#define STORE_REFILL_WAIT_NS (2 * 1000 * 1000)
-#define STORE_REFILL_POLL_NS (50 * 1000)
-#define STORE_GROW_PAGES 64u		/* 256 KiB a writer faults in at once */
-/* a writer grows the pool for itself for at most this long */
-#define STORE_GROW_NS (1000 * 1000 * 1000ull)
-#define STORE_HEADROOM_AGE_NS (2 * 1000 * 1000ull)
-/* plentiful: this much room before a fault could make the kernel reclaim */
-#define STORE_HEADROOM_MIN (64ull << 20)
-
-/* One allocation: an object of @size bytes, or (size 0) a whole page. */
-static int store_try(struct store *st, size_t size, unsigned flags,
-		     zspool_handle_t *h, void **page)
-{
-	if (size)
-		return zspool_alloc(st->pool, size, flags, h);
-	*page = zspool_page_alloc(st->pool, flags);
-	return *page ? 0 : -ENOMEM;
-}
-
-/* May a writer fault pages in itself, with no risk of reclaim? */
-static bool store_plentiful(struct store *st)
-{
-	return st->headroom_min != UINT64_MAX &&
-	       headroom_bytes(st->hr, STORE_HEADROOM_AGE_NS) >= st->headroom_min;
-}
-
-/*
- * Allocate for a write; the caller holds no lock.  Returns 0, -ENOSPC at
- * mem_limit, or -ENOMEM (counted in nowait_failed) when no page could be
- * had without a risk of waiting on our own device.
+ * Every allocation a write makes, objects and slot-table pages, goes
+ * through the reserve's ladder (src/reserve.c); the caller holds no lock.
  */
 static int store_get(struct store *st, struct store_tls *t, size_t size,
 		     zspool_handle_t *h, void **page)
 {
-	unsigned flags = st->nowait ? ZSPOOL_NOWAIT : 0;
-	uint64_t wait_start = 0;
-	bool drained = false;
-	uint64_t grow_start = 0;
-	int ret;
-
-	for (;;) {
-		ret = store_try(st, size, flags, h, page);
-		if (ret == 0 || ret == -EINVAL)
-			break;
-		/* Memory waiting in the reclaim queue is ours: wait for it,
-		 * once (the reclaim threads never wait for the kernel, and the
-		 * pages they free go to the reserve). */
-		if (!drained && reclaim_pending(st->rc) &&
-		    (ret == -ENOSPC || st->nowait)) {
-			reclaim_drain(st->rc);
-			drained = true;
-			continue;
-		}
-		if (ret != -ENOMEM || !st->nowait)
-			break;
-		/* Other writers may take the pages first: go on while memory
-		 * is plentiful and the pool grows, with a bound in time. */
-		if (!grow_start)
-			grow_start = reclaim_now_ns();
-		if (reclaim_now_ns() - grow_start < STORE_GROW_NS &&
-		    store_plentiful(st)) {
-			reclaim_kick_refill(st->rc);
-			if (zspool_grow(st->pool, STORE_GROW_PAGES))
-				continue;
-		}
-
-		/* Memory is short: the refill thread, while it is not stuck. */
-		if (!wait_start)
-			wait_start = reclaim_now_ns();
-		if (reclaim_refill_stuck(st->rc) ||
-		    reclaim_now_ns() - wait_start >= STORE_REFILL_WAIT_NS)
-			break;
-		reclaim_kick_refill(st->rc);
-		nanosleep(&(struct timespec){ .tv_nsec = STORE_REFILL_POLL_NS }, NULL);
-	}
-	if (ret == -ENOMEM && st->nowait) {
-		cnt_add(t, C_NOWAIT_FAILED, 1);
-		reclaim_kick_refill(st->rc);
-	} else if (ret == 0 && st->nowait && (++t->allocs & 7) == 0 &&
-		   atomic_load_explicit(&st->reserve_on, memory_order_relaxed) &&
-		   ((t->allocs & 63) == 0 || zspool_reserve_low(st->pool))) {
-		/* a low reserve, or now and then for the handle slots */
-		reclaim_kick_refill(st->rc);
-	}
-	return ret;
+	return reserve_get(st->rs, size, h, page, &t->allocs);
 }
 
 /*
@@ -1804,13 +1696,18 @@ int store_create(const struct store_config *cfg, struct store **out)
 	struct zspool_config zc = {
 		.max_zspage_pages = cfg->max_zspage_pages,
 		.mem_limit_pages = store_limit_pages(cfg->mem_limit),
-		.reserve_pages = cfg->reserve_pages,
 	};
 	struct reclaim_config rcfg = {
 		.threads = cfg->reclaim_threads,
 		.queue_max = cfg->reclaim_queue_max,
 		.io_flusher = cfg->io_flusher,
 		.free_table = store_table_free,
+	};
+	struct reserve_config rscfg = {
+		.nowait = cfg->nowait_writes,
+		.headroom_min = cfg->headroom_min,
+		.target = cfg->reserve_pages,
+		.io_flusher = cfg->io_flusher,
 	};
 	const char *comp = cfg->comp;
 	struct store_enc *enc;
@@ -1840,10 +1737,7 @@ int store_create(const struct store_config *cfg, struct store **out)
 	enc->level = st->codec.level;
 	atomic_init(&st->enc, enc);
 	st->deferred = cfg->deferred_free;
-	st->nowait = cfg->nowait_writes;
-	st->headroom_min = cfg->headroom_min ? cfg->headroom_min : STORE_HEADROOM_MIN;
 	atomic_store_explicit(&st->mem_limit, cfg->mem_limit, memory_order_relaxed);
-	atomic_store_explicit(&st->reserve_on, cfg->reserve_pages > 0, memory_order_relaxed);
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
 	pthread_mutex_init(&st->pp_lock, NULL);
@@ -1866,12 +1760,9 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = -pthread_key_create(&st->key, store_tls_exit);
 	if (ret)
 		goto fail_backing;
-	ret = headroom_create(cfg->io_flusher, &st->hr);
-	if (ret < 0)
-		goto fail_key;
 	ret = zspool_create(&zc, &st->pool);
 	if (ret < 0)
-		goto fail_hr;
+		goto fail_key;
 	st->huge_size = zspool_huge_size(st->pool);
 	rcfg.pool = st->pool;
 	rcfg.nowait = cfg->nowait_writes;
@@ -1879,8 +1770,11 @@ int store_create(const struct store_config *cfg, struct store **out)
 	ret = reclaim_create(&rcfg, &st->rc);
 	if (ret < 0)
 		goto fail_pool;
-	if (cfg->reserve_pages)
-		reclaim_kick_refill(st->rc);
+	rscfg.pool = st->pool;
+	rscfg.reclaim = st->rc;
+	ret = reserve_create(&rscfg, &st->rs);
+	if (ret < 0)
+		goto fail_reclaim;
 	ret = cfg->recomp ? store_set_recomp(st, 1, cfg->recomp, cfg->recomp_level) : 0;
 	/* the dictionaries of -o comp_dict= and recomp_dict= */
 	if (ret == 0 && cfg->comp_dict)
@@ -1891,16 +1785,16 @@ int store_create(const struct store_config *cfg, struct store **out)
 	if (ret == 0 && cfg->recomp && cfg->recomp_readback)
 		ret = recomp_start(st, &st->recomp);
 	if (ret < 0)
-		goto fail_rc;
+		goto fail_reserve;
 	*out = st;
 	return 0;
 
-fail_rc:
+fail_reserve:
+	reserve_destroy(st->rs);
+fail_reclaim:
 	reclaim_destroy(st->rc);
 fail_pool:
 	zspool_destroy(st->pool);
-fail_hr:
-	headroom_destroy(st->hr);
 fail_key:
 	pthread_key_delete(st->key);
 fail_backing:
@@ -1950,10 +1844,10 @@ void store_destroy(struct store *st)
 	}
 	pthread_mutex_unlock(&st->tls_lock);
 	store_dicts_free(st);
+	reserve_destroy(st->rs);
 	reclaim_destroy(st->rc);
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
-	headroom_destroy(st->hr);
 	/* after reclaim: freeing the tables gave their blocks back */
 	backing_close(atomic_load_explicit(&st->backing, memory_order_acquire));
 	pthread_mutex_destroy(&st->train_lock);
@@ -2002,7 +1896,7 @@ void store_stats(struct store *st, struct store_stats *out)
 	out->reclaim_freed_pages = rs.freed_pages;
 	out->reserve_pages = zs.reserve_pages;
 	out->reserve_target = zs.reserve_target;
-	out->nowait_failed = (uint64_t)sum[C_NOWAIT_FAILED];
+	out->nowait_failed = reserve_failed(st->rs);
 	out->reserve_grown = zs.pages_grown;
 	out->reads = (uint64_t)sum[C_READS];
 	out->writes = (uint64_t)sum[C_WRITES];
@@ -2044,10 +1938,7 @@ void store_reset_mem_used_max(struct store *st)
 
 void store_set_reserve(struct store *st, uint64_t pages)
 {
-	zspool_set_reserve(st->pool, pages);
-	atomic_store_explicit(&st->reserve_on, pages > 0, memory_order_relaxed);
-	if (pages)
-		reclaim_kick_refill(st->rc);
+	reserve_set_target(st->rs, pages);
 }
 
 /* --- post-processing: idle, writeback -------------------------------- */
