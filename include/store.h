@@ -2,12 +2,14 @@
 /*
  * store: the compressed page store below the FUSE layer.
  *
- * A struct store owns the allocator (zspool), the codec and the
- * deferred-free reclaim thread, and is shared by every file.  A struct
- * store_file is one file's contents: a sparse table of 4 KiB slots.  The
- * store knows nothing of file sizes or names; the caller (fs.c) keeps
- * those and clamps offsets.  Every function returns 0 / a byte count or
- * -errno, and is safe to call from many threads at once on the same file.
+ * A struct store owns the allocator (zspool), the codecs, the memory for
+ * writes (the reserve), the deferred-free queue (reclaim) and the backing
+ * file, and is shared by every file.  A struct store_file is one file's
+ * contents: a sparse table of 4 KiB slots.  The store knows nothing of
+ * file sizes or names; the caller (fs.c) keeps those and clamps offsets.
+ * Every function returns 0 / a byte count or -errno, and is safe to call
+ * from many threads at once on the same file.  The implementation's map
+ * is at the top of src/store_internal.h.
  */
 #ifndef ZRAMFUSE_STORE_H
 #define ZRAMFUSE_STORE_H
@@ -179,7 +181,7 @@ void store_reset_mem_used_max(struct store *st);
 void store_set_reserve(struct store *st, uint64_t pages);
 
 /*
- * Post-processing, zram's idle, writeback and (later) recompression.
+ * Post-processing: zram's idle, writeback and recompression.
  *
  * Every stored page has an access time (seconds, set by each read and
  * write) and an idle mark that any read or write clears.
