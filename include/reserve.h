@@ -61,7 +61,7 @@ int reserve_get(struct reserve *rs, size_t size, zspool_handle_t *h,
 
 /* The allocator's reserve target in pages (0 = none); refills at once. */
 void reserve_set_target(struct reserve *rs, uint64_t pages);
-/* Write allocations refused with -ENOMEM (zram's nowait_failed). */
+/* Write allocations refused with -ENOMEM (the stats' nowait_failed). */
 uint64_t reserve_failed(struct reserve *rs);
 
 /*
