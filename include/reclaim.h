@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * reclaim: the deferred free of zspool objects, and the reserve refiller.
- * Internal to the store (only store.c and the tests use it).
+ * reclaim: the deferred free of zspool objects (see src/reclaim.c).
+ * Internal to the store.
  *
  * A producer (a thread discarding pages) fills a struct reclaim_node of its
  * own with handles, without any lock, and hands the node over with
@@ -58,8 +58,6 @@ struct reclaim_config {
 	 */
 	uint64_t (*free_table)(void *arg, void *table);
 	void *arg;
-	/* Called by each thread the reclaim module starts, before it exits. */
-	void (*thread_exit)(void *arg);
 };
 
 /* 2^18 handles: 1 GiB of pages, at most about 2 MiB of queue nodes. */
@@ -70,7 +68,6 @@ struct reclaim_stats {
 	uint64_t queued_bytes;
 	uint64_t batches;		/* nodes freed by the workers */
 	uint64_t freed_pages;		/* objects freed by the workers */
-	uint64_t refills;		/* refill rounds that added pages */
 };
 
 int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out);
@@ -95,16 +92,6 @@ void reclaim_push_table(struct reclaim *r, void *table, uint64_t objs,
 void reclaim_drain(struct reclaim *r);
 /* True when something is queued or being freed (a cheap, racy peek). */
 bool reclaim_pending(struct reclaim *r);
-/* Ask the refiller to top up the allocator reserve (cheap when asked). */
-void reclaim_kick_refill(struct reclaim *r);
-/*
- * Is the refill thread stuck: in a round and asleep in the kernel
- * (reclaim, I/O), or in one round of 16 pages for over 20 ms?  Cheap
- * enough for a write's failure path (one pread of /proc).
- */
-bool reclaim_refill_stuck(struct reclaim *r);
-/* CLOCK_MONOTONIC in ns. */
-uint64_t reclaim_now_ns(void);
 
 void reclaim_stats(struct reclaim *r, struct reclaim_stats *out);
 

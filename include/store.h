@@ -2,12 +2,14 @@
 /*
  * store: the compressed page store below the FUSE layer.
  *
- * A struct store owns the allocator (zspool), the codec and the
- * deferred-free reclaim thread, and is shared by every file.  A struct
- * store_file is one file's contents: a sparse table of 4 KiB slots.  The
- * store knows nothing of file sizes or names; the caller (fs.c) keeps
- * those and clamps offsets.  Every function returns 0 / a byte count or
- * -errno, and is safe to call from many threads at once on the same file.
+ * A struct store owns the allocator (zspool), the codecs, the memory for
+ * writes (the reserve), the deferred-free queue (reclaim) and the backing
+ * file, and is shared by every file.  A struct store_file is one file's
+ * contents: a sparse table of 4 KiB slots.  The store knows nothing of
+ * file sizes or names; the caller (fs.c) keeps those and clamps offsets.
+ * Every function returns 0 / a byte count or -errno, and is safe to call
+ * from many threads at once on the same file.  The implementation's map
+ * is at the top of src/store_internal.h.
  */
 #ifndef ZRAMFUSE_STORE_H
 #define ZRAMFUSE_STORE_H
@@ -44,7 +46,7 @@ struct store_config {
 	size_t reclaim_queue_max;	/* handles; 0 = a sensible default */
 	uint64_t reserve_pages;		/* allocator reserve; 0 = none */
 	/*
-	 * With nowait_writes: the memory headroom (include/headroom.h) at
+	 * With nowait_writes: the memory headroom (src/reserve.c) at
 	 * which a writer that found the reserve empty faults pages in itself;
 	 * 0 = 64 MiB, UINT64_MAX = never (writes then use the reserve only).
 	 */
@@ -53,7 +55,7 @@ struct store_config {
 	 * Writes never wait for memory the kernel would have to reclaim: a
 	 * write takes pages from the reserve, or faults them in itself while
 	 * memory is plentiful, and fails with -ENOMEM only when neither
-	 * works (see store.c).
+	 * works (see src/reserve.c).
 	 */
 	bool nowait_writes;
 	/* recompression priority 1 (recomp_algorithm), NULL = none yet */
@@ -62,7 +64,8 @@ struct store_config {
 	/* a thread re-encodes read-back pages with it (src/recomp.c) */
 	bool recomp_readback;
 	unsigned max_zspage_pages;	/* 0 = 8 */
-	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill). */
+	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill,
+	 * headroom, the backing file's). */
 	bool io_flusher;
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;
@@ -178,7 +181,7 @@ void store_reset_mem_used_max(struct store *st);
 void store_set_reserve(struct store *st, uint64_t pages);
 
 /*
- * Post-processing, zram's idle, writeback and (later) recompression.
+ * Post-processing: zram's idle, writeback and recompression.
  *
  * Every stored page has an access time (seconds, set by each read and
  * write) and an idle mark that any read or write clears.
@@ -207,7 +210,7 @@ int store_writeback(struct store *st, struct store_file *primary,
 		    uint64_t *done);
 /*
  * Open @path as the backing file.  -EBUSY once a page has been written
- * back to the current one; the errors of wb_open() (include/writeback.h).
+ * back to the current one; the errors of backing_open() (include/backing.h).
  */
 int store_set_backing_dev(struct store *st, const char *path);
 /*

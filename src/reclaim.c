@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * reclaim: the deferred free (the user-space form of zram's "defer
- * zs_free() in the swap slot free notification path"), and the thread that
- * keeps the allocator's reserve topped up.
+ * reclaim: the deferred free of zspool objects (the user-space form of
+ * zram's "defer zs_free() in the swap slot free notification path"): a
+ * bounded queue of handle batches and the worker threads that free them.
  *
- * The queue.  Producers batch handles in a 4 KiB node (a page from the pool) of their own, with no
- * lock and no shared cache line, and hand the node over with one short
- * mutex section (reclaim_push()): the node is linked at the tail, or, when
- * the tail has room, copied into it so that many small discards do not
- * cost one node each.  The mutex protects only list links and counters; no
+ * The queue.  Producers batch handles in a 4 KiB node (a page from the
+ * pool, RECLAIM_NODE_HANDLES = 508 handles) of their own, with no lock and
+ * no shared cache line, and hand the node over with one short mutex
+ * section (reclaim_push()): the node is linked at the tail, or, when the
+ * tail has room, copied into it so that many small discards do not cost
+ * one node each.  The mutex protects only list links and counters; no
  * allocator lock is ever taken under it, so a discard never waits for a
  * class lock, a zspage free or a madvise.  The queue is bounded by
  * queue_max handles, which also bounds node memory (adjacent nodes are
- * more than half full, so at most 2 * queue_max / 252 + 1 of them); a full
- * queue makes the producer free synchronously.
+ * more than half full, so at most 2 * queue_max / 508 + 1 of them); a
+ * full queue makes the producer free synchronously.
  *
  * Why a mutex and not a lock-free list: the producer side is already
- * batched (one push per 252 handles, or per discard call), so the mutex is
+ * batched (one push per 508 handles, or per discard call), so the mutex is
  * taken rarely and held for a few pointer writes (or one <= 4 KiB copy);
  * a Treiber stack would save little and make node recycling ABA-prone.
  *
@@ -24,13 +25,17 @@
  * zspool_free_batch() (which sorts by size class and takes each class lock
  * once per node), walk destroyed tables through the owner's callback, and
  * after the queue runs dry return empty zspages to the kernel with
- * zspool_trim().  A worker that finds only a few handles waits up to
- * RECLAIM_GATHER_NS for more, and after a batch it lingers as long before
- * it goes idle; producers wake only an idle worker (or any, when a full
- * node's worth is queued).  A stream of discards thus costs about one
- * wake-up per gather period, not one futex call per discard, and frees lag
- * by a few milliseconds at most (a drain cuts the wait short).  Workers run
- * SCHED_BATCH, so that waking one never preempts the discarding thread.
+ * zspool_trim() (or compact, when frees left the pool sparse).  A worker
+ * that finds only a few handles waits up to RECLAIM_GATHER_NS for more,
+ * and after a batch it lingers as long before it goes idle; producers
+ * wake only an idle worker (or any, when a full node's worth is queued).
+ * A stream of discards thus costs about one wake-up per gather period, not
+ * one futex call per discard, and frees lag by a few milliseconds at most
+ * (a drain cuts the wait short).  Workers run SCHED_BATCH: the same CPU
+ * share as any thread, but a wake-up never preempts the running thread,
+ * so a worker woken by a discard does not preempt the discarding thread
+ * on its own CPU and make the discard wait for the very frees it
+ * deferred (bench/store_bench.c measures the discard's latency).
  *
  * Draining.  Every push gets a sequence number (enq_seq).  A worker that
  * detaches the queue takes the contiguous range (detached_seq, enq_seq] and
@@ -40,36 +45,23 @@
  * buffered outside the queue between calls (a producer pushes its node
  * before its discard returns), so a drain cannot miss one.
  *
- * Locks: lock (queue) and refill_lock are never held together.
+ * Locks: one, the queue's lock, a leaf; the pool's locks are taken only
+ * outside it.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "reclaim.h"
+#include "thread.h"
 
-#define RECLAIM_GATHER_NS (2 * 1000 * 1000)
+#define RECLAIM_GATHER_NS (2 * 1000 * 1000u)
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
-/*
- * The refiller publishes its progress after every round of this many
- * pages (64 KiB), and is stuck when one round has taken longer than
- * RECLAIM_REFILL_STUCK_NS: a round faults in 16 pages, which takes a few
- * microseconds unless the kernel is reclaiming for us.  (Judging a whole
- * pass by its length, as before, called a busy refiller stuck: a pass
- * never ends while writers keep draining the reserve.)
- */
-#define RECLAIM_REFILL_ROUND 16u
-#define RECLAIM_REFILL_STUCK_NS (20 * 1000 * 1000ull)
 
 _Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
 
@@ -85,11 +77,10 @@ struct reclaim {
 	bool io_flusher;
 	bool nowait;			/* see reclaim_config.nowait */
 	uint64_t (*free_table)(void *arg, void *table);
-	void (*thread_exit)(void *arg);
 	void *arg;
 
 	pthread_mutex_t lock;
-	pthread_cond_t work_cv;		/* workers wait for work */
+	pthread_cond_t work_cv;		/* workers wait for work; CLOCK_MONOTONIC */
 	pthread_cond_t drain_cv;	/* drainers wait for workers */
 	struct reclaim_node *head;	/* protected by lock */
 	struct reclaim_node *tail;	/* protected by lock */
@@ -106,18 +97,6 @@ struct reclaim {
 	uint64_t batches;		/* protected by lock */
 	uint64_t freed_pages;		/* protected by lock */
 	_Atomic uint64_t pending;	/* mirror of queued_pages; relaxed peeks */
-
-	pthread_mutex_t refill_lock;
-	pthread_cond_t refill_cv;
-	_Atomic bool refill_wanted;	/* set by kickers, cleared by the refiller */
-	bool refill_stop;		/* protected by refill_lock */
-	bool refill_started;
-	pthread_t refill_tid;
-	_Atomic uint64_t refills;	/* relaxed */
-	/* CLOCK_MONOTONIC ns when the running refill round began; 0 = idle */
-	_Atomic uint64_t refill_since;	/* relaxed */
-	/* the refill thread's /proc/thread-self/stat, opened by itself */
-	_Atomic int refill_stat_fd;	/* relaxed; -1 until open */
 
 	unsigned nworkers;
 	struct reclaim_worker workers[];
@@ -151,47 +130,6 @@ static void node_free(struct reclaim *r, struct reclaim_node *node)
 		zspool_page_free(r->pool, node);
 }
 
-/*
- * Fault in the first 128 KiB of this thread's stack now.  Under
- * mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT) it then stays resident, so
- * the thread does not fault on it later, when memory is short: a fault
- * then, in a full memory cgroup, can wake the OOM killer, and a daemon
- * without CAP_SYS_RESOURCE (no oom_score_adj -1000) may be its victim.
- */
-static void __attribute__((noinline)) reclaim_touch_stack(void)
-{
-	volatile char buf[128 * 1024];
-
-	for (size_t i = 0; i < sizeof(buf); i += 4096)
-		buf[i] = 0;
-}
-
-static void reclaim_thread_setup(struct reclaim *r, const char *name,
-				 bool batch)
-{
-	struct sched_param sp = { .sched_priority = 0 };
-
-	pthread_setname_np(pthread_self(), name);
-	reclaim_touch_stack();
-	/*
-	 * Workers run SCHED_BATCH: the same CPU share as any thread, but a
-	 * wake-up never preempts the running thread.  Without it the worker,
-	 * woken by a discard, preempted the discarding thread on its own CPU
-	 * and made the discard wait for the very frees it deferred (1 MiB
-	 * discard p50 45 us, p99 4.4 ms; with it: see bench/store_bench.c).
-	 * The refiller does not: writers that drain the reserve want it to
-	 * run now, not after the hog on its CPU has used its slice.
-	 */
-	if (batch)
-		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-#if HAVE_DECL_PR_SET_IO_FLUSHER
-	/* Freeing memory must not recurse into our own swap.  Needs
-	 * CAP_SYS_RESOURCE; without it the daemon warns once elsewhere. */
-	if (r->io_flusher)
-		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
-#endif
-}
-
 /* Called with r->lock held. */
 static bool reclaim_drained(const struct reclaim *r, uint64_t target)
 {
@@ -207,12 +145,7 @@ static void reclaim_gather_wait(struct reclaim *r)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += RECLAIM_GATHER_NS;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_nsec -= 1000000000;
-		ts.tv_sec++;
-	}
+	thread_deadline(&ts, RECLAIM_GATHER_NS);
 	pthread_cond_timedwait(&r->work_cv, &r->lock, &ts);
 }
 
@@ -239,7 +172,8 @@ static void *reclaim_worker_main(void *arg)
 	struct reclaim *r = w->r;
 	bool linger = false, waited = false;
 
-	reclaim_thread_setup(r, "zramfuse-reclm", true);
+	thread_setup("zramfuse-reclm", THREAD_TOUCH_STACK | THREAD_BATCH |
+		     (r->io_flusher ? THREAD_IO_FLUSHER : 0));
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct reclaim_node *batch, *node, *next, *spill = NULL;
@@ -324,43 +258,6 @@ static void *reclaim_worker_main(void *arg)
 		waited = false;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (r->thread_exit)
-		r->thread_exit(r->arg);
-	return NULL;
-}
-
-static void *reclaim_refill_main(void *arg)
-{
-	struct reclaim *r = arg;
-
-	reclaim_thread_setup(r, "zramfuse-refil", false);
-	atomic_store_explicit(&r->refill_stat_fd,
-			      open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC),
-			      memory_order_relaxed);
-	pthread_mutex_lock(&r->refill_lock);
-	while (!r->refill_stop) {
-		if (!atomic_exchange_explicit(&r->refill_wanted, false,
-					      memory_order_acq_rel)) {
-			pthread_cond_wait(&r->refill_cv, &r->refill_lock);
-			continue;
-		}
-		pthread_mutex_unlock(&r->refill_lock);
-		/* rounds until the reserve is full, each one a sign of life */
-		for (;;) {
-			atomic_store_explicit(&r->refill_since, reclaim_now_ns(),
-					      memory_order_relaxed);
-			if (!zspool_refill_round(r->pool, RECLAIM_REFILL_ROUND))
-				break;
-			atomic_fetch_add_explicit(&r->refills, 1, memory_order_relaxed);
-		}
-		atomic_store_explicit(&r->refill_since, 0, memory_order_relaxed);
-		pthread_mutex_lock(&r->refill_lock);
-	}
-	pthread_mutex_unlock(&r->refill_lock);
-	close(atomic_exchange_explicit(&r->refill_stat_fd, -1,
-				       memory_order_relaxed));
-	if (r->thread_exit)
-		r->thread_exit(r->arg);
 	return NULL;
 }
 
@@ -372,13 +269,6 @@ static void reclaim_stop_threads(struct reclaim *r, unsigned started)
 	pthread_mutex_unlock(&r->lock);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(r->workers[i].tid, NULL);
-	if (r->refill_started) {
-		pthread_mutex_lock(&r->refill_lock);
-		r->refill_stop = true;
-		pthread_cond_signal(&r->refill_cv);
-		pthread_mutex_unlock(&r->refill_lock);
-		pthread_join(r->refill_tid, NULL);
-	}
 }
 
 static void reclaim_free(struct reclaim *r)
@@ -389,8 +279,6 @@ static void reclaim_free(struct reclaim *r)
 		next = node->next;
 		node_free(r, node);
 	}
-	pthread_cond_destroy(&r->refill_cv);
-	pthread_mutex_destroy(&r->refill_lock);
 	pthread_cond_destroy(&r->drain_cv);
 	pthread_cond_destroy(&r->work_cv);
 	pthread_mutex_destroy(&r->lock);
@@ -409,20 +297,16 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 	r = calloc(1, sizeof(*r) + n * sizeof(r->workers[0]));
 	if (!r)
 		return -ENOMEM;
-	atomic_init(&r->refill_stat_fd, -1);
 	r->pool = cfg->pool;
 	r->queue_max = cfg->queue_max ? cfg->queue_max : RECLAIM_QUEUE_DEFAULT;
 	r->io_flusher = cfg->io_flusher;
 	r->nowait = cfg->nowait;
 	r->free_table = cfg->free_table;
-	r->thread_exit = cfg->thread_exit;
 	r->arg = cfg->arg;
 	r->nworkers = n;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->work_cv, NULL);
+	thread_cond_init(&r->work_cv);
 	pthread_cond_init(&r->drain_cv, NULL);
-	pthread_mutex_init(&r->refill_lock, NULL);
-	pthread_cond_init(&r->refill_cv, NULL);
 	/* A few nodes up front, so the first discards need no malloc. */
 	for (unsigned i = 0; i < 16; i++) {
 		struct reclaim_node *node = node_alloc(r, 0);
@@ -441,10 +325,6 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 		if (ret)
 			goto fail;
 	}
-	ret = -pthread_create(&r->refill_tid, NULL, reclaim_refill_main, r);
-	if (ret)
-		goto fail;
-	r->refill_started = true;
 	*out = r;
 	return 0;
 fail:
@@ -584,54 +464,6 @@ bool reclaim_pending(struct reclaim *r)
 	return atomic_load_explicit(&r->pending, memory_order_relaxed) != 0;
 }
 
-uint64_t reclaim_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Is the refill thread asleep in the kernel, uninterruptibly ('D')? */
-static bool reclaim_refill_in_d_state(struct reclaim *r)
-{
-	int fd = atomic_load_explicit(&r->refill_stat_fd, memory_order_relaxed);
-	char buf[256], *p;
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');	/* the name may hold spaces and parentheses */
-	return p && p[1] == ' ' && p[2] == 'D';
-}
-
-bool reclaim_refill_stuck(struct reclaim *r)
-{
-	uint64_t since = atomic_load_explicit(&r->refill_since,
-					      memory_order_relaxed);
-	uint64_t now = reclaim_now_ns();
-
-	if (!since)
-		return false;
-	return (now > since && now - since > RECLAIM_REFILL_STUCK_NS) ||
-	       reclaim_refill_in_d_state(r);
-}
-
-void reclaim_kick_refill(struct reclaim *r)
-{
-	/* The common case, already asked: one load, no shared write. */
-	if (atomic_load_explicit(&r->refill_wanted, memory_order_relaxed))
-		return;
-	atomic_store_explicit(&r->refill_wanted, true, memory_order_release);
-	pthread_mutex_lock(&r->refill_lock);
-	pthread_cond_signal(&r->refill_cv);
-	pthread_mutex_unlock(&r->refill_lock);
-}
-
 void reclaim_stats(struct reclaim *r, struct reclaim_stats *out)
 {
 	pthread_mutex_lock(&r->lock);
@@ -640,5 +472,4 @@ void reclaim_stats(struct reclaim *r, struct reclaim_stats *out)
 	out->batches = r->batches;
 	out->freed_pages = r->freed_pages;
 	pthread_mutex_unlock(&r->lock);
-	out->refills = atomic_load_explicit(&r->refills, memory_order_relaxed);
 }

@@ -82,7 +82,7 @@
  * -------
  * Lock order (take left before right; never the reverse):
  *
- *   class->lock  ->  slot lock bit (trylock only)
+ *   class->lock  ->  handle-slot lock bit (trylock only)
  *   class->lock  ->  pool->page_lock
  *   class->lock  ->  pool->handle_lock
  *   class locks among themselves: ascending index (only zspool_check()
@@ -96,12 +96,14 @@
  *   (and mapping new chunks).
  * - pool->handle_lock protects the pool's free-handle array and the growth
  *   of the handle table.
- * - The slot lock bit (bit 0 of a live handle slot) pins an object in
- *   place: zspool_read/write/map take it (spinning), compaction try-locks
- *   it before moving an object and gives up on that zspage if it is busy.
- *   While the bit is set nobody but its holder writes the slot.  Free needs
- *   no bit: the caller guarantees no access to a handle being freed, and
- *   compaction is excluded by the class lock.
+ * - The handle-slot lock bit (bit 0 of a live handle slot, hslot_lock())
+ *   pins an object in place: zspool_read/write/map take it (spinning),
+ *   compaction try-locks it before moving an object and gives up on that
+ *   zspage if it is busy.  While the bit is set nobody but its holder
+ *   writes the slot.  Free needs no bit: the caller guarantees no access
+ *   to a handle being freed, and compaction is excluded by the class
+ *   lock.  The store's page-slot lock (src/store_core.c) is taken before
+ *   it, never under it.
  * - Every access to a handle slot is atomic, relaxed where it takes no
  *   lock bit: zspool_refill() prefaults the table with an atomic add of 0
  *   to slots that a zspool_alloc() or a free may be filling in or clearing
@@ -109,8 +111,9 @@
  *
  * Readers touch a descriptor without the class lock: its cls and pages[]
  * are written before the descriptor's first handle is published and never
- * change while an object lives in it.  Counters read without a lock are
- * __atomic with relaxed order (statistics, no ordering implied).
+ * change while an object lives in it.  Counters and fields read without
+ * their lock are C11 atomics, relaxed (statistics and hints, no ordering
+ * implied); the handle-slot lock bit takes acquire and releases.
  */
 #include "config.h"
 
@@ -119,6 +122,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,8 +214,8 @@ struct zs_class {
 	struct desc_slab *slabs;	/* slab pages with free descriptors */
 	unsigned nr_hcache;
 	uint32_t hcache[HCACHE];	/* free handles, a stack */
-	/* protected by lock; read with relaxed loads */
-	uint64_t zspages, objs_allocated, bytes_allocated;
+	/* written under lock, read with relaxed loads */
+	_Atomic uint64_t zspages, objs_allocated, bytes_allocated;
 } __attribute__((aligned(64)));
 
 /* A set of a chunk's free pages, as a bitmap. */
@@ -234,26 +238,28 @@ struct zspool {
 	unsigned nr_classes;
 
 	pthread_mutex_t page_lock;
-	uint64_t nr_resident;		/* protected by page_lock; relaxed reads */
+	_Atomic uint64_t nr_resident;	/* written under page_lock; relaxed */
 	uint64_t trim_floor;		/* resident pages the last trim left; page_lock */
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
-	unsigned nr_chunks, max_chunks;	/* protected by page_lock; relaxed reads */
+	_Atomic unsigned nr_chunks;	/* written under page_lock; relaxed */
+	unsigned max_chunks;		/* protected by page_lock */
 	unsigned set_hint[2];		/* no chunk below has pages in set; page_lock */
 	unsigned chunk_last;		/* chunk_of()'s last answer; page_lock */
-	int madv_advice;		/* relaxed; drops to MADV_DONTNEED on EINVAL */
+	_Atomic int madv_advice;	/* relaxed; drops to MADV_DONTNEED on EINVAL */
 
 	pthread_mutex_t handle_lock;
-	uint64_t **hblocks;		/* [MAX_HBLOCKS]; entries set under handle_lock, release */
-	uint32_t hnext;			/* never-used index; handle_lock; relaxed reads */
+	/* [MAX_HBLOCKS]; entries set under handle_lock, release */
+	_Atomic(_Atomic uint64_t *) *hblocks;
+	_Atomic uint32_t hnext;		/* never-used index; written under handle_lock; relaxed */
 	uint32_t *hfree;		/* free handles; protected by handle_lock */
 	size_t nr_hfree;		/* protected by handle_lock */
-	size_t hfree_cap;		/* handle_lock; relaxed reads */
-	uint64_t handles_lost;		/* relaxed; see handle_put() */
+	_Atomic size_t hfree_cap;	/* written under handle_lock; relaxed */
+	_Atomic uint64_t handles_lost;	/* relaxed; see handle_put() */
 	uint32_t hprefault;		/* slots below are faulted in; handle_lock */
 
-	/* atomics, relaxed unless noted */
-	uint64_t pages_used, pages_used_max, mem_limit, reserve_target;
-	uint64_t pages_compacted, nowait_failed, meta_pages, pages_grown;
+	/* relaxed: counters and settings, no ordering implied */
+	_Atomic uint64_t pages_used, pages_used_max, mem_limit, reserve_target;
+	_Atomic uint64_t pages_compacted, nowait_failed, meta_pages, pages_grown;
 };
 
 /* Pages freed under a class lock, handed back to the pool after it. */
@@ -262,10 +268,19 @@ struct page_batch {
 	void *pg[32];
 };
 
-#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define ADD_RELAXED(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
-#define SUB_RELAXED(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+/*
+ * C11 atomics, relaxed: counters and fields read without their lock.
+ * LOCKED_ADD/SUB update a field that only its lock's holder writes: a
+ * relaxed load and store, no locked instruction.
+ */
+#define LOAD_RELAXED(p) atomic_load_explicit((p), memory_order_relaxed)
+#define STORE_RELAXED(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define ADD_RELAXED(p, v) \
+	((void)atomic_fetch_add_explicit((p), (v), memory_order_relaxed))
+#define SUB_RELAXED(p, v) \
+	((void)atomic_fetch_sub_explicit((p), (v), memory_order_relaxed))
+#define LOCKED_ADD(p, v) STORE_RELAXED((p), LOAD_RELAXED(p) + (v))
+#define LOCKED_SUB(p, v) STORE_RELAXED((p), LOAD_RELAXED(p) - (v))
 
 #ifdef ZRAMFUSE_DEBUG
 #define DEBUG_CHECK(pool) assert(zspool_check(pool) == 0)
@@ -355,20 +370,23 @@ static inline size_t slot_loc(uint64_t v, void *const **pages, void **huge)
  * any of its handles is handed out, and the handle reaches its user through
  * the user's own synchronization, so a relaxed load sees it.
  */
-static inline uint64_t *hslot(struct zspool *pool, uint32_t h)
+static inline _Atomic uint64_t *hslot(struct zspool *pool, uint32_t h)
 {
-	uint64_t *blk = LOAD_RELAXED(&pool->hblocks[h >> HBLOCK_SHIFT]);
+	_Atomic uint64_t *blk = LOAD_RELAXED(&pool->hblocks[h >> HBLOCK_SHIFT]);
 
 	return &blk[h & (HBLOCK_SLOTS - 1)];
 }
 
-/* Lock a live slot's bit (spinning); returns the slot value, unlocked. */
-static uint64_t slot_lock(uint64_t *s)
+/*
+ * Lock a live handle slot's bit (spinning); returns the slot value,
+ * unlocked.  (Not the store's page-slot lock, which is taken before it.)
+ */
+static uint64_t hslot_lock(_Atomic uint64_t *s)
 {
 	unsigned spins = 0;
 
 	for (;;) {
-		uint64_t v = __atomic_fetch_or(s, SLOT_LOCK, __ATOMIC_ACQUIRE);
+		uint64_t v = atomic_fetch_or_explicit(s, SLOT_LOCK, memory_order_acquire);
 
 		if (!(v & SLOT_LOCK))
 			return v;
@@ -381,9 +399,9 @@ static uint64_t slot_lock(uint64_t *s)
 	}
 }
 
-static inline void slot_unlock(uint64_t *s, uint64_t v)
+static inline void hslot_unlock(_Atomic uint64_t *s, uint64_t v)
 {
-	__atomic_store_n(s, v & ~SLOT_LOCK, __ATOMIC_RELEASE);
+	atomic_store_explicit(s, v & ~SLOT_LOCK, memory_order_release);
 }
 
 /* Copy between an object and a flat buffer, in at most two pieces. */
@@ -420,7 +438,7 @@ static void obj_copy(void *const *pages, size_t off, void *buf, size_t len,
 static int chunk_map(struct zspool *pool)
 {
 	struct chunk *c;
-	unsigned i;
+	unsigned i, nr;
 	void *base;
 
 	pthread_mutex_unlock(&pool->page_lock);
@@ -432,7 +450,8 @@ static int chunk_map(struct zspool *pool)
 	    /* descriptors must fit the slot's 41 address bits */
 	    (uintptr_t)base + (size_t)CHUNK_PAGES * PAGE_SIZE > VA_LIMIT)
 		goto fail;
-	if (pool->nr_chunks == pool->max_chunks) {
+	nr = LOAD_RELAXED(&pool->nr_chunks);
+	if (nr == pool->max_chunks) {
 		unsigned n = pool->max_chunks ? pool->max_chunks * 2 : 16;
 		struct chunk **a = realloc(pool->chunks, n * sizeof(*a));
 
@@ -444,10 +463,10 @@ static int chunk_map(struct zspool *pool)
 	c->base = base;
 	c->set[RELEASED].count = CHUNK_PAGES;
 	memset(c->set[RELEASED].bits, 0xff, sizeof(c->set[RELEASED].bits));
-	for (i = pool->nr_chunks; i > 0 && pool->chunks[i - 1]->base > c->base; i--)
+	for (i = nr; i > 0 && pool->chunks[i - 1]->base > c->base; i--)
 		pool->chunks[i] = pool->chunks[i - 1];
 	pool->chunks[i] = c;
-	STORE_RELAXED(&pool->nr_chunks, pool->nr_chunks + 1);
+	STORE_RELAXED(&pool->nr_chunks, nr + 1);
 	for (unsigned k = 0; k < 2; k++) {
 		if (pool->set_hint[k] > i)
 			pool->set_hint[k]++;	/* chunks above moved up */
@@ -465,7 +484,7 @@ fail:
 /* The index of the chunk holding @page; page_lock held. */
 static unsigned chunk_of(struct zspool *pool, const char *page)
 {
-	unsigned lo = pool->chunk_last, hi = pool->nr_chunks;
+	unsigned lo = pool->chunk_last, hi = LOAD_RELAXED(&pool->nr_chunks);
 
 	/* Pages come in runs: try the last answer first. */
 	if (lo < hi && page >= pool->chunks[lo]->base &&
@@ -489,7 +508,9 @@ static unsigned chunk_of(struct zspool *pool, const char *page)
 /* Take the lowest-addressed page of set @which; page_lock held. */
 static void *chunk_take(struct zspool *pool, int which)
 {
-	for (unsigned ci = pool->set_hint[which]; ci < pool->nr_chunks; ci++) {
+	unsigned nr = LOAD_RELAXED(&pool->nr_chunks);
+
+	for (unsigned ci = pool->set_hint[which]; ci < nr; ci++) {
 		struct chunk *c = pool->chunks[ci];
 		struct pageset *ps = &c->set[which];
 
@@ -508,7 +529,7 @@ static void *chunk_take(struct zspool *pool, int which)
 		}
 		assert(0);	/* count said there was one */
 	}
-	pool->set_hint[which] = pool->nr_chunks;
+	pool->set_hint[which] = nr;
 	return NULL;
 }
 
@@ -539,20 +560,23 @@ static void chunk_give(struct zspool *pool, char *page, int which)
 static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out)
 {
 	unsigned got = 0, resident;
+	uint64_t res;
 	int err = 0;
 
 	pthread_mutex_lock(&pool->page_lock);
-	if ((flags & ZSPOOL_NOWAIT) && pool->nr_resident < n) {
+	res = LOAD_RELAXED(&pool->nr_resident);
+	if ((flags & ZSPOOL_NOWAIT) && res < n) {
 		pthread_mutex_unlock(&pool->page_lock);
 		return -ENOMEM;
 	}
-	while (got < n && pool->nr_resident) {
+	while (got < n && res) {
 		out[got++] = chunk_take(pool, RESIDENT);
-		STORE_RELAXED(&pool->nr_resident, pool->nr_resident - 1);
+		res--;
 	}
+	STORE_RELAXED(&pool->nr_resident, res);
 	resident = got;
-	if (pool->trim_floor > pool->nr_resident)
-		pool->trim_floor = pool->nr_resident;
+	if (pool->trim_floor > res)
+		pool->trim_floor = res;
 	while (got < n) {
 		void *pg = chunk_take(pool, RELEASED);
 
@@ -569,7 +593,7 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 			chunk_give(pool, out[--got], RELEASED);
 		while (got)
 			chunk_give(pool, out[--got], RESIDENT);
-		STORE_RELAXED(&pool->nr_resident, pool->nr_resident + resident);
+		LOCKED_ADD(&pool->nr_resident, resident);
 	}
 	pthread_mutex_unlock(&pool->page_lock);
 	return err;
@@ -578,6 +602,7 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 /* Return pages to the resident set; true when a trim is due. */
 static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 {
+	uint64_t res;
 	bool trim;
 
 	if (!n)
@@ -585,17 +610,18 @@ static bool pages_put(struct zspool *pool, void **pg, unsigned n)
 	pthread_mutex_lock(&pool->page_lock);
 	for (unsigned i = 0; i < n; i++)
 		chunk_give(pool, pg[i], RESIDENT);
-	STORE_RELAXED(&pool->nr_resident, pool->nr_resident + n);
+	res = LOAD_RELAXED(&pool->nr_resident) + n;
+	STORE_RELAXED(&pool->nr_resident, res);
 	/*
 	 * Due when the free pages beyond the reserve are many, more than
 	 * those in use, and many more than the last trim left behind (in
 	 * runs too short to release): otherwise every later free would scan
 	 * the same short runs again.
 	 */
-	trim = pool->nr_resident > LOAD_RELAXED(&pool->reserve_target) + AUTO_TRIM_MIN &&
-	       pool->nr_resident > LOAD_RELAXED(&pool->reserve_target) +
-				   LOAD_RELAXED(&pool->pages_used) &&
-	       pool->nr_resident > pool->trim_floor + AUTO_TRIM_MIN;
+	trim = res > LOAD_RELAXED(&pool->reserve_target) + AUTO_TRIM_MIN &&
+	       res > LOAD_RELAXED(&pool->reserve_target) +
+		     LOAD_RELAXED(&pool->pages_used) &&
+	       res > pool->trim_floor + AUTO_TRIM_MIN;
 	pthread_mutex_unlock(&pool->page_lock);
 	return trim;
 }
@@ -673,11 +699,11 @@ static uint64_t trim_to(struct zspool *pool, uint64_t keep, unsigned min_run)
 		uint64_t res;
 
 		pthread_mutex_lock(&pool->page_lock);
-		if (pool->nr_chunks != chunks) {	/* first round, or a chunk came */
-			chunks = cc = pool->nr_chunks;
+		if (LOAD_RELAXED(&pool->nr_chunks) != chunks) {	/* first round, or a chunk came */
+			chunks = cc = LOAD_RELAXED(&pool->nr_chunks);
 			pn = 0;
 		}
-		res = pool->nr_resident;
+		res = LOAD_RELAXED(&pool->nr_resident);
 		while (cc > 0 && nr < TRIM_RUNS && res > keep) {
 			struct chunk *c = pool->chunks[cc - 1];
 			struct pageset *ps = &c->set[RESIDENT];
@@ -740,7 +766,7 @@ static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
 
 	if (b >= MAX_HBLOCKS)
 		return -ENOMEM;
-	if (pool->hblocks[b])
+	if (LOAD_RELAXED(&pool->hblocks[b]))
 		return 0;
 	if (flags & ZSPOOL_NOWAIT)
 		return -ENOMEM;
@@ -748,7 +774,7 @@ static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (blk == MAP_FAILED)
 		return -ENOMEM;
-	__atomic_store_n(&pool->hblocks[b], blk, __ATOMIC_RELEASE);
+	atomic_store_explicit(&pool->hblocks[b], blk, memory_order_release);
 	return 0;
 }
 
@@ -764,15 +790,15 @@ static int hblock_premap(struct zspool *pool, uint32_t b)
 
 	if (b >= MAX_HBLOCKS)
 		return -ENOMEM;
-	if (__atomic_load_n(&pool->hblocks[b], __ATOMIC_ACQUIRE))
+	if (atomic_load_explicit(&pool->hblocks[b], memory_order_acquire))
 		return 0;
 	blk = mmap(NULL, HBLOCK_BYTES, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (blk == MAP_FAILED)
 		return -ENOMEM;
 	pthread_mutex_lock(&pool->handle_lock);
-	if (!pool->hblocks[b]) {
-		__atomic_store_n(&pool->hblocks[b], blk, __ATOMIC_RELEASE);
+	if (!LOAD_RELAXED(&pool->hblocks[b])) {
+		atomic_store_explicit(&pool->hblocks[b], blk, memory_order_release);
 		blk = NULL;
 	}
 	pthread_mutex_unlock(&pool->handle_lock);
@@ -800,16 +826,18 @@ static int handle_refill(struct zspool *pool, struct zs_class *cls,
 	if (n)
 		memcpy(cls->hcache, pool->hfree + pool->nr_hfree, n * sizeof(uint32_t));
 	while (n < HANDLE_BATCH) {
+		uint32_t next = LOAD_RELAXED(&pool->hnext);
+
 		/* NOWAIT: only slots that zspool_refill() has faulted in */
-		if ((flags & ZSPOOL_NOWAIT) && pool->hnext >= pool->hprefault) {
+		if ((flags & ZSPOOL_NOWAIT) && next >= pool->hprefault) {
 			err = -ENOMEM;
 			break;
 		}
-		err = hblock_ensure(pool, pool->hnext, flags);
+		err = hblock_ensure(pool, next, flags);
 		if (err)
 			break;
-		cls->hcache[n++] = pool->hnext;
-		STORE_RELAXED(&pool->hnext, pool->hnext + 1);
+		cls->hcache[n++] = next;
+		STORE_RELAXED(&pool->hnext, next + 1);
 	}
 	pthread_mutex_unlock(&pool->handle_lock);
 	cls->nr_hcache = n;
@@ -840,16 +868,19 @@ static void handle_put(struct zspool *pool, struct zs_class *cls, uint32_t h)
 	if (cls->nr_hcache == HCACHE) {
 		cls->nr_hcache -= HANDLE_BATCH;
 		pthread_mutex_lock(&pool->handle_lock);
-		if (pool->nr_hfree + HANDLE_BATCH > pool->hfree_cap) {
-			size_t cap = pool->hfree_cap * 2 + 4 * HANDLE_BATCH;
-			uint32_t *a = realloc(pool->hfree, cap * sizeof(*a));
+		size_t cap = LOAD_RELAXED(&pool->hfree_cap);
 
+		if (pool->nr_hfree + HANDLE_BATCH > cap) {
+			uint32_t *a;
+
+			cap = cap * 2 + 4 * HANDLE_BATCH;
+			a = realloc(pool->hfree, cap * sizeof(*a));
 			if (a) {
 				pool->hfree = a;
 				STORE_RELAXED(&pool->hfree_cap, cap);
 			}
 		}
-		if (pool->nr_hfree + HANDLE_BATCH <= pool->hfree_cap) {
+		if (pool->nr_hfree + HANDLE_BATCH <= LOAD_RELAXED(&pool->hfree_cap)) {
 			memcpy(pool->hfree + pool->nr_hfree,
 			       cls->hcache + cls->nr_hcache,
 			       HANDLE_BATCH * sizeof(uint32_t));
@@ -980,12 +1011,12 @@ static void slab_init(struct zspool *pool, struct zs_class *cls, void *page)
 	ADD_RELAXED(&pool->meta_pages, 1);
 }
 
-static void max_update(uint64_t *max, uint64_t v)
+static void max_update(_Atomic uint64_t *max, uint64_t v)
 {
 	uint64_t cur = LOAD_RELAXED(max);
 
-	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, true,
-			__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	while (v > cur && !atomic_compare_exchange_weak_explicit(max, &cur, v,
+			memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -1001,7 +1032,8 @@ static int zspage_pages_get(struct zspool *pool, unsigned n, unsigned extra,
 	 * Claim first, then compare: two classes racing for the last pages
 	 * may both be refused, but the limit is never exceeded.
 	 */
-	uint64_t used = ADD_RELAXED(&pool->pages_used, n);
+	uint64_t used = atomic_fetch_add_explicit(&pool->pages_used, n,
+						  memory_order_relaxed) + n;
 	int err;
 
 	if (limit && used > limit) {
@@ -1043,7 +1075,7 @@ static int zspage_create(struct zspool *pool, struct zs_class *cls,
 	zs->free_head = 0;
 	zs->inuse = 0;
 	group_insert(cls, zs);
-	STORE_RELAXED(&cls->zspages, cls->zspages + 1);
+	LOCKED_ADD(&cls->zspages, 1);
 	return 0;
 }
 
@@ -1058,7 +1090,7 @@ static bool zspage_destroy(struct zspool *pool, struct zs_class *cls,
 	for (unsigned i = 0; i < cls->ppz; i++)
 		trim |= batch_add(pool, pb, zs->pages[i]);
 	trim |= desc_free(pool, cls, zs, pb);
-	STORE_RELAXED(&cls->zspages, cls->zspages - 1);
+	LOCKED_SUB(&cls->zspages, 1);
 	SUB_RELAXED(&pool->pages_used, cls->ppz);
 	return trim;
 }
@@ -1177,15 +1209,16 @@ int zspool_create(const struct zspool_config *cfg, struct zspool **out)
 	}
 	lock_init(&pool->page_lock);
 	lock_init(&pool->handle_lock);
-	pool->hnext = 1;		/* handle 0 is never valid */
+	atomic_init(&pool->hnext, 1);	/* handle 0 is never valid */
 #if HAVE_DECL_MADV_DONTNEED_LOCKED
-	pool->madv_advice = MADV_DONTNEED_LOCKED;
+	atomic_init(&pool->madv_advice, MADV_DONTNEED_LOCKED);
 #else
-	pool->madv_advice = 24;		/* MADV_DONTNEED_LOCKED, Linux 5.18 */
+	/* MADV_DONTNEED_LOCKED, Linux 5.18 */
+	atomic_init(&pool->madv_advice, 24);
 #endif
 	if (cfg) {
-		pool->mem_limit = cfg->mem_limit_pages;
-		pool->reserve_target = cfg->reserve_pages;
+		atomic_init(&pool->mem_limit, cfg->mem_limit_pages);
+		atomic_init(&pool->reserve_target, cfg->reserve_pages);
 	}
 	*out = pool;
 	return 0;
@@ -1196,12 +1229,12 @@ void zspool_destroy(struct zspool *pool)
 	if (!pool)
 		return;
 	DEBUG_CHECK(pool);
-	for (unsigned i = 0; i < pool->nr_chunks; i++) {
+	for (unsigned i = 0; i < LOAD_RELAXED(&pool->nr_chunks); i++) {
 		munmap(pool->chunks[i]->base, (size_t)CHUNK_PAGES * PAGE_SIZE);
 		free(pool->chunks[i]);
 	}
-	for (unsigned b = 0; b < MAX_HBLOCKS && pool->hblocks[b]; b++)
-		munmap(pool->hblocks[b], HBLOCK_BYTES);
+	for (unsigned b = 0; b < MAX_HBLOCKS && LOAD_RELAXED(&pool->hblocks[b]); b++)
+		munmap((void *)LOAD_RELAXED(&pool->hblocks[b]), HBLOCK_BYTES);
 	for (unsigned i = 0; i < pool->nr_classes; i++)
 		pthread_mutex_destroy(&pool->classes[i].lock);
 	pthread_mutex_destroy(&pool->page_lock);
@@ -1243,7 +1276,7 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 			goto out;
 		}
 		STORE_RELAXED(hslot(pool, h), slot_make(pg, 0, size));
-		STORE_RELAXED(&cls->zspages, cls->zspages + 1);
+		LOCKED_ADD(&cls->zspages, 1);
 		goto done;
 	}
 	zs = group_pick(cls, false);
@@ -1259,8 +1292,8 @@ int zspool_alloc(struct zspool *pool, size_t size, unsigned flags,
 	group_update(cls, zs);
 	STORE_RELAXED(hslot(pool, h), slot_make(zs, idx, size));
 done:
-	STORE_RELAXED(&cls->objs_allocated, cls->objs_allocated + 1);
-	STORE_RELAXED(&cls->bytes_allocated, cls->bytes_allocated + size);
+	LOCKED_ADD(&cls->objs_allocated, 1);
+	LOCKED_ADD(&cls->bytes_allocated, size);
 	*out = h;
 out:
 	pthread_mutex_unlock(&cls->lock);
@@ -1275,11 +1308,11 @@ static bool free_locked(struct zspool *pool, struct zs_class *cls, uint32_t h,
 	struct zspage *zs = slot_desc(v);
 
 	assert((v & (SLOT_LIVE | SLOT_LOCK)) == SLOT_LIVE);
-	STORE_RELAXED(&cls->objs_allocated, cls->objs_allocated - 1);
-	STORE_RELAXED(&cls->bytes_allocated, cls->bytes_allocated - slot_size(v));
+	LOCKED_SUB(&cls->objs_allocated, 1);
+	LOCKED_SUB(&cls->bytes_allocated, slot_size(v));
 	handle_put(pool, cls, h);
 	if (cls->huge) {
-		STORE_RELAXED(&cls->zspages, cls->zspages - 1);
+		LOCKED_SUB(&cls->zspages, 1);
 		SUB_RELAXED(&pool->pages_used, 1);
 		return batch_add(pool, pb, zs);
 	}
@@ -1404,31 +1437,31 @@ size_t zspool_obj_size(struct zspool *pool, zspool_handle_t h)
 void zspool_write(struct zspool *pool, zspool_handle_t h, const void *src,
 		  size_t len)
 {
-	uint64_t *s = hslot(pool, h);
-	uint64_t v = slot_lock(s);
+	_Atomic uint64_t *s = hslot(pool, h);
+	uint64_t v = hslot_lock(s);
 	void *const *pages, *huge;
 	size_t off = slot_loc(v, &pages, &huge);
 
 	assert(len <= slot_size(v));
 	obj_copy(pages, off, (void *)src, len, false);
-	slot_unlock(s, v);
+	hslot_unlock(s, v);
 }
 
 void zspool_read(struct zspool *pool, zspool_handle_t h, void *dst, size_t len)
 {
-	uint64_t *s = hslot(pool, h);
-	uint64_t v = slot_lock(s);
+	_Atomic uint64_t *s = hslot(pool, h);
+	uint64_t v = hslot_lock(s);
 	void *const *pages, *huge;
 	size_t off = slot_loc(v, &pages, &huge);
 
 	assert(len <= slot_size(v));
 	obj_copy(pages, off, dst, len, true);
-	slot_unlock(s, v);
+	hslot_unlock(s, v);
 }
 
 const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce)
 {
-	uint64_t v = slot_lock(hslot(pool, h));
+	uint64_t v = hslot_lock(hslot(pool, h));
 	void *const *pages, *huge;
 	size_t off = slot_loc(v, &pages, &huge);
 	size_t len = slot_size(v);
@@ -1441,9 +1474,9 @@ const void *zspool_map(struct zspool *pool, zspool_handle_t h, void *bounce)
 
 void zspool_unmap(struct zspool *pool, zspool_handle_t h)
 {
-	uint64_t *s = hslot(pool, h);
+	_Atomic uint64_t *s = hslot(pool, h);
 
-	slot_unlock(s, LOAD_RELAXED(s));
+	hslot_unlock(s, LOAD_RELAXED(s));
 }
 
 /* ---- compaction ------------------------------------------------------ */
@@ -1451,7 +1484,9 @@ void zspool_unmap(struct zspool *pool, zspool_handle_t h)
 /* Whole zspages' worth of free object slots in @cls; class lock held. */
 static uint64_t class_spare_zspages(const struct zs_class *cls)
 {
-	return (cls->zspages * cls->objs - cls->objs_allocated) / cls->objs;
+	uint64_t slots = LOAD_RELAXED(&cls->zspages) * cls->objs;
+
+	return (slots - LOAD_RELAXED(&cls->objs_allocated)) / cls->objs;
 }
 
 /*
@@ -1468,7 +1503,8 @@ static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
 	group_remove(cls, src);
 	for (unsigned i = 0; i < cls->objs && src->inuse; i++) {
 		uint32_t h = owner[i];
-		uint64_t *s, v;
+		_Atomic uint64_t *s;
+		uint64_t v;
 		unsigned idx;
 
 		if (h & OWNER_FREE)
@@ -1481,15 +1517,15 @@ static bool compact_zspage(struct zspool *pool, struct zs_class *cls,
 		}
 		s = hslot(pool, h);
 		v = LOAD_RELAXED(s);
-		if ((v & SLOT_LOCK) || !__atomic_compare_exchange_n(s, &v,
-				v | SLOT_LOCK, false, __ATOMIC_ACQUIRE,
-				__ATOMIC_RELAXED))
+		if ((v & SLOT_LOCK) || !atomic_compare_exchange_strong_explicit(s, &v,
+				v | SLOT_LOCK, memory_order_acquire,
+				memory_order_relaxed))
 			break;		/* being read: leave this zspage */
 		idx = obj_take(dst, h);
 		obj_copy(src->pages, (size_t)i * cls->size, buf, slot_size(v), true);
 		obj_copy(dst->pages, (size_t)idx * cls->size, buf, slot_size(v), false);
 		obj_put(src, i);
-		slot_unlock(s, slot_make(dst, idx, slot_size(v)));
+		hslot_unlock(s, slot_make(dst, idx, slot_size(v)));
 		if (dst->inuse == cls->objs) {
 			group_insert(cls, dst);
 			dst = NULL;
@@ -1569,9 +1605,9 @@ static void hfree_grow_ahead(struct zspool *pool)
 		uint32_t *a, *old = NULL;
 
 		pthread_mutex_lock(&pool->handle_lock);
-		need = (size_t)pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE +
-		       4 * HANDLE_BATCH;
-		cap = pool->hfree_cap;
+		need = (size_t)LOAD_RELAXED(&pool->hnext) +
+		       HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE + 4 * HANDLE_BATCH;
+		cap = LOAD_RELAXED(&pool->hfree_cap);
 		pthread_mutex_unlock(&pool->handle_lock);
 		if (cap >= need)
 			return;
@@ -1581,7 +1617,7 @@ static void hfree_grow_ahead(struct zspool *pool)
 			return;
 		memset(a, 0, cap * sizeof(*a));
 		pthread_mutex_lock(&pool->handle_lock);
-		if (pool->hfree_cap < cap) {
+		if (LOAD_RELAXED(&pool->hfree_cap) < cap) {
 			if (pool->nr_hfree)
 				memcpy(a, pool->hfree, pool->nr_hfree * sizeof(*a));
 			old = pool->hfree;
@@ -1627,13 +1663,14 @@ void zspool_page_free(struct zspool *pool, void *page)
 static void handles_prefault(struct zspool *pool)
 {
 	for (;;) {
-		uint32_t from, to, upto;
+		uint32_t from, to, upto, next;
 
 		pthread_mutex_lock(&pool->handle_lock);
-		upto = pool->hnext + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
+		next = LOAD_RELAXED(&pool->hnext);
+		upto = next + HANDLE_PREFAULT_PAGES * HSLOTS_PER_PAGE;
 		from = pool->hprefault;
-		if (from < (pool->hnext & ~(HSLOTS_PER_PAGE - 1)))
-			from = pool->hnext & ~(HSLOTS_PER_PAGE - 1);
+		if (from < (next & ~(HSLOTS_PER_PAGE - 1)))
+			from = next & ~(HSLOTS_PER_PAGE - 1);
 		pthread_mutex_unlock(&pool->handle_lock);
 		/* blocks are mapped outside handle_lock too, as chunks are */
 		to = from;
@@ -1642,7 +1679,7 @@ static void handles_prefault(struct zspool *pool)
 		if (to <= from)
 			break;
 		for (uint32_t h = from; h < to; h += HSLOTS_PER_PAGE)
-			__atomic_fetch_add(hslot(pool, h), 0, __ATOMIC_RELAXED);
+			ADD_RELAXED(hslot(pool, h), 0);
 		pthread_mutex_lock(&pool->handle_lock);
 		if (pool->hprefault < to)
 			pool->hprefault = to;
@@ -1665,7 +1702,8 @@ static uint64_t reserve_add(struct zspool *pool, uint64_t upto, uint64_t max)
 		unsigned n = 0;
 
 		pthread_mutex_lock(&pool->page_lock);
-		while (n < 64 && added + n < max && pool->nr_resident + n < upto) {
+		while (n < 64 && added + n < max &&
+		       LOAD_RELAXED(&pool->nr_resident) + n < upto) {
 			void *p = chunk_take(pool, RELEASED);
 
 			if (!p && chunk_map(pool))
@@ -1791,7 +1829,7 @@ void zspool_class_stats(struct zspool *pool, unsigned idx,
 static int check_zspage(struct zspool *pool, struct zs_class *cls,
 			struct zspage *zs, unsigned g)
 {
-	uint32_t *owner = zs_owner(zs);
+	uint32_t *owner = zs_owner(zs), hnext = LOAD_RELAXED(&pool->hnext);
 	unsigned nfree = 0, live = 0;
 
 	CHECK(zs->cls == cls, "class %u: zspage %p has class %p", cls->index,
@@ -1813,7 +1851,7 @@ static int check_zspage(struct zspool *pool, struct zs_class *cls,
 		if (owner[i] & OWNER_FREE)
 			continue;
 		live++;
-		CHECK(owner[i] && owner[i] < pool->hnext,
+		CHECK(owner[i] && owner[i] < hnext,
 		      "class %u: zspage %p object %u owner %u out of range",
 		      cls->index, (void *)zs, i, owner[i]);
 		v = LOAD_RELAXED(hslot(pool, owner[i]));
@@ -1832,6 +1870,9 @@ static int check_class(struct zspool *pool, struct zs_class *cls,
 		       uint64_t *pages, uint64_t *free_handles)
 {
 	uint64_t zspages = 0, objs = 0;
+	uint64_t c_zspages = LOAD_RELAXED(&cls->zspages);
+	uint64_t c_objs = LOAD_RELAXED(&cls->objs_allocated);
+	uint32_t hnext = LOAD_RELAXED(&pool->hnext);
 	unsigned nh = 0;
 
 	for (unsigned g = 0; g < NR_GROUPS; g++) {
@@ -1856,15 +1897,14 @@ static int check_class(struct zspool *pool, struct zs_class *cls,
 	for (; nh < cls->nr_hcache; nh++) {
 		uint32_t h = cls->hcache[nh];
 
-		CHECK(h && h < pool->hnext && !(LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE),
+		CHECK(h && h < hnext && !(LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE),
 		      "class %u: bad free handle %u", cls->index, h);
 	}
 	if (cls->huge)
-		zspages = objs = cls->objs_allocated;
-	CHECK(zspages == cls->zspages && objs == cls->objs_allocated,
+		zspages = objs = c_objs;
+	CHECK(zspages == c_zspages && objs == c_objs,
 	      "class %u: counters %" PRIu64 "/%" PRIu64 " but found %" PRIu64
-	      "/%" PRIu64, cls->index, cls->zspages, cls->objs_allocated,
-	      zspages, objs);
+	      "/%" PRIu64, cls->index, c_zspages, c_objs, zspages, objs);
 	*pages += zspages * cls->ppz;
 	*free_handles += nh;
 	return 0;
@@ -1880,6 +1920,7 @@ static int check_handles(struct zspool *pool, uint64_t free_handles)
 	uint64_t *objs = calloc(pool->nr_classes, sizeof(*objs));
 	uint64_t *bytes = calloc(pool->nr_classes, sizeof(*bytes));
 	uint64_t live = 0, nfree = 0;
+	uint32_t hnext = LOAD_RELAXED(&pool->hnext);
 	int err = 0;
 
 	if (!objs || !bytes) {
@@ -1887,7 +1928,7 @@ static int check_handles(struct zspool *pool, uint64_t free_handles)
 		free(bytes);
 		return 0;	/* cannot check; not an inconsistency */
 	}
-	for (uint32_t h = 1; h < pool->hnext && !err; h++) {
+	for (uint32_t h = 1; h < hnext && !err; h++) {
 		uint64_t v = LOAD_RELAXED(hslot(pool, h));
 		struct zs_class *cls = class_of_size(pool, slot_size(v));
 
@@ -1914,26 +1955,27 @@ static int check_handles(struct zspool *pool, uint64_t free_handles)
 	for (size_t i = 0; i < pool->nr_hfree && !err; i++) {
 		uint32_t h = pool->hfree[i];
 
-		if (!h || h >= pool->hnext || (LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE)) {
+		if (!h || h >= hnext || (LOAD_RELAXED(hslot(pool, h)) & SLOT_LIVE)) {
 			fprintf(stderr, "zspool_check: bad free handle %u\n", h);
 			err = -EUCLEAN;
 		}
 	}
 	nfree = pool->nr_hfree + LOAD_RELAXED(&pool->handles_lost);
-	if (!err && live + nfree + free_handles != pool->hnext - 1U) {
+	if (!err && live + nfree + free_handles != hnext - 1U) {
 		fprintf(stderr, "zspool_check: %" PRIu64 " live + %" PRIu64
 			" free handles of %u\n", live, nfree + free_handles,
-			pool->hnext - 1);
+			hnext - 1);
 		err = -EUCLEAN;
 	}
 	for (unsigned i = 0; i < pool->nr_classes && !err; i++) {
 		struct zs_class *cls = &pool->classes[i];
+		uint64_t c_objs = LOAD_RELAXED(&cls->objs_allocated);
+		uint64_t c_bytes = LOAD_RELAXED(&cls->bytes_allocated);
 
-		if (objs[i] != cls->objs_allocated || bytes[i] != cls->bytes_allocated) {
+		if (objs[i] != c_objs || bytes[i] != c_bytes) {
 			fprintf(stderr, "zspool_check: class %u: %" PRIu64 " objects, %"
 				PRIu64 " bytes, but counters say %" PRIu64 ", %" PRIu64
-				"\n", i, objs[i], bytes[i], cls->objs_allocated,
-				cls->bytes_allocated);
+				"\n", i, objs[i], bytes[i], c_objs, c_bytes);
 			err = -EUCLEAN;
 		}
 	}

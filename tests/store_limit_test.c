@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "headroom.h"
+#include "reserve.h"
 #include "store_test.h"
 
 #define PAGE STORE_PAGE_SIZE
