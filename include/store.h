@@ -61,12 +61,7 @@ struct store_config {
 	/* recompression priority 1 (recomp_algorithm), NULL = none yet */
 	const char *recomp;
 	int recomp_level;		/* 0 = its default */
-	/* a thread re-encodes read-back pages with it (src/recomp.c) */
-	bool recomp_readback;
 	unsigned max_zspage_pages;	/* 0 = 8 */
-	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill,
-	 * headroom, the backing file's). */
-	bool io_flusher;
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;
 	/*

@@ -285,7 +285,7 @@ int store_set_backing_dev(struct store *st, const char *path)
 		ret = -EBUSY;
 		goto out;
 	}
-	ret = backing_open(path, st->io_flusher, &bf);
+	ret = backing_open(path, &bf);
 	if (ret < 0)
 		goto out;
 	/* no page was ever written to the old one: nothing reads it */
