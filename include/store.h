@@ -298,7 +298,7 @@ int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done);
 /* Wait until every freed block of the backing file has its hole punched
  * (under the post-processing lock, as store_backing_dev()). */
-void store_wb_sync(struct store *st);
+void store_backing_sync(struct store *st);
 /*
  * zram's debugfs block_state for the stored pages of @f, one line each:
  * "index access_time flags" with flags s(ame) w(ritten back) h(uge)

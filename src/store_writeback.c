@@ -312,7 +312,7 @@ bool store_has_backing_dev(struct store *st)
 	return atomic_load_explicit(&st->wb.backing, memory_order_relaxed) != NULL;
 }
 
-void store_wb_sync(struct store *st)
+void store_backing_sync(struct store *st)
 {
 	struct backing *bf;
 
