@@ -28,6 +28,9 @@
  * and it holds a slot lock only to read a page (a few microseconds).  A
  * pass that finds no memory for a new object stops, and so does the
  * thread until its next look.
+ *
+ * Locks: r->lock, a leaf (the stop flag); a pass takes the store's
+ * (store_recompress(): pp_lock, then slot locks one at a time).
  */
 #include "config.h"
 
