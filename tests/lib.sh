@@ -272,7 +272,13 @@ zf_swapon() {
 	zf_swap_lock
 	mkswap "$1" >/dev/null || zf_fail "mkswap $1"
 	ZF_SWAPS="$1 $ZF_SWAPS"
-	swapon --discard "$1" || zf_fail "swapon $1"
+	# The highest priority there is: the cgroup's pages go to the device
+	# under test even when the machine has other swap on (a zram, or a
+	# run killed before its trap could swapoff), so a test measures and
+	# verifies its own device and no other.
+	swapon --discard --priority 32767 "$1" || zf_fail "swapon $1"
+	_other=$(awk -v d="$1" 'NR > 1 && $1 != d {printf " %s (priority %s)", $1, $5}' /proc/swaps)
+	[ -z "$_other" ] || zf_log "other swap on this machine, below ours:$_other"
 }
 
 # zf_cgroup NAME LIMIT_BYTES: make a cgroup v1 memory cgroup; sets ZF_CG
