@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define BACKING_BLOCK_SIZE 4096u
+/* Blocks a backing file may have (16 TiB); a larger one is used this far. */
+#define BACKING_MAX_BLOCKS (UINT64_C(1) << 32)
 
 struct backing;
 

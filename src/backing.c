@@ -282,6 +282,8 @@ int backing_open(const char *path, struct backing **out)
 	}
 	bf->fd = fd;
 	bf->blocks = bytes / BACKING_BLOCK_SIZE;
+	if (bf->blocks > BACKING_MAX_BLOCKS)
+		bf->blocks = BACKING_MAX_BLOCKS;
 	bf->words = (bf->blocks + BACKING_WORD_BITS - 1) / BACKING_WORD_BITS;
 	bf->path = strdup(path);
 	bf->used = calloc(bf->words, sizeof(*bf->used));

@@ -13,8 +13,9 @@
  * src/reserve.c), then under the slot lock the slot switched to the new
  * content, and after the unlock the old object freed.  A partial page is
  * read under the lock, modified and re-encoded without it, and switched
- * in only if the slot's generation is unchanged (an idle mark set
- * meanwhile does not count), else redone.  Failure at any point leaves
+ * in only if the slot's (info, val) are unchanged - its generation and
+ * its content's stamp (store_internal.h); an idle mark set meanwhile does
+ * not count - else redone.  Failure at any point leaves
  * the old content in place.
  *
  * A read decodes under the slot lock into the caller's buffer (a partial
@@ -160,6 +161,7 @@ static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 		}
 		slot_unlock_touch(s, t->now);
 		ret = store_read_backing(st, t, val);
+		store_wait_point(s);
 		slot_lock(s);
 		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
 		if (same && ret == 0)
@@ -286,6 +288,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 			if (ret < 0)
 				return ret;
 		}
+		store_wait_point(s);
 		slot_lock(s);
 		/* an idle mark set meanwhile changes nothing of the content */
 		if ((slot_info(s) & ~SLOT_IDLE) == oldi && s->val == oldv)

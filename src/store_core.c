@@ -25,10 +25,13 @@
  * read back, the codec's priority) and a generation; val is the zspool
  * handle, the fill word of a same-filled page, or the block of a
  * written-back page in the backing file, with the index of the page's
- * dictionary in its top 4 bits (store_dict.c).  info and val change only
- * under the slot's lock; every change of content advances the generation,
- * so that a writer that let go of the lock to allocate can tell whether
- * the slot changed meanwhile.  Post-processing costs no memory per slot:
+ * dictionary in its top 4 bits (store_dict.c) and, for a handle or a
+ * block, the content's stamp above it.  info and val change only under
+ * the slot's lock; every change of content advances the generation and
+ * every new object or block has a new stamp, so that an operation that
+ * let go of the lock (to allocate, to read the disk) can tell whether the
+ * slot changed meanwhile, however often (SLOT_STAMP_SHIFT says why the
+ * generation alone could not).  Post-processing costs no memory per slot:
  * its flags take spare bits of info, and the access time that idle
  * tracking needs (zram's ac_time, 8 bytes per slot) lives in the lock word
  * (store_writeback.c).
@@ -93,6 +96,9 @@
 #include "reclaim.h"
 #include "store_internal.h"
 #include "zspool.h"
+
+/* Tests only (store_internal.h). */
+void (*store_test_wait)(struct slot *s);
 
 /* ---- the slot lock ---------------------------------------------------- */
 
@@ -596,7 +602,7 @@ int store_encode(struct store *st, struct store_tls *t,
 		return ret;
 	zspool_write(st->pool, h, data, (size_t)n);
 	*info = flags | (uint32_t)n;
-	*val = h | dict;
+	*val = h | store_stamp(st, t) | dict;
 	return 0;
 }
 

@@ -43,6 +43,7 @@
 #ifndef ZRAMFUSE_STORE_INTERNAL_H
 #define ZRAMFUSE_STORE_INTERNAL_H
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "codec.h"
 #include "pp.h"
 #include "reserve.h"
@@ -92,8 +94,8 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_PRIO_HI (1u << 20)
 #define SLOT_PRIO_MASK (SLOT_PRIO_LO | SLOT_PRIO_HI)
 #define SLOT_READ (1u << 21)		/* read since it was written */
-/* The top bits count changes of the slot, so that a writer that let go
- * of the lock to allocate can tell whether the slot changed meanwhile. */
+/* The top bits count changes of the slot (with val's stamp below: how an
+ * operation that let go of the lock tells whether the slot changed). */
 #define SLOT_GEN_SHIFT 22
 #define SLOT_GEN_ONE (1u << SLOT_GEN_SHIFT)
 #define SLOT_GEN_MASK (~0u << SLOT_GEN_SHIFT)
@@ -108,14 +110,46 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_TIME_MAX (UINT32_MAX >> SLOT_TIME_SHIFT)
 
 /*
- * An object's or a written-back page's dictionary: an index into
- * st->dict.table in the top bits of val, 0 = none (store_dict.c).
+ * val of a page with an object or a block: [dict 4][stamp 28][where 32].
+ *
+ * where: the zspool handle (below 2^30) or the backing file's block
+ * (below BACKING_MAX_BLOCKS, 2^32).
+ *
+ * dict: the page's dictionary, an index into st->dict.table, 0 = none
+ * (store_dict.c).
+ *
+ * stamp: which content this is.  An operation that lets go of the slot
+ * lock - a partial write while it re-encodes, a read of a written-back
+ * page while the disk reads, a writeback or recompression pass while it
+ * writes or re-encodes - takes the slot's (info, val) before and
+ * switches only if they are the same after.  info's 10-bit generation
+ * alone wraps after 1024 changes, and handles (and blocks) are reused
+ * last-in first-out, so a slot rewritten 1024 * k times while a preempted
+ * thread waited could show the old pair again over new data.  Every new
+ * object or block therefore gets a stamp from one store-wide sequence,
+ * handed to each thread in runs of STORE_STAMP_RUN: two contents of a
+ * slot can show the same val only when 2^28 stamps (a quarter of a
+ * billion pages stored, 1 TiB) were handed out between them, and the
+ * generation agrees too.  It costs no memory (these bits were unused:
+ * handles and blocks need 32) and one thread-local increment per stored
+ * page.  A same-filled page's val is its fill word, with no room for a
+ * stamp; it needs none: equal (info, val) there means equal content,
+ * and a partial write that meets the same content again is still
+ * correct (it is as if it came after the last change).  The trade-offs
+ * against the alternatives: a wider per-slot counter would need a
+ * 24-byte slot (+50% table memory); holding freed handles back from
+ * reuse while anyone waits would put a check into every free.
  */
 #define SLOT_DICT_SHIFT 60
-#define SLOT_OBJ_MASK ((UINT64_C(1) << SLOT_DICT_SHIFT) - 1)
+#define SLOT_STAMP_SHIFT 32
+#define SLOT_OBJ_MASK ((UINT64_C(1) << SLOT_STAMP_SHIFT) - 1)
+#define SLOT_STAMP_MASK (((UINT64_C(1) << SLOT_DICT_SHIFT) - 1) & ~SLOT_OBJ_MASK)
+#define SLOT_DICT_MASK (~UINT64_C(0) << SLOT_DICT_SHIFT)
+#define STORE_STAMP_RUN 1024u		/* stamps a thread takes at a time */
 #define STORE_DICTS 8			/* table entries; 0 is "none" */
 
 _Static_assert(STORE_DICTS <= 16, "a dictionary index fits val's top 4 bits");
+_Static_assert(BACKING_MAX_BLOCKS - 1 <= SLOT_OBJ_MASK, "a block fits val's low bits");
 
 struct slot {
 	_Atomic uint32_t lock;		/* state 0 free, 1 held, 2 held + sleepers; time */
@@ -167,6 +201,7 @@ struct store_tls {
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
 	uint32_t now;			/* owner only: store_now() of this operation */
+	uint64_t stamp, stamp_end;	/* owner only: this thread's run of stamps */
 	/* owner only: compressed output, and a page to read-modify-write */
 	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
 	unsigned char page[STORE_PAGE_SIZE];
@@ -266,6 +301,7 @@ struct store {
 	pthread_key_t key;		/* this thread's struct store_tls */
 	_Atomic uint64_t mem_limit;	/* bytes; relaxed */
 	_Atomic uint64_t table_bytes;	/* relaxed */
+	_Atomic uint64_t stamps;	/* relaxed: the next run of stamps */
 	pthread_mutex_t tls_lock;
 	struct store_tls *tls_list;	/* protected by tls_lock */
 	int64_t dead[C_NR];		/* exited threads' counters; tls_lock */
@@ -377,6 +413,32 @@ static inline bool info_wb(uint32_t info)
 static inline uint32_t info_obj_size(uint32_t info)
 {
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
+}
+
+/* A new content's stamp, in place in val (see SLOT_STAMP_SHIFT). */
+static inline uint64_t store_stamp(struct store *st, struct store_tls *t)
+{
+	if (__builtin_expect(t->stamp == t->stamp_end, 0)) {
+		t->stamp = atomic_fetch_add_explicit(&st->stamps, STORE_STAMP_RUN,
+						     memory_order_relaxed);
+		t->stamp_end = t->stamp + STORE_STAMP_RUN;
+	}
+	return (t->stamp++ << SLOT_STAMP_SHIFT) & SLOT_STAMP_MASK;
+}
+
+/*
+ * Tests only (tests/store_wrap_test.c): called where an operation that
+ * revalidates slot @s waits with no lock held, so that a test can do
+ * there what a preempted thread would meet; NULL otherwise.  One
+ * predictable branch, on paths that have just re-encoded a page or read
+ * one from disk.
+ */
+extern void (*store_test_wait)(struct slot *s);
+
+static inline void store_wait_point(struct slot *s)
+{
+	if (__builtin_expect(store_test_wait != NULL, 0))
+		store_test_wait(s);
 }
 
 /* The handle of an object or the block of a written-back page. */

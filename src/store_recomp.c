@@ -186,7 +186,7 @@ static int store_recomp_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	if (n <= 0) {
 		if (last == a->highest) {
 			slot_lock(s);
-			if (slot_info(s) == info) {
+			if (slot_info(s) == info && s->val == val) {
 				atomic_store_explicit(&s->info, info | SLOT_INCOMP,
 						      memory_order_relaxed);
 				store_account_mark(t, info, info | SLOT_INCOMP);
@@ -203,13 +203,14 @@ static int store_recomp_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	zspool_write(st->pool, h, t->cbuf, (size_t)n);
 	st->recomp.used[p] = true;	/* pp_lock is held */
 	newi = SLOT_STORED | prio_info(p) | (uint32_t)n | (info & SLOT_READ);
+	store_wait_point(s);
 	slot_lock(s);
 	if (slot_info(s) != info || s->val != val) {
 		slot_unlock(s);
 		zspool_free(st->pool, h);
 		return 0;
 	}
-	slot_set(s, newi, h | (st->recomp.cdict[p] ?
+	slot_set(s, newi, h | store_stamp(st, t) | (st->recomp.cdict[p] ?
 			       (uint64_t)st->recomp.dict[p] << SLOT_DICT_SHIFT : 0));
 	slot_unlock(s);
 	store_account_slot(t, f, info, newi);

@@ -40,7 +40,6 @@
  */
 #include "config.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -202,6 +201,7 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	slot_unlock(s);
 	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
 	ret = backing_write(a->bf, a->blk, t->bounce);
+	store_wait_point(s);
 	slot_lock(s);
 	if (ret < 0 || slot_info(s) != info || s->val != val || slot_time(s)) {
 		/* failed, or touched meanwhile: it stays; the block serves
@@ -214,12 +214,11 @@ static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 	}
 	slot_set_time_locked(s, at);
 	newi = (info & ~SLOT_IDLE) | SLOT_WB;
-	/* the block takes the object's dictionary along */
-	assert(a->blk <= SLOT_OBJ_MASK);
 	/* set before the page names the block (pp_lock is held), so that
 	 * no reader of the page finds the file replaced */
 	st->wb.used = true;
-	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
+	/* the block takes the object's dictionary along, and a new stamp */
+	slot_set(s, newi, a->blk | store_stamp(st, t) | (val & SLOT_DICT_MASK));
 	slot_unlock(s);
 	a->blk = STORE_NO_BLOCK;
 	store_account_slot(t, f, info, newi);
