@@ -5,8 +5,8 @@
  * Three operations let go of a slot's lock and check afterwards that the
  * slot still holds what they read: a partial write (while it re-encodes),
  * a read of a written-back page (while the disk reads) and recompression
- * (while it re-encodes).  Each is stopped there (store_test_wait, the
- * store's hook for tests) while this thread rewrites the slot 1024 times
+ * (while it re-encodes).  Each is stopped there (tests/store_hold.h)
+ * while this thread rewrites the slot 1024 times
  * - the width of info's generation - with contents of the same size and
  * flags, so that last-in first-out reuse hands the slot the handle (or
  * the backing block) it had, and the generation is back where it was.
@@ -30,55 +30,12 @@
 #include <unistd.h>
 
 #include "pp.h"
+#include "store_hold.h"
 #include "store_internal.h"
 #include "store_test.h"
 
 #define WRAP 1024u			/* info's generation: 10 bits */
 #define PG 4096u
-
-/* The stopped operation's thread and the handshake with this one. */
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	pthread_t who;			/* the thread to stop, once */
-	bool armed, stopped, go;	/* protected by lock */
-} hold = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-static void hold_wait(struct slot *s)
-{
-	(void)s;
-	pthread_mutex_lock(&hold.lock);
-	if (hold.armed && pthread_equal(hold.who, pthread_self())) {
-		hold.armed = false;
-		hold.stopped = true;
-		pthread_cond_broadcast(&hold.cv);
-		while (!hold.go)
-			pthread_cond_wait(&hold.cv, &hold.lock);
-	}
-	pthread_mutex_unlock(&hold.lock);
-}
-
-/* Wait until the operation stopped; false when it finished without. */
-static bool hold_stopped(const bool *finished)
-{
-	bool ok;
-
-	pthread_mutex_lock(&hold.lock);
-	while (!hold.stopped && !*finished)
-		pthread_cond_wait(&hold.cv, &hold.lock);
-	ok = hold.stopped;
-	pthread_mutex_unlock(&hold.lock);
-	return ok;
-}
-
-static void hold_release(void)
-{
-	pthread_mutex_lock(&hold.lock);
-	hold.armed = false;
-	hold.go = true;
-	pthread_cond_broadcast(&hold.cv);
-	pthread_mutex_unlock(&hold.lock);
-}
 
 /* A page that is stored raw (huge): every one has size 4096 and the same flags. */
 static void random_page(unsigned char *p, uint64_t *rng)
@@ -103,7 +60,6 @@ struct op {
 	unsigned char buf[PG];
 	int ret;
 	uint64_t done;
-	bool finished;			/* protected by hold.lock */
 };
 
 static void *op_main(void *arg)
@@ -117,30 +73,17 @@ static void *op_main(void *arg)
 	} else {
 		struct pp_recompress r = { .prio = 1, .prio_max = PP_MAX_COMPS };
 
-		o->ret = store_recompress(o->st, &r, &o->done);
+		o->ret = store_recompress(o->st, &r, 0, &o->done);
 	}
-	pthread_mutex_lock(&hold.lock);
-	o->finished = true;
-	pthread_cond_broadcast(&hold.cv);
-	pthread_mutex_unlock(&hold.lock);
+	hold_done();
 	return NULL;
 }
 
 static bool op_start(struct op *o, pthread_t *th)
 {
-	pthread_mutex_lock(&hold.lock);	/* the thread is armed before it runs */
-	if (pthread_create(th, NULL, op_main, o)) {
-		pthread_mutex_unlock(&hold.lock);
-		return false;
-	}
-	hold.who = *th;
-	hold.armed = true;
-	hold.stopped = hold.go = false;
-	pthread_mutex_unlock(&hold.lock);
-	if (hold_stopped(&o->finished))
+	if (hold_start(th, op_main, o))
 		return true;
 	tap_diag("the operation finished without stopping");
-	pthread_join(*th, NULL);
 	return false;
 }
 
@@ -228,7 +171,7 @@ static void test_read_backing(uint64_t seed, const char *dir)
 	}
 	random_page(page, &rng);
 	store_write(f, page, PG, 0);
-	if (!TAP_CHECK(store_writeback(st, f, &scan, 1, 0, &done) == 0 && done == 1))
+	if (!TAP_CHECK(store_writeback(st, f, &scan, 1, 0, 0, &done) == 0 && done == 1))
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.st = st;
@@ -247,7 +190,7 @@ static void test_read_backing(uint64_t seed, const char *dir)
 		random_page(page, &rng);
 		store_write(f, page, PG, 0);
 		store_wb_sync(st);
-		ok = store_writeback(st, f, &scan, 1, 0, &done) == 0 && done == 1;
+		ok = store_writeback(st, f, &scan, 1, 0, 0, &done) == 0 && done == 1;
 	}
 	/* a read marks it read back, as the stopped read did */
 	ok = ok && store_read(f, want, PG, 0) == PG && !memcmp(want, page, PG);
@@ -316,7 +259,7 @@ int main(void)
 	uint64_t seed = tap_seed();
 	char dir[64];
 
-	store_test_wait = hold_wait;
+	hold_install();
 	test_partial(seed);
 	snprintf(dir, sizeof(dir), "%s/store_wrap_test.XXXXXX", tmp ? tmp : "/tmp");
 	if (mkdtemp(dir)) {
