@@ -35,7 +35,10 @@
  * thread lets go of the encoding that names the same dictionary (a
  * release store the collector's load pairs with), so a page not counted
  * yet keeps its dictionary through that encoding; a page dropped may be
- * counted late, which only keeps an entry a while longer.
+ * counted late, which only keeps an entry a while longer.  The counts are
+ * stored with release and summed with acquire, so that every decode of a
+ * page (under its slot lock, before whoever dropped the page took that
+ * lock) happens before the free of its dictionary.
  *
  * Encodings.  An encoding is an immutable struct store_enc (level,
  * dictionary index, CDict); a new one is published in st->dict.enc (the
@@ -266,7 +269,7 @@ void store_dict_gc(struct store *st)
 		pages[k] = st->dead[C_DICT + k];
 		for (struct store_tls *t = st->tls_list; t; t = t->next)
 			pages[k] += atomic_load_explicit(&t->cnt[C_DICT + k],
-							 memory_order_relaxed);
+							 memory_order_acquire);
 	}
 	pthread_mutex_unlock(&st->tls_lock);
 	st->dict.retired = keep;

@@ -598,19 +598,29 @@ static inline unsigned slot_dict(uint32_t info, uint64_t val)
 /*
  * The pages per dictionary (C_DICT + k, summed by store_dict_gc()): a
  * slot's content went from (@oldi, @oldv) to (@newi, @newv).  One
- * predictable branch while no page has a dictionary.
+ * predictable branch while no page has a dictionary.  Release stores
+ * (plain stores on x86): the collector's acquire loads then order every
+ * decode of a dropped page - under its slot lock, before the drop -
+ * before the dictionary's free.
  */
 static inline void store_account_dict(struct store_tls *t, uint32_t oldi,
 				      uint64_t oldv, uint32_t newi, uint64_t newv)
 {
 	unsigned ko = slot_dict(oldi, oldv), kn = slot_dict(newi, newv);
+	_Atomic int64_t *c;
 
 	if (__builtin_expect(ko == kn, 1))
 		return;
-	if (ko)
-		cnt_add(t, (enum store_counter)(C_DICT + ko), -1);
-	if (kn)
-		cnt_add(t, (enum store_counter)(C_DICT + kn), 1);
+	if (ko) {
+		c = &t->cnt[C_DICT + ko];
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
+				      memory_order_release);
+	}
+	if (kn) {
+		c = &t->cnt[C_DICT + kn];
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_release);
+	}
 }
 
 /* ---- per-thread state (store_core.c) --------------------------------- */

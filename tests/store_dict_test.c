@@ -449,7 +449,8 @@ static void *idler_main(void *arg)
 	if (*d->stop)
 		return NULL;
 	memcpy(page, model + (size_t)d->id * PAGE, PAGE);
-	d->ret = (int)store_write(d->f, page, PAGE, (uint64_t)d->id * PAGE);
+	__atomic_store_n(&d->ret, (int)store_write(d->f, page, PAGE, (uint64_t)d->id * PAGE),
+			 __ATOMIC_RELEASE);
 	/* idle now, until the store is done with */
 	pthread_mutex_lock(d->lock);
 	while (!*d->stop)
