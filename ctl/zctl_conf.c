@@ -19,7 +19,9 @@
  *   zram-resident-limit     expression, the store's mem_limit; 0 none
  *   compression-algorithm   lz4 | zstd, optionally (level=N)
  *   swap-priority           -1 .. 32767, default 100
- *   writeback-device        a path, passed as -o backing_dev=
+ *   writeback-device        a path, passed as -o backing_dev=; one
+ *                           section's alone (the daemon locks it, and
+ *                           two would refuse each other at swapon)
  *   options                 swapon's: discard, discard=once|pages, or
  *                           empty for none; default discard
  *   host-memory-limit       MiB or none: no swap on a machine with more
@@ -43,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "zctl_conf.h"
 #include "zctl_sys.h"
@@ -768,6 +771,51 @@ static void zctl_conf_free_raw(struct zctl_conf_reader *r)
 	free(r->sec);
 }
 
+/*
+ * Do writeback devices @a and @b name one file?  The same path, or paths
+ * that reach the same file or device where they exist here.
+ */
+static bool zctl_conf_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (!strcmp(a, b))
+		return true;
+	if (stat(a, &sa) || stat(b, &sb))
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * One writeback device serves one section: two daemons writing back to
+ * the same file would take each other's blocks (the daemon refuses the
+ * second, at swapon time; here it is refused as the files are read).
+ */
+static int zctl_conf_writeback_once(struct zctl_conf_reader *r,
+				    const struct zctl_conf *conf)
+{
+	for (size_t j = 1; j < conf->n; j++) {
+		const struct zctl_conf_val *vj = &r->sec[j].v[KEY_WRITEBACK];
+
+		if (!conf->sec[j].writeback)
+			continue;
+		for (size_t i = 0; i < j; i++) {
+			const struct zctl_conf_val *vi = &r->sec[i].v[KEY_WRITEBACK];
+
+			if (conf->sec[i].writeback &&
+			    zctl_conf_same_file(conf->sec[i].writeback,
+						conf->sec[j].writeback))
+				return zctl_conf_error(r, vj->file, vj->line,
+						       "writeback-device %s of [%s] is also [%s]'s (%s:%d): a writeback device serves one section",
+						       vj->text, conf->sec[j].name,
+						       conf->sec[i].name, vi->file, vi->line);
+		}
+	}
+	return 0;
+}
+
 static int zctl_conf_finish(struct zctl_conf_reader *r, int rc,
 			    struct zctl_conf *conf)
 {
@@ -781,6 +829,8 @@ static int zctl_conf_finish(struct zctl_conf_reader *r, int rc,
 			rc = zctl_conf_cook(r, &r->sec[i], &conf->sec[i]);
 			conf->n = i + 1;
 		}
+		if (!rc)
+			rc = zctl_conf_writeback_once(r, conf);
 	}
 	if (rc == -ENOMEM && !*r->err)
 		snprintf(r->err, r->errlen, "out of memory");

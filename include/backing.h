@@ -14,24 +14,43 @@
 #define ZRAMFUSE_BACKING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BACKING_BLOCK_SIZE 4096u
+/* Blocks a backing file may have (16 TiB); a larger one is used this far. */
+#define BACKING_MAX_BLOCKS (UINT64_C(1) << 32)
 
 struct backing;
 
 /*
  * Open @path, a regular file or a block device, for direct I/O; its size
- * (a multiple of 4 KiB is used) is the capacity.  Returns 0, or -errno:
- * -ENOTBLK for anything but a regular file or block device, -EINVAL for
- * one of size 0 or a filesystem without O_DIRECT, or open(2)'s errno.
+ * (a multiple of 4 KiB is used, at most BACKING_MAX_BLOCKS of them) is
+ * the capacity.  Nothing is done to the file before its type is known:
+ * a symlink, a directory, a character device, a FIFO or a socket is
+ * refused without being opened.  A regular file is locked for this
+ * opener alone (a second opener, in this process or another, is
+ * refused), and one shorter than @need bytes (rounded up to 4 KiB; 0 =
+ * no need known) is made that long, sparse; a block device is opened
+ * exclusively.  Returns 0, or -errno with a sentence in @why (@why_len
+ * bytes; NULL = none) that names the file and says why: -EINVAL (a
+ * relative path; a file smaller than a block with no @need), -ELOOP (a
+ * symlink), -EISDIR, -ENOTBLK (any other type), -EDEADLK (the file is on
+ * a FUSE filesystem - a zramfuse mount's own file - or the block device
+ * is a loop device over one), -EBUSY (another user holds it; the
+ * sentence names the process when /proc can tell), the filesystem's
+ * -EINVAL for no direct I/O, or open(2)'s or ftruncate(2)'s errno.
  */
-int backing_open(const char *path, struct backing **out);
+int backing_open(const char *path, uint64_t need, struct backing **out,
+		 char *why, size_t why_len);
 /* Punch every hole still pending, stop the thread and close. */
 void backing_close(struct backing *bf);
 
 const char *backing_path(const struct backing *bf);
 uint64_t backing_capacity(const struct backing *bf);	/* blocks */
+/* The file's st_dev and st_ino, as opened. */
+void backing_id(const struct backing *bf, dev_t *dev, ino_t *ino);
 
 /*
  * Take a free block.  Returns 0 and its number, or -ENOSPC when every
@@ -42,10 +61,11 @@ int backing_block_alloc(struct backing *bf, uint64_t *blk);
 void backing_block_free(struct backing *bf, uint64_t blk);
 
 /*
- * One block with direct I/O; @buf is 4 KiB aligned to 4 KiB.  Return 0 or
- * -errno (-EIO for a short transfer).
+ * With direct I/O, @buf aligned to 4 KiB: write @n consecutive blocks
+ * from @blk in one pwrite(2), read one block.  Return 0 or -errno (-EIO
+ * for a short transfer).
  */
-int backing_write(struct backing *bf, uint64_t blk, const void *buf);
+int backing_write(struct backing *bf, uint64_t blk, unsigned n, const void *buf);
 int backing_read(struct backing *bf, uint64_t blk, void *buf);
 
 /* Wait until every block freed so far has had its hole punched. */

@@ -8,6 +8,7 @@
 #ifndef ZRAMFUSE_PP_H
 #define ZRAMFUSE_PP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,12 @@ int pp_parse_u64(const char *s, unsigned base, uint64_t *out);
 
 /* sysfs_streq(): equal but for one trailing newline on either side. */
 int pp_streq(const char *a, const char *b);
+
+/*
+ * kstrtobool(): by the first character (y, t, e, 1 true; n, f, d, 0
+ * false) or the first two (on, of).  Returns 0 or -EINVAL.
+ */
+int pp_parse_bool(const char *s, bool *out);
 
 /*
  * idle: "all" (*age = PP_IDLE_ALL) or a number of seconds (base 0).

@@ -64,6 +64,15 @@ struct store_config {
 	unsigned max_zspage_pages;	/* 0 = 8 */
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;
+	/* a regular backing file shorter than this is made this long (sparse) */
+	uint64_t backing_need;
+	/*
+	 * Where store_create() writes a sentence saying why it failed, when
+	 * it knows more than the errno (the backing file): @why_len bytes,
+	 * "" when it has nothing to add; NULL = nowhere.
+	 */
+	char *why;
+	size_t why_len;
 	/*
 	 * zstd dictionaries (absolute paths; NULL = none) of the primary codec
 	 * and of recompression priority 1, as algorithm_params dict= sets them.
@@ -189,35 +198,61 @@ void store_set_reserve(struct store *st, uint64_t pages);
  */
 uint64_t store_mark_idle(struct store *st, uint64_t age);
 
+/*
+ * A writeback or recompression pass runs one at a time (zram's
+ * pp_in_progress).  A caller that serves requests passes 0 and gets
+ * -EAGAIN at once while another runs; a background thread passes
+ * STORE_PP_WAIT and waits for it (and goes before the callers that only
+ * try).
+ */
+#define STORE_PP_WAIT 1u
+
 struct pp_scan;
 /*
  * zram's writeback: move the pages that @scans select (include/pp.h; a
  * scan with page indexes applies to @primary, one without to every file)
- * to the backing file, compressed, one 4 KiB block each; at most
- * @max_pages (0 = no bound).  The pages' memory is freed; reads come back
- * from the file.  Returns 0 and the pages moved in *@done, or -errno:
- * -ENODEV without a backing file, -EAGAIN while another pass runs, -EIO
- * when the writeback limit is reached (or a write failed), -ENOSPC when
- * the backing file is full; pages moved before the error stay moved.
+ * to the backing file, compressed, one 4 KiB block each, up to
+ * writeback_batch_size of them written at a time; at most @max_pages
+ * (0 = no bound).  The pages' memory is freed; reads come back from the
+ * file.  @flags: STORE_PP_WAIT or 0 (above).  Returns 0 and the pages
+ * moved in *@done, or -errno: -ENODEV without a backing file, -EAGAIN
+ * while another pass runs, -EIO when the writeback limit is reached (or
+ * a write failed), -ENOSPC when the backing file is full; pages moved
+ * before the error stay moved.
  */
 int store_writeback(struct store *st, struct store_file *primary,
 		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
-		    uint64_t *done);
+		    unsigned flags, uint64_t *done);
 /*
- * Open @path as the backing file.  -EBUSY once a page has been written
- * back to the current one; the errors of backing_open() (include/backing.h).
+ * Open @path as the backing file (backing_open(), include/backing.h: an
+ * absolute path, a regular file or a block device, checked before
+ * anything else is done to it, and kept to this store alone); a regular
+ * file shorter than @need bytes is made that long, sparse.  Naming the
+ * current one again changes nothing.  Returns 0, or -errno with a
+ * sentence saying why in @why (@why_len bytes; may be NULL): -EBUSY once
+ * a page has been written back to the current one or while a writeback
+ * pass uses it, or when another user holds the file; backing_open()'s
+ * errors.  The file is opened before any lock is taken, so no thread
+ * waits behind the opening.
  */
-int store_set_backing_dev(struct store *st, const char *path);
+int store_set_backing_dev(struct store *st, const char *path, uint64_t need,
+			  char *why, size_t why_len);
 /*
  * Copy the backing file's path into @buf (@size bytes, cut short to fit,
  * NUL-terminated) and return true, or return false with @buf "" when
  * there is none.  A copy because a write to backing_dev frees the old
- * path; taken under the post-processing lock, so it waits for a
- * writeback or recompression pass that runs.
+ * path; it waits for no pass.
  */
 bool store_backing_dev(struct store *st, char *buf, size_t size);
 /* Whether there is a backing file; once there is one, there always is. */
 bool store_has_backing_dev(struct store *st);
+/*
+ * zram's writeback_batch_size: pages a writeback pass writes at a time
+ * (STORE_WB_BATCH_DEFAULT, 32, as zram; at least 1, and a pass takes at
+ * most 256 of them); the setter returns 0 or -EINVAL for 0.
+ */
+unsigned store_wb_batch(struct store *st);
+int store_set_wb_batch(struct store *st, uint64_t pages);
 /* zram's writeback_limit (4 KiB pages) and writeback_limit_enable. */
 uint64_t store_wb_limit(struct store *st);
 void store_set_wb_limit(struct store *st, uint64_t pages);
@@ -226,7 +261,8 @@ void store_set_wb_limit_enable(struct store *st, bool on);
 /*
  * zram's recomp_algorithm: the codec of recompression priority @prio
  * (1-3) and its level (0: the codec's default).  -EINVAL for a bad
- * priority, codec or level, -EBUSY once pages use that priority.
+ * priority, codec or level, -EBUSY once pages use that priority or while
+ * a recompression pass uses it.
  */
 int store_set_recomp(struct store *st, unsigned prio, const char *name,
 		     int level);
@@ -248,7 +284,10 @@ size_t store_huge_size(struct store *st);
  * @name not the codec at @prio, a level out of its range, a dictionary
  * for a codec without them, a relative path, an empty or malformed
  * file), -EISDIR, -EFBIG (too large), -EBUSY (seven dictionaries still in
- * use), open(2)'s errno, -ENOMEM; on error nothing changes.
+ * use), -EAGAIN (recomp_algorithm changed that priority's codec
+ * meanwhile), open(2)'s errno, -ENOMEM; on error nothing changes.  The
+ * file is read and the dictionary made before any lock is taken; no pass
+ * keeps it waiting (a pass goes on with the parameters it started with).
  */
 int store_set_params(struct store *st, int prio, const char *name, int level,
 		     const char *dict);
@@ -259,10 +298,11 @@ int store_set_params(struct store *st, int prio, const char *name, int level,
  * one at a time under their slot locks - and install it for every codec
  * that takes one (the primary and the recompression codecs), at their
  * levels, as store_set_params() would.  Runs on the caller's thread for
- * as long as training takes (about half a second).  Returns 0, or
- * -EINVAL (a bad size, no codec takes dictionaries), -ENODATA (fewer than
- * STORE_TRAIN_MIN_PAGES pages, or none the trainer could use), -EAGAIN
- * (another training runs), -EBUSY, -ENOMEM.
+ * as long as training takes (about half a second), waiting for no pass.
+ * Returns 0, or -EINVAL (a bad size, no codec takes dictionaries),
+ * -ENODATA (fewer than STORE_TRAIN_MIN_PAGES pages, or none the trainer
+ * could use), -EAGAIN (another training runs, or the codecs changed
+ * meanwhile), -EBUSY, -ENOMEM.
  */
 int store_train_dict(struct store *st, size_t size);
 
@@ -280,7 +320,8 @@ struct store_dict_stats {
 };
 /*
  * Fill @out; dictionaries no page and no codec uses any more are freed
- * first (a walk over the stored pages when there are any).
+ * first.  Costs no walk over the pages (each thread counts the pages per
+ * dictionary it stores and drops) and waits for no pass.
  */
 void store_dict_stats(struct store *st, struct store_dict_stats *out);
 /* The codec of priority @prio (1-3) and its level, or NULL when unset. */
@@ -290,14 +331,16 @@ struct pp_recompress;
  * zram's recompress (include/pp.h for the request): pages that shrink
  * with a recompression codec are re-encoded with it; a page no codec up
  * to the highest one shrinks is marked incompressible and not tried
- * again.  Returns 0 and the pages recompressed in *@done, or -EINVAL
- * (no such codec or priority), -EAGAIN (another pass runs), -ENOSPC or
- * -ENOMEM (no memory for a new object: the pass stops there).
+ * again.  @flags: STORE_PP_WAIT or 0 (see store_writeback()).  The codecs'
+ * contexts are made once the pass has the post-processing lock, which
+ * no serving thread waits for.  Returns 0 and the pages recompressed in
+ * *@done, or -EINVAL (no such codec or priority), -EAGAIN (another pass
+ * runs), -ENOSPC or -ENOMEM (no memory for a new object: the pass stops
+ * there).
  */
 int store_recompress(struct store *st, const struct pp_recompress *r,
-		     uint64_t *done);
-/* Wait until every freed block of the backing file has its hole punched
- * (under the post-processing lock, as store_backing_dev()). */
+		     unsigned flags, uint64_t *done);
+/* Wait until every freed block of the backing file has its hole punched. */
 void store_backing_sync(struct store *st);
 /*
  * zram's debugfs block_state for the stored pages of @f, one line each:

@@ -23,6 +23,11 @@
  *          It runs on the writing thread and may take as long as the
  *          work does (a compaction, a writeback pass): sysfs does the same.
  *
+ * No show or store waits for a writeback or recompression pass that
+ * runs: a show answers at once, a store that would change what the pass
+ * uses gets -EBUSY and a second pass -EAGAIN, as zram's (the store's
+ * locks, src/store_internal.h, are built for it).
+ *
  * Reading: the text is made whole when a read starts at offset 0 and kept
  * in the open handle, so a reader that takes it in pieces sees one
  * snapshot; the trade-off against a seq_file-like cursor is memory for
@@ -275,7 +280,7 @@ static int fs_ctl_recompress_store(struct fs *fs, const char *val)
 	rc = pp_parse_recompress(val, (unsigned)store_huge_size(fs_store(fs)), &r);
 	if (rc)
 		return rc;
-	return store_recompress(fs_store(fs), &r, &done);
+	return store_recompress(fs_store(fs), &r, 0, &done);
 }
 
 /* ---- idle pages and writeback ------------------------------------------- */
@@ -311,7 +316,7 @@ static int fs_ctl_writeback_store(struct fs *fs, const char *val)
 	rc = pp_parse_writeback(val, nr_pages, scans, FS_CTL_MAX_SCANS, &n);
 	if (!rc)
 		rc = store_writeback(st, i ? fs_file_pages(i) : NULL, scans, n, 0,
-				     &done);
+				     0, &done);
 	if (i)
 		fs_file_unpin(i);
 	free(scans);
@@ -349,6 +354,47 @@ static int fs_ctl_writeback_limit_enable_store(struct fs *fs, const char *val)
 	return 0;
 }
 
+/* zram's: how many pages a writeback pass keeps in flight, 32 by default */
+static ssize_t fs_ctl_writeback_batch_size_show(struct fs *fs, char *buf,
+						size_t cap)
+{
+	return stats_u64(store_wb_batch(fs_store(fs)), buf, cap);
+}
+
+/* zram's kstrtouint(): a decimal number, 0 refused (EINVAL) */
+static int fs_ctl_writeback_batch_size_store(struct fs *fs, const char *val)
+{
+	uint64_t v;
+
+	if (pp_parse_u64(val, 10, &v))
+		return -EINVAL;
+	return store_set_wb_batch(fs_store(fs), v);
+}
+
+/* zram's compressed_writeback: always on here (pages go compressed) */
+static ssize_t fs_ctl_compressed_writeback_show(struct fs *fs, char *buf,
+						size_t cap)
+{
+	(void)fs;
+	return stats_u64(1, buf, cap);
+}
+
+/*
+ * zram's kstrtobool(): a true value is what it is already, and is taken
+ * (a zram script sets it before disksize); false cannot be had - this
+ * store keeps every page compressed - and gets zram's errno for a
+ * setting that cannot change on an initialised device, EBUSY.
+ */
+static int fs_ctl_compressed_writeback_store(struct fs *fs, const char *val)
+{
+	bool on;
+
+	(void)fs;
+	if (pp_parse_bool(val, &on))
+		return -EINVAL;
+	return on ? 0 : -EBUSY;
+}
+
 static ssize_t fs_ctl_backing_dev_show(struct fs *fs, char *buf, size_t cap)
 {
 	char path[PATH_MAX];
@@ -357,9 +403,18 @@ static ssize_t fs_ctl_backing_dev_show(struct fs *fs, char *buf, size_t cap)
 	return snprintf(buf, cap, "%s\n", has ? path : "none");
 }
 
+/*
+ * A file shorter than the device file (the disksize) is made that long
+ * (store_set_backing_dev()); the errno says why it was refused, as zram's.
+ */
 static int fs_ctl_backing_dev_store(struct fs *fs, const char *val)
 {
-	return store_set_backing_dev(fs_store(fs), val);
+	struct fs_inode *i = fs_file_primary(fs);
+	uint64_t need = i ? fs_file_size(i) : 0;
+
+	if (i)
+		fs_file_unpin(i);
+	return store_set_backing_dev(fs_store(fs), val, need, NULL, 0);
 }
 
 /* The oldest file's pages, one line each; empty when there is no file. */
@@ -438,6 +493,10 @@ static const struct fs_ctl_file fs_ctl_files[] = {
 	  fs_ctl_writeback_limit_store },
 	{ "writeback_limit_enable", 0644, fs_ctl_writeback_limit_enable_show,
 	  fs_ctl_writeback_limit_enable_store },
+	{ "writeback_batch_size", 0644, fs_ctl_writeback_batch_size_show,
+	  fs_ctl_writeback_batch_size_store },
+	{ "compressed_writeback", 0644, fs_ctl_compressed_writeback_show,
+	  fs_ctl_compressed_writeback_store },
 	{ "backing_dev", 0644, fs_ctl_backing_dev_show, fs_ctl_backing_dev_store },
 	{ "bd_stat", 0444, fs_ctl_bd_stat_show, NULL },
 	/* zram's is in debugfs, /sys/kernel/debug/zram/zram0/block_state */

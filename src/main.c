@@ -364,6 +364,7 @@ static void main_wait(struct main_ctx *m, const sigset_t *sigs)
 static int main_run(struct options *o, int status_fd)
 {
 	struct store_config cfg;
+	char why[600] = "";
 	struct main_ctx m;
 	sigset_t sigs;
 	size_t ops_size;
@@ -417,7 +418,15 @@ static int main_run(struct options *o, int status_fd)
 	/* with a reserve, writes never wait for the kernel (issue 5) */
 	cfg.nowait_writes = o->reserve > 0;
 	cfg.backing_dev = o->backing_dev;
+	/* a short backing file is extended to the disksize */
+	cfg.backing_need = o->size;
+	cfg.why = why;
+	cfg.why_len = sizeof(why);
 	rc = store_create(&cfg, &m.st);
+	if (rc && why[0]) {
+		main_log(LOG_ERR, "backing_dev=%s", why);
+		goto err_start;
+	}
 	if (rc) {
 		/* with mlockall, every later mapping counts against the limit */
 		bool memlock = o->mlock && rc == -EAGAIN;

@@ -10,8 +10,11 @@
  * time every page carries (see src/store_internal.h), not from idle marks, so a
  * policy never disturbs what a user's "idle" marked.  A pass takes at
  * most its page budget, so one pass never holds the post-processing lock
- * for long; a pass that finds the lock taken (a user's writeback) or no
- * backing file or codec does nothing and the next second tries again.
+ * for long.  A pass that finds another running (a user's writeback, the
+ * read-back thread's recompression) waits for it (STORE_PP_WAIT), and
+ * the read-back thread does not start its next one while it waits: a
+ * policy's pass is never skipped for another's.  One that finds no
+ * backing file or codec does nothing, and the next second tries again.
  * Nothing here runs on the I/O path.  The thread starts when a policy is
  * first turned on, so a mount that uses none has none.
  *
@@ -54,7 +57,7 @@ static void policy_pass(struct policy *p)
 							  memory_order_relaxed),
 		};
 
-		(void)store_recompress(p->st, &r, &done);
+		(void)store_recompress(p->st, &r, STORE_PP_WAIT, &done);
 	}
 	age = atomic_load_explicit(&p->v[POLICY_WRITEBACK_IDLE], memory_order_relaxed);
 	if (age && store_has_backing_dev(p->st)) {
@@ -63,7 +66,8 @@ static void policy_pass(struct policy *p)
 
 		pages = atomic_load_explicit(&p->v[POLICY_WRITEBACK_PAGES],
 					     memory_order_relaxed);
-		(void)store_writeback(p->st, NULL, &scan, 1, pages, &done);
+		(void)store_writeback(p->st, NULL, &scan, 1, pages, STORE_PP_WAIT,
+				      &done);
 	}
 }
 

@@ -77,6 +77,29 @@ int pp_streq(const char *a, const char *b)
 	return 0;
 }
 
+int pp_parse_bool(const char *s, bool *out)
+{
+	switch (s[0]) {
+	case 'y': case 'Y': case 't': case 'T': case 'e': case 'E': case '1':
+		*out = true;
+		return 0;
+	case 'n': case 'N': case 'f': case 'F': case 'd': case 'D': case '0':
+		*out = false;
+		return 0;
+	case 'o': case 'O':
+		if (s[1] == 'n' || s[1] == 'N') {
+			*out = true;
+			return 0;
+		}
+		if (s[1] == 'f' || s[1] == 'F') {
+			*out = false;
+			return 0;
+		}
+		break;
+	}
+	return -EINVAL;
+}
+
 int pp_parse_idle(const char *s, uint64_t *age)
 {
 	if (pp_streq(s, "all")) {

@@ -110,7 +110,7 @@ static void *recomp_main(void *arg)
 		 * there is work, memory for it, progress, and no stop asked. */
 		do {
 			todo = s.readback_todo;
-			ret = store_recompress(r->st, &req, &done);
+			ret = store_recompress(r->st, &req, 0, &done);
 			since_compact += done;
 			/* the moves left holes in the old objects' zspages */
 			if (since_compact >= RECOMP_COMPACT_PAGES) {

@@ -13,8 +13,9 @@
  * src/reserve.c), then under the slot lock the slot switched to the new
  * content, and after the unlock the old object freed.  A partial page is
  * read under the lock, modified and re-encoded without it, and switched
- * in only if the slot's generation is unchanged (an idle mark set
- * meanwhile does not count), else redone.  Failure at any point leaves
+ * in only if the slot's (info, val) are unchanged - its generation and
+ * its content's stamp (store_internal.h); an idle mark set meanwhile does
+ * not count - else redone.  Failure at any point leaves
  * the old content in place.
  *
  * A read decodes under the slot lock into the caller's buffer (a partial
@@ -160,6 +161,7 @@ static int store_load(struct store *st, struct store_tls *t, struct slot *s,
 		}
 		slot_unlock_touch(s, t->now);
 		ret = store_read_backing(st, t, val);
+		store_wait_point(s);
 		slot_lock(s);
 		same = (slot_info(s) & ~SLOT_IDLE) == info && s->val == val;
 		if (same && ret == 0)
@@ -242,6 +244,7 @@ static int store_write_page(struct store_file *f, struct store_tls *t,
 	slot_set(s, newi, newv);
 	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
+	store_account_dict(t, oldi, oldv, newi, newv);
 	store_release(st, oldi, oldv);
 	return 0;
 }
@@ -286,6 +289,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 			if (ret < 0)
 				return ret;
 		}
+		store_wait_point(s);
 		slot_lock(s);
 		/* an idle mark set meanwhile changes nothing of the content */
 		if ((slot_info(s) & ~SLOT_IDLE) == oldi && s->val == oldv)
@@ -297,6 +301,7 @@ static int store_write_partial(struct store_file *f, struct store_tls *t,
 	slot_set(s, newi, newv);
 	slot_unlock_touch(s, t->now);
 	store_account_slot(t, f, oldi, newi);
+	store_account_dict(t, oldi, oldv, newi, newv);
 	if (!src && !(newi & SLOT_STORED) && (oldi & SLOT_STORED))
 		cnt_add(t, C_NOTIFY_FREE, 1);
 	store_release(st, oldi, oldv);
@@ -315,6 +320,11 @@ ssize_t store_write(struct store_file *f, const void *buf, size_t len,
 	ret = store_io_begin(st, &t, len, off, C_FAILED_WRITES, C_WRITES);
 	if (ret)
 		return ret < 0 ? ret : 0;
+	ret = store_write_enter(st, t);
+	if (ret < 0) {
+		cnt_add(t, C_FAILED_WRITES, 1);
+		return ret;
+	}
 	while (done < len) {
 		uint64_t pg = off >> STORE_PAGE_SHIFT;
 		size_t po = off & (STORE_PAGE_SIZE - 1);
@@ -326,12 +336,15 @@ ssize_t store_write(struct store_file *f, const void *buf, size_t len,
 			ret = store_write_page(f, t, pg, src + done);
 		else
 			ret = store_write_partial(f, t, pg, po, src + done, n);
-		if (ret < 0) {
-			cnt_add(t, C_FAILED_WRITES, 1);
-			return ret;
-		}
+		if (ret < 0)
+			break;
 		done += n;
 		off += n;
+	}
+	store_write_leave(t);
+	if (ret < 0) {
+		cnt_add(t, C_FAILED_WRITES, 1);
+		return ret;
 	}
 	return (ssize_t)len;
 }
@@ -409,6 +422,7 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 			if (!(info & SLOT_STORED))
 				continue;
 			delta_slot(&d, info, 0);
+			store_account_dict(t, info, val, 0, 0);
 			d.freed++;
 			if (info_has_obj(info))
 				store_batch_add(st, t, (zspool_handle_t)val_obj(val),
@@ -420,6 +434,18 @@ static void store_discard_pages(struct store_file *f, struct store_tls *t,
 	}
 	store_account(t, f, &d);
 	store_flush(st, t);
+}
+
+/* Zero part of one page, at a discard's end: a write to it. */
+static int store_discard_part(struct store_file *f, struct store_tls *t,
+			      uint64_t pg, size_t po, size_t n)
+{
+	int ret = store_write_enter(f->st, t);
+
+	if (ret == 0)
+		ret = store_write_partial(f, t, pg, po, NULL, n);
+	store_write_leave(t);
+	return ret;
 }
 
 int store_discard(struct store_file *f, uint64_t off, uint64_t len)
@@ -440,9 +466,9 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 	last = end >> STORE_PAGE_SHIFT;
 	if (first > last) {
 		/* Inside one page. */
-		return store_write_partial(f, t, off >> STORE_PAGE_SHIFT,
-					   off & (STORE_PAGE_SIZE - 1), NULL,
-					   (size_t)(end - off));
+		return store_discard_part(f, t, off >> STORE_PAGE_SHIFT,
+					  off & (STORE_PAGE_SIZE - 1),
+					  (size_t)(end - off));
 	}
 	/*
 	 * Whole pages first: detaching them cannot fail.  Zeroing a partial
@@ -452,15 +478,14 @@ int store_discard(struct store_file *f, uint64_t off, uint64_t len)
 	if (first < last)
 		store_discard_pages(f, t, first, last);
 	if (off & (STORE_PAGE_SIZE - 1)) {
-		ret = store_write_partial(f, t, off >> STORE_PAGE_SHIFT,
-					  off & (STORE_PAGE_SIZE - 1), NULL,
-					  STORE_PAGE_SIZE - (off & (STORE_PAGE_SIZE - 1)));
+		ret = store_discard_part(f, t, off >> STORE_PAGE_SHIFT,
+					 off & (STORE_PAGE_SIZE - 1),
+					 STORE_PAGE_SIZE - (off & (STORE_PAGE_SIZE - 1)));
 		if (ret < 0)
 			return ret;
 	}
 	if (end & (STORE_PAGE_SIZE - 1)) {
-		ret = store_write_partial(f, t, last, 0, NULL,
-					  end & (STORE_PAGE_SIZE - 1));
+		ret = store_discard_part(f, t, last, 0, end & (STORE_PAGE_SIZE - 1));
 		if (ret < 0)
 			return ret;
 	}
@@ -672,6 +697,8 @@ int store_create(const struct store_config *cfg, struct store **out)
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
 	pthread_mutex_init(&st->pp_lock, NULL);
+	pthread_mutex_init(&st->conf_lock, NULL);
+	atomic_init(&st->wb.batch, STORE_WB_BATCH_DEFAULT);
 	{
 		struct timespec ts;
 
@@ -679,7 +706,8 @@ int store_create(const struct store_config *cfg, struct store **out)
 		st->epoch = ts.tv_sec;
 	}
 	if (cfg->backing_dev) {
-		ret = store_set_backing_dev(st, cfg->backing_dev);
+		ret = store_set_backing_dev(st, cfg->backing_dev, cfg->backing_need,
+					    cfg->why, cfg->why_len);
 		if (ret < 0)
 			goto fail_mutex;
 	}
@@ -724,6 +752,7 @@ fail_key:
 fail_backing:
 	store_wb_fini(st);
 fail_mutex:
+	pthread_mutex_destroy(&st->conf_lock);
 	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);
@@ -768,6 +797,7 @@ void store_destroy(struct store *st)
 	pthread_key_delete(st->key);
 	zspool_destroy(st->pool);
 	store_wb_fini(st);	/* after reclaim, which gave the tables' blocks back */
+	pthread_mutex_destroy(&st->conf_lock);
 	pthread_mutex_destroy(&st->pp_lock);
 	pthread_mutex_destroy(&st->files_lock);
 	pthread_mutex_destroy(&st->tls_lock);

@@ -25,10 +25,13 @@
  * read back, the codec's priority) and a generation; val is the zspool
  * handle, the fill word of a same-filled page, or the block of a
  * written-back page in the backing file, with the index of the page's
- * dictionary in its top 4 bits (store_dict.c).  info and val change only
- * under the slot's lock; every change of content advances the generation,
- * so that a writer that let go of the lock to allocate can tell whether
- * the slot changed meanwhile.  Post-processing costs no memory per slot:
+ * dictionary in its top 4 bits (store_dict.c) and, for a handle or a
+ * block, the content's stamp above it.  info and val change only under
+ * the slot's lock; every change of content advances the generation and
+ * every new object or block has a new stamp, so that an operation that
+ * let go of the lock (to allocate, to read the disk) can tell whether the
+ * slot changed meanwhile, however often (SLOT_STAMP_SHIFT says why the
+ * generation alone could not).  Post-processing costs no memory per slot:
  * its flags take spare bits of info, and the access time that idle
  * tracking needs (zram's ac_time, 8 bytes per slot) lives in the lock word
  * (store_writeback.c).
@@ -59,9 +62,10 @@
  * its first request (or by store_thread_init()) and freed when the thread
  * exits: the codec contexts (the primary's, and the other codec's once a
  * recompression priority uses one), the compression buffer, a scratch page,
- * a direct-I/O bounce page, the discard batch, and the counters.  A request
- * starts with store_tls_prepare(): the clock, and the primary's encoding
- * when algorithm_params or train_dict changed it - one load and one
+ * a direct-I/O bounce page, the discard batch, the run of stamps, and the
+ * counters.  A request starts with store_tls_prepare() (the clock), and a
+ * write with store_write_enter(): the primary's encoding when
+ * algorithm_params or train_dict changed it - one load and one
  * predictable branch when nothing did (store_dict.c says how a worker
  * takes a new one safely).
  *
@@ -71,9 +75,12 @@
  * deltas, so a page written by one thread and discarded by another sums
  * right.  The per-file usage is relaxed atomics in the file.
  *
- * Walks.  A pass visits every stored slot of the files pinned at its start
- * (store_files_pin(): store_file_destroy() waits for a file's pins), leaf
- * by leaf, skipping absent subtrees, with no lock held between slots.
+ * Passes and walks.  One writeback or recompression pass runs at a time
+ * (store_pp_begin(): pp_lock, which a thread that serves requests only
+ * tries).  A pass visits every stored slot of the files pinned at its
+ * start (store_files_pin(): store_file_destroy() waits for a file's
+ * pins), leaf by leaf, skipping absent subtrees, with no lock held
+ * between slots.
  *
  * Locks: a slot lock (then zspool's, inside it); tls_lock and files_lock,
  * leaves, never with a slot lock (the full order: store_internal.h).
@@ -93,6 +100,9 @@
 #include "reclaim.h"
 #include "store_internal.h"
 #include "zspool.h"
+
+/* Tests only (store_internal.h). */
+void (*store_test_wait)(struct slot *s);
 
 /* ---- the slot lock ---------------------------------------------------- */
 
@@ -225,15 +235,9 @@ void store_tls_unlink(struct store *st, struct store_tls *t)
 		t->next->prev = t->prev;
 }
 
-/*
- * A thread's state leaves the store: its contexts go first, while it is
- * still on the list announcing the encoding they use (store_dict_gc()).
- */
+/* A thread's state leaves the store (no write of it runs). */
 static void store_tls_leave(struct store *st, struct store_tls *t)
 {
-	codec_ctx_destroy(t->ctx);
-	codec_ctx_destroy(t->alt);
-	t->ctx = t->alt = NULL;
 	pthread_mutex_lock(&st->tls_lock);
 	store_tls_unlink(st, t);
 	pthread_mutex_unlock(&st->tls_lock);
@@ -253,62 +257,13 @@ void store_tls_exit(void *arg)
  * sized for its dictionary if it has one) is then faulted in now, not on
  * the I/O path under a slot lock.
  */
-static void store_ctx_warm(struct store_tls *t, struct codec_ctx *ctx)
+void store_ctx_warm(struct store_tls *t, struct codec_ctx *ctx)
 {
 	long n = codec_compress(ctx, t->page, STORE_PAGE_SIZE, t->cbuf,
 				sizeof(t->cbuf));
 
 	if (n > 0)
 		codec_decompress(ctx, t->cbuf, (size_t)n, t->bounce, STORE_PAGE_SIZE);
-}
-
-/*
- * Take encoding @e (st->dict.enc as loaded): announce it, then check that it
- * is still the current one - a store_dict_gc() between the load and the
- * announcement may have freed it - and take the newer one if not.  The
- * context lets go of its old dictionary before the announcement moves.
- * A new level needs a new context (the level is set in it); should that
- * fail, the old one goes on at its level (with @e's dictionary, whose
- * own level then applies), and the next request tries again.  Returns 0,
- * or -errno when the thread has no context at all.
- */
-int store_tls_switch(struct store *st, struct store_tls *t,
-		     struct store_enc *e)
-{
-	struct store_enc *now;
-	struct codec_ctx *ctx;
-	int ret = 0;
-
-	if (t->ctx && t->dict_val)
-		codec_ctx_set_cdict(t->ctx, NULL);
-	t->dict_val = 0;
-	for (;;) {
-		atomic_store_explicit(&t->enc, e, memory_order_seq_cst);
-		now = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
-		if (now == e)
-			break;
-		e = now;
-	}
-	t->enc_done = e;
-	if (!t->ctx || e->level != t->level) {
-		ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
-							.level = e->level }, &ctx);
-		if (ret == 0) {
-			codec_ctx_destroy(t->ctx);
-			t->ctx = ctx;
-			t->level = e->level;
-		} else {
-			t->enc_done = NULL;
-		}
-	}
-	if (!t->ctx)
-		return ret;
-	if (e->cdict) {
-		codec_ctx_set_cdict(t->ctx, e->cdict);
-		t->dict_val = (uint64_t)e->dict << SLOT_DICT_SHIFT;
-	}
-	store_ctx_warm(t, t->ctx);
-	return 0;
 }
 
 /*
@@ -347,8 +302,8 @@ int store_tls_create(struct store *st, struct store_tls **out)
 		t->next->prev = t;
 	st->tls_list = t;
 	pthread_mutex_unlock(&st->tls_lock);
-	ret = store_tls_switch(st, t, atomic_load_explicit(&st->dict.enc,
-							   memory_order_acquire));
+	ret = store_enc_enter(st, t);
+	store_write_leave(t);
 	if (ret < 0) {
 		store_tls_leave(st, t);
 		return ret;
@@ -496,6 +451,8 @@ static void table_walk_free(struct table_walk *w, void *p, int lvl)
 				w->d[C_SAME]--;
 				continue;
 			}
+			if (slot_dict(info, l->s[i].val))
+				w->d[C_DICT + slot_dict(info, l->s[i].val)]--;
 			if (info & SLOT_WB) {
 				backing_block_free(store_backing(w->st),
 						   val_obj(l->s[i].val));
@@ -596,7 +553,7 @@ int store_encode(struct store *st, struct store_tls *t,
 		return ret;
 	zspool_write(st->pool, h, data, (size_t)n);
 	*info = flags | (uint32_t)n;
-	*val = h | dict;
+	*val = h | store_stamp(st, t) | dict;
 	return 0;
 }
 
@@ -672,7 +629,32 @@ void store_release(struct store *st, uint32_t info, uint64_t val)
 		backing_block_free(store_backing(st), val_obj(val));
 }
 
-/* ---- walks ------------------------------------------------------------ */
+/* ---- passes and walks ------------------------------------------------- */
+
+/* The start of a pass (store_internal.h). */
+int store_pp_begin(struct store *st, unsigned flags, struct store_tls **t)
+{
+	int ret = store_tls_get(st, t);
+
+	if (ret < 0)
+		return ret;
+	if (!(flags & STORE_PP_WAIT)) {
+		/* a background thread that waits goes first */
+		if (atomic_load_explicit(&st->pp_waiting, memory_order_relaxed) ||
+		    pthread_mutex_trylock(&st->pp_lock))
+			return -EAGAIN;
+		return 0;
+	}
+	atomic_fetch_add_explicit(&st->pp_waiting, 1, memory_order_relaxed);
+	pthread_mutex_lock(&st->pp_lock);
+	atomic_fetch_sub_explicit(&st->pp_waiting, 1, memory_order_relaxed);
+	return 0;
+}
+
+void store_pp_end(struct store *st)
+{
+	pthread_mutex_unlock(&st->pp_lock);
+}
 
 /*
  * The files to walk: every file now, pinned so that none is freed under

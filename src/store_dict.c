@@ -8,49 +8,74 @@
  * decoded with the same one, forever.  A page records which: an index
  * into a table of dictionaries (st->dict.table, STORE_DICTS - 1 = 7
  * entries; 0 = none) in the top 4 bits of val, which neither a handle
- * (below 2^30) nor a block of the backing file reaches; a same-filled
- * page, whose val is its whole fill word, has none.  So a page written
- * before any dictionary decodes as before, and a writeback or a
- * recompression carries the index along.  An entry holds the decoding
- * form (a DDict, any level); the encoding form (a CDict, one level)
- * belongs to a codec's parameters: st->dict.enc for the primary,
- * st->recomp.cdict[] for the recompression codecs.  Several dictionaries
- * live at once because a new one (a second train_dict, a new dict=) must
- * not wait for the last page of the old one to go, which on a swap device
- * may be never; the other choice, one per codec replaceable only while no
- * page uses it, is simpler but would make retraining a one-shot.  Seven
- * bound the memory (a 64 KiB dictionary takes 0.1 MiB to decode and 0.5
- * MiB to encode at level 3); an install that finds the table full gets
- * -EBUSY.
+ * nor a block of the backing file reaches; a same-filled page, whose val
+ * is its whole fill word, has none.  So a page written before any
+ * dictionary decodes as before, and a writeback or a recompression
+ * carries the index along.  An entry holds the decoding form (a DDict,
+ * any level); the encoding form (a CDict, one level) belongs to a
+ * codec's encoding: st->dict.enc for the primary, st->recomp.enc[p] for
+ * the recompression codecs.  Several dictionaries live at once because a
+ * new one (a second train_dict, a new dict=) must not wait for the last
+ * page of the old one to go, which on a swap device may be never; the
+ * other choice, one per codec replaceable only while no page uses it, is
+ * simpler but would make retraining a one-shot.  Seven bound the memory
+ * (a 64 KiB dictionary takes 0.1 MiB to decode and 0.5 MiB to encode at
+ * level 3); an install that finds the table full gets -EBUSY.
  *
- * An entry is freed (store_dict_gc(), at each install and each read of
- * train_dict's report, under pp_lock) once no encoding and no page names
- * it.  Pages are found by a walk of every slot under its lock, ~25 ns a
- * slot: counting pages per dictionary instead would put a counter update
- * (and val, where the index lives) into every write's accounting.  The
- * walk is exact because no new page can name the entry by then: an
- * encoding names it only while it is current or still used by a worker.
+ * An entry is freed (store_dict_gc(): at each install, each read of
+ * train_dict's report and the end of each pass) once no encoding names
+ * it and no page does.  Pages are counted, not searched: each thread
+ * counts, in its own counters (C_DICT + k, plain stores on a line no
+ * other thread writes), the pages naming each dictionary that it stored
+ * and dropped, and the collector sums them - a few dozen loads, where a
+ * walk of every slot under its lock took ~25 ns a slot and made the
+ * report, which every user may read, as slow as the store is large.  The
+ * sum can lag behind the pages only on the safe side: a page is counted
+ * by the thread that stored it, after the slot names it and before that
+ * thread lets go of the encoding that names the same dictionary (a
+ * release store the collector's load pairs with), so a page not counted
+ * yet keeps its dictionary through that encoding; a page dropped may be
+ * counted late, which only keeps an entry a while longer.  The counts are
+ * stored with release and summed with acquire, so that every decode of a
+ * page (under its slot lock, before whoever dropped the page took that
+ * lock) happens before the free of its dictionary.
  *
- * How workers take a new encoding (level or dictionary): at their next
- * request (store_tls_prepare()).  The encoding is an immutable struct
- * store_enc published in st->dict.enc; a worker announces the one its
- * context references in t->enc (a hazard pointer: store, then check that
- * it is still current, both seq_cst; store_tls_switch()) before it uses
- * it, and the replaced one waits on st->dict.retired until no worker
- * announces it.  An idle worker holds on to the old one until its next
- * request.  Reading a page decodes under the slot lock, a written-back
- * one included (its block is read with no lock, then checked and decoded
- * under it), so the slot's own index keeps the entry alive for the
+ * Encodings.  An encoding is an immutable struct store_enc (level,
+ * dictionary index, CDict); a new one is published in st->dict.enc (the
+ * primary) or st->recomp.enc[p], and the one it replaces waits on
+ * st->dict.retired until nothing uses it.  A write announces the
+ * primary's encoding its context uses in t->enc (a hazard pointer:
+ * store, then check that it is still current, both seq_cst;
+ * store_enc_enter()) for as long as it runs with that encoding's
+ * dictionary, and clears it when it ends (store_write_leave()); a write
+ * without a dictionary announces nothing once its context is set up.  So
+ * an idle thread holds nothing, and a retired encoding is freed as soon
+ * as the writes that took it have ended, whatever threads are idle (they
+ * used to keep theirs until their next request, so that seven trainings
+ * could fill the table for good).  An idle thread's context may still
+ * point at a freed CDict: it takes the new encoding before it compresses
+ * again, and dropping the old pointer does not read it.  The fast check
+ * at the start of a write is one load of st->dict.enc_seq, the seq of the
+ * current encoding (a counter, so that a freed encoding's address reused
+ * by a new one cannot pass for it).  A recompression pass takes the
+ * recompression encodings it uses in st->recomp.pass[] under conf_lock;
+ * they are kept while it runs, and algorithm_params may replace them
+ * meanwhile.
+ *
+ * Reading a page decodes under the slot lock, a written-back one
+ * included (its block is read with no lock, then checked and decoded
+ * under it), and the slot's own index keeps the entry alive for the
  * decode.
  *
  * Training samples up to STORE_TRAIN_PAGES objects spread evenly over
  * every file, decodes each under its slot lock, trains with no lock held
  * (about half a second), measures the gain on the sample, and installs
  * the result for every codec that takes dictionaries, as algorithm_params
- * would.
+ * would.  Every dictionary and CDict is made with no lock held; only the
+ * pointers are installed under conf_lock.
  *
- * Locks: dict.train_lock (one training at a time) -> pp_lock -> tls_lock,
- * files_lock, slot locks (store_internal.h).
+ * Locks: dict.train_lock (only tried) -> conf_lock -> tls_lock
+ * (store_internal.h); never a slot lock with conf_lock.
  */
 #include "config.h"
 
@@ -67,15 +92,15 @@
 #include "pp.h"
 #include "store_internal.h"
 
-/* ---- encodings and the table ------------------------------------------ */
+/* ---- encodings -------------------------------------------------------- */
 
-/* The codec of priority @p (pp_lock held). */
+/* The codec of priority @p (conf_lock held). */
 static const struct codec_ops *store_prio_ops(struct store *st, unsigned p)
 {
 	return p ? st->recomp.comps[p].ops : st->codec.ops;
 }
 
-static void store_enc_free(struct store_enc *e)
+void store_enc_free(struct store_enc *e)
 {
 	if (!e)
 		return;
@@ -83,15 +108,43 @@ static void store_enc_free(struct store_enc *e)
 	free(e);
 }
 
+struct store_enc *store_enc_new(int level)
+{
+	struct store_enc *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->level = level;
+	return e;
+}
+
+/* @e (published before, maybe in use) is replaced: it waits (conf_lock held). */
+void store_enc_retire(struct store *st, struct store_enc *e)
+{
+	if (!e)
+		return;
+	e->next = st->dict.retired;
+	st->dict.retired = e;
+}
+
+/* Make @e the primary's encoding (conf_lock held). */
+static void store_enc_publish(struct store *st, struct store_enc *e)
+{
+	e->seq = ++st->dict.seq;
+	store_enc_retire(st, atomic_exchange_explicit(&st->dict.enc, e,
+						      memory_order_seq_cst));
+	atomic_store_explicit(&st->dict.enc_seq, e->seq, memory_order_release);
+}
+
 /* The first encoding: the primary at its first level, no dictionary. */
 int store_dict_init(struct store *st)
 {
-	struct store_enc *enc = calloc(1, sizeof(*enc));
+	struct store_enc *enc = store_enc_new(st->codec.level);
 
 	if (!enc)
 		return -ENOMEM;
-	enc->level = st->codec.level;
+	enc->seq = st->dict.seq = 1;
 	atomic_init(&st->dict.enc, enc);
+	atomic_init(&st->dict.enc_seq, enc->seq);
 	pthread_mutex_init(&st->dict.train_lock, NULL);
 	return 0;
 }
@@ -107,13 +160,249 @@ void store_dict_fini(struct store *st)
 		store_enc_free(e);
 	}
 	st->dict.retired = NULL;
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		store_enc_free(st->recomp.enc[p]);
 	for (unsigned k = 1; k < STORE_DICTS; k++)
 		codec_dict_destroy(atomic_load_explicit(&st->dict.table[k],
 							memory_order_relaxed));
-	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
-		codec_cdict_destroy(st->recomp.cdict[p]);
 	pthread_mutex_destroy(&st->dict.train_lock);
 }
+
+/*
+ * Set this thread's context up for encoding @e (announced): a new level
+ * needs a new context (the level is set in it); should that fail, the old
+ * one goes on at its level (with @e's dictionary, whose own level then
+ * applies), and the next write tries again.  The context first lets go of
+ * its old dictionary, which may be freed by now: that only drops the
+ * pointer (codec_zstd.c).  Returns 0, or -errno when the thread has no
+ * context at all.
+ */
+static int store_enc_setup(struct store *st, struct store_tls *t,
+			   struct store_enc *e)
+{
+	struct codec_ctx *ctx;
+	int ret = 0;
+
+	if (t->ctx && t->dict_val)
+		codec_ctx_set_cdict(t->ctx, NULL);
+	t->dict_val = 0;
+	t->enc_seq = 0;
+	if (!t->ctx || e->level != t->level) {
+		ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+							.level = e->level }, &ctx);
+		if (ret == 0) {
+			codec_ctx_destroy(t->ctx);
+			t->ctx = ctx;
+			t->level = e->level;
+		}
+	}
+	if (!t->ctx)
+		return ret;
+	if (ret == 0)
+		t->enc_seq = e->seq;
+	if (e->cdict) {
+		codec_ctx_set_cdict(t->ctx, e->cdict);
+		t->dict_val = (uint64_t)e->dict << SLOT_DICT_SHIFT;
+	}
+	store_ctx_warm(t, t->ctx);
+	return 0;
+}
+
+/*
+ * Announce the primary's encoding (st->dict.enc as loaded), then check
+ * that it is still the current one - a store_dict_gc() between the load
+ * and the announcement may have freed it - and take the newer one if
+ * not; set the context up for it.  Without a dictionary the context
+ * holds nothing shared, and the announcement ends at once.
+ */
+int store_enc_enter(struct store *st, struct store_tls *t)
+{
+	struct store_enc *e, *now;
+	int ret = 0;
+
+	e = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
+	for (;;) {
+		atomic_store_explicit(&t->enc, e, memory_order_seq_cst);
+		now = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
+		if (now == e)
+			break;
+		e = now;
+	}
+	if (e->seq != t->enc_seq)
+		ret = store_enc_setup(st, t, e);
+	if (!t->dict_val)
+		atomic_store_explicit(&t->enc, NULL, memory_order_release);
+	return ret;
+}
+
+/* ---- the collector ---------------------------------------------------- */
+
+/*
+ * Free what nothing uses any more (conf_lock held): replaced encodings
+ * that no write announces and no pass uses, then the dictionaries that
+ * no encoding names and no page does.  The announcements are read before
+ * the page counts (see the head comment for why that order makes the
+ * counts exact enough).
+ */
+void store_dict_gc(struct store *st)
+{
+	struct store_enc *keep = NULL, *drop = NULL, *e, *next;
+	int64_t pages[STORE_DICTS] = { 0 };
+	unsigned unused = 0;
+
+	pthread_mutex_lock(&st->tls_lock);
+	for (e = st->dict.retired; e; e = next) {
+		bool used = false;
+
+		next = e->next;
+		for (struct store_tls *t = st->tls_list; t && !used; t = t->next)
+			used = atomic_load_explicit(&t->enc, memory_order_seq_cst) == e;
+		for (unsigned p = 1; p < PP_MAX_COMPS && !used; p++)
+			used = st->recomp.pass[p] == e;
+		e->next = used ? keep : drop;
+		if (used)
+			keep = e;
+		else
+			drop = e;
+	}
+	for (unsigned k = 1; k < STORE_DICTS; k++) {
+		pages[k] = st->dead[C_DICT + k];
+		for (struct store_tls *t = st->tls_list; t; t = t->next)
+			pages[k] += atomic_load_explicit(&t->cnt[C_DICT + k],
+							 memory_order_acquire);
+	}
+	pthread_mutex_unlock(&st->tls_lock);
+	st->dict.retired = keep;
+	for (e = drop; e; e = next) {
+		next = e->next;
+		store_enc_free(e);
+	}
+
+	for (unsigned k = 1; k < STORE_DICTS; k++)
+		if (atomic_load_explicit(&st->dict.table[k], memory_order_relaxed) &&
+		    pages[k] == 0)
+			unused |= 1u << k;
+	unused &= ~(1u << atomic_load_explicit(&st->dict.enc, memory_order_relaxed)->dict);
+	for (e = st->dict.retired; e; e = e->next)
+		unused &= ~(1u << e->dict);
+	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
+		if (st->recomp.enc[p])
+			unused &= ~(1u << st->recomp.enc[p]->dict);
+	for (unsigned k = 1; k < STORE_DICTS; k++)
+		if (unused & (1u << k))
+			codec_dict_destroy(atomic_exchange_explicit(&st->dict.table[k], NULL,
+								    memory_order_acq_rel));
+}
+
+/* ---- new parameters --------------------------------------------------- */
+
+/*
+ * New encodings for the priorities in @mask, made with no lock held and
+ * installed together under conf_lock (store_params_install()).
+ */
+struct store_params {
+	unsigned mask;
+	const struct codec_ops *ops[PP_MAX_COMPS];	/* each was made for */
+	int levels[PP_MAX_COMPS];
+	bool same_levels;	/* refuse to install over other levels (training) */
+	struct codec_dict *d;	/* the decoding form, NULL without a dictionary */
+	struct store_enc *enc[PP_MAX_COMPS];
+};
+
+/*
+ * Make @sp's encodings: at their levels, with the dictionary of @len bytes
+ * at @buf (NULL: none), one decoding form for all of them.  No lock held.
+ * Returns 0, the codec's -EINVAL, or -ENOMEM.
+ */
+static int store_params_make(struct store_params *sp, const void *buf, size_t len)
+{
+	int ret;
+
+	if (buf) {
+		ret = codec_dict_create(sp->ops[__builtin_ctz(sp->mask)], buf, len,
+					&sp->d);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++) {
+		if (!(sp->mask & (1u << p)))
+			continue;
+		sp->enc[p] = store_enc_new(sp->levels[p]);
+		if (!sp->enc[p])
+			return -ENOMEM;
+		if (!buf)
+			continue;
+		ret = codec_cdict_create(&(struct codec){ .ops = sp->ops[p],
+							  .level = sp->levels[p] },
+					 buf, len, &sp->enc[p]->cdict);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* What store_params_install() did not take. */
+static void store_params_drop(struct store_params *sp)
+{
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++)
+		store_enc_free(sp->enc[p]);
+	codec_dict_destroy(sp->d);
+}
+
+/* The level priority @p encodes at now (conf_lock held; @p set). */
+static int store_prio_level(struct store *st, unsigned p)
+{
+	return p ? st->recomp.enc[p]->level
+		 : atomic_load_explicit(&st->dict.enc, memory_order_relaxed)->level;
+}
+
+/*
+ * Install @sp (conf_lock held): all or nothing.  Returns 0 (what it
+ * installed is the store's now), -EAGAIN when a priority's codec (or,
+ * for a training, its level) changed since @sp was made, -EBUSY when
+ * the table is full.  Workers take a new primary encoding at their next
+ * write, a pass a new recompression one at its next start.
+ */
+static int store_params_install(struct store *st, struct store_params *sp)
+{
+	unsigned k = 0;
+
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++) {
+		if (!(sp->mask & (1u << p)))
+			continue;
+		if ((p && !st->recomp.set[p]) || store_prio_ops(st, p) != sp->ops[p] ||
+		    (sp->same_levels && store_prio_level(st, p) != sp->levels[p]))
+			return -EAGAIN;
+	}
+	if (sp->d) {
+		store_dict_gc(st);
+		for (k = 1; k < STORE_DICTS; k++)
+			if (!atomic_load_explicit(&st->dict.table[k], memory_order_relaxed))
+				break;
+		if (k == STORE_DICTS)
+			return -EBUSY;
+		atomic_store_explicit(&st->dict.table[k], sp->d, memory_order_release);
+		sp->d = NULL;
+	}
+	for (unsigned p = 0; p < PP_MAX_COMPS; p++) {
+		struct store_enc *e = sp->enc[p];
+
+		if (!(sp->mask & (1u << p)))
+			continue;
+		sp->enc[p] = NULL;
+		e->dict = e->cdict ? k : 0;
+		if (p == 0) {
+			store_enc_publish(st, e);
+		} else {
+			store_enc_retire(st, st->recomp.enc[p]);
+			st->recomp.enc[p] = e;
+		}
+	}
+	store_dict_gc(st);
+	return 0;
+}
+
+/* ---- algorithm_params ------------------------------------------------- */
 
 /*
  * Read the dictionary file @path into a new buffer: -EINVAL unless the
@@ -169,182 +458,17 @@ out:
 	return ret;
 }
 
-struct store_gc_arg {
-	unsigned unused;		/* bit k: no page seen naming entry k */
-};
-
-static int store_gc_slot(struct store_file *f, struct slot *s, uint64_t pg,
-			 void *arg)
-{
-	struct store_gc_arg *a = arg;
-	uint32_t info;
-	uint64_t val;
-
-	(void)f, (void)pg;
-	slot_lock(s);
-	info = slot_info(s);
-	val = s->val;
-	slot_unlock(s);
-	if (info_has_obj(info) || info_wb(info))
-		a->unused &= ~(1u << val_dict(val));
-	return a->unused == 0;
-}
-
-/*
- * Free what nothing uses any more (pp_lock held): replaced encodings that
- * no worker announces, then the dictionaries that no encoding and no page
- * names.  See the head comment for why the walk over the pages is exact.
- */
-static void store_dict_gc(struct store *st)
-{
-	struct store_enc *keep = NULL, *drop = NULL, *e, *next;
-	struct store_gc_arg a = { 0 };
-	struct store_file **v;
-	size_t nv;
-	bool files;
-
-	pthread_mutex_lock(&st->tls_lock);
-	for (e = st->dict.retired; e; e = next) {
-		struct store_tls *t;
-
-		next = e->next;
-		for (t = st->tls_list; t; t = t->next)
-			if (atomic_load_explicit(&t->enc, memory_order_seq_cst) == e)
-				break;
-		if (t) {
-			e->next = keep;
-			keep = e;
-		} else {
-			e->next = drop;
-			drop = e;
-		}
-	}
-	pthread_mutex_unlock(&st->tls_lock);
-	st->dict.retired = keep;
-	for (e = drop; e; e = next) {
-		next = e->next;
-		store_enc_free(e);
-	}
-
-	for (unsigned k = 1; k < STORE_DICTS; k++)
-		if (atomic_load_explicit(&st->dict.table[k], memory_order_relaxed))
-			a.unused |= 1u << k;
-	a.unused &= ~(1u << atomic_load_explicit(&st->dict.enc, memory_order_relaxed)->dict);
-	for (e = st->dict.retired; e; e = e->next)
-		a.unused &= ~(1u << e->dict);
-	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
-		if (st->recomp.cdict[p])
-			a.unused &= ~(1u << st->recomp.dict[p]);
-	if (!a.unused)
-		return;
-	nv = store_files_pin(st, &v);
-	pthread_mutex_lock(&st->files_lock);
-	files = st->files != NULL;
-	pthread_mutex_unlock(&st->files_lock);
-	if (!v && files)
-		return;		/* no memory for the list (or new files): next time */
-	for (size_t j = 0; j < nv && a.unused; j++)
-		store_walk(v[j], 0, STORE_MAX_PAGES, store_gc_slot, &a);
-	store_files_unpin(v, nv);
-	for (unsigned k = 1; k < STORE_DICTS; k++) {
-		if (!(a.unused & (1u << k)))
-			continue;
-		codec_dict_destroy(atomic_exchange_explicit(&st->dict.table[k], NULL,
-							    memory_order_acq_rel));
-	}
-}
-
-/* ---- algorithm_params ------------------------------------------------- */
-
-/*
- * Set the parameters of the priorities in @mask (pp_lock held; each
- * priority's codec takes dictionaries when @buf is given): level
- * @levels[p], and the dictionary of @len bytes at @buf, or none (NULL),
- * one table entry for all of them.  All or nothing: returns 0, or -EBUSY
- * (the table is full), the codec's -EINVAL or -ENOMEM, changing nothing.
- * The calling thread takes the new encoding at once; other workers at
- * their next request.
- */
-static int store_params_install(struct store *st, unsigned mask,
-				const int *levels, const void *buf, size_t len)
-{
-	struct codec_cdict *cd[PP_MAX_COMPS] = { NULL };
-	struct store_enc *e = NULL, *old;
-	struct codec_dict *d = NULL;
-	struct store_tls *t;
-	unsigned k = 0;
-	int ret = 0;
-
-	if (buf) {
-		store_dict_gc(st);
-		for (k = 1; k < STORE_DICTS; k++)
-			if (!atomic_load_explicit(&st->dict.table[k], memory_order_relaxed))
-				break;
-		if (k == STORE_DICTS)
-			return -EBUSY;
-		ret = codec_dict_create(store_prio_ops(st, (unsigned)__builtin_ctz(mask)),
-					buf, len, &d);
-		if (ret < 0)
-			return ret;
-	}
-	for (unsigned p = 0; p < PP_MAX_COMPS && buf; p++) {
-		struct codec c = { .ops = store_prio_ops(st, p), .level = levels[p] };
-
-		if (!(mask & (1u << p)))
-			continue;
-		ret = codec_cdict_create(&c, buf, len, &cd[p]);
-		if (ret < 0)
-			goto fail;
-	}
-	if (mask & 1) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			ret = -ENOMEM;
-			goto fail;
-		}
-		e->level = levels[0];
-		e->dict = buf ? k : 0;
-		e->cdict = cd[0];
-	}
-	/* from here on nothing fails */
-	if (d)
-		atomic_store_explicit(&st->dict.table[k], d, memory_order_release);
-	for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
-		if (!(mask & (1u << p)))
-			continue;
-		codec_cdict_destroy(st->recomp.cdict[p]);
-		st->recomp.cdict[p] = cd[p];
-		st->recomp.comps[p].cdict = cd[p];
-		st->recomp.comps[p].level = levels[p];
-		st->recomp.dict[p] = cd[p] ? k : 0;
-	}
-	if (e) {
-		old = atomic_exchange_explicit(&st->dict.enc, e, memory_order_seq_cst);
-		old->next = st->dict.retired;
-		st->dict.retired = old;
-		t = pthread_getspecific(st->key);
-		if (t)
-			store_tls_prepare(st, t);
-	}
-	store_dict_gc(st);
-	return 0;
-fail:
-	for (unsigned p = 0; p < PP_MAX_COMPS; p++)
-		codec_cdict_destroy(cd[p]);
-	codec_dict_destroy(d);
-	return ret;
-}
-
 int store_set_params(struct store *st, int prio, const char *name, int level,
 		     const char *dict)
 {
-	int levels[PP_MAX_COMPS] = { 0 };
+	struct store_params sp = { 0 };
+	const struct codec_ops *ops = NULL;
 	void *buf = NULL;
 	size_t len = 0;
 	struct codec c;
-	int ret = 0;
+	int ret;
 
-	pthread_mutex_lock(&st->pp_lock);
+	pthread_mutex_lock(&st->conf_lock);
 	if (prio < 0) {
 		/* by name: the primary first, then the recompression codecs */
 		if (!strcmp(st->codec.ops->name, name)) {
@@ -356,26 +480,29 @@ int store_set_params(struct store *st, int prio, const char *name, int level,
 					break;
 		}
 	}
-	if (prio >= PP_MAX_COMPS || (prio > 0 && !st->recomp.set[prio]) ||
-	    (name && strcmp(store_prio_ops(st, (unsigned)prio)->name, name))) {
-		ret = -EINVAL;
-		goto out;
-	}
+	if (prio < PP_MAX_COMPS && (prio == 0 || st->recomp.set[prio]))
+		ops = store_prio_ops(st, (unsigned)prio);
+	pthread_mutex_unlock(&st->conf_lock);
+	if (!ops || (name && strcmp(ops->name, name)))
+		return -EINVAL;
 	/* the level matters to compression only: any page still decodes */
-	if (codec_init(&c, store_prio_ops(st, (unsigned)prio)->name, level) < 0 ||
-	    (dict && !codec_has_dict(c.ops))) {
-		ret = -EINVAL;
-		goto out;
-	}
+	if (codec_init(&c, ops->name, level) < 0 || (dict && !codec_has_dict(c.ops)))
+		return -EINVAL;
 	if (dict) {
 		ret = store_dict_load(dict, &buf, &len);
 		if (ret < 0)
-			goto out;
+			return ret;
 	}
-	levels[prio] = c.level;
-	ret = store_params_install(st, 1u << prio, levels, buf, len);
-out:
-	pthread_mutex_unlock(&st->pp_lock);
+	sp.mask = 1u << prio;
+	sp.ops[prio] = ops;
+	sp.levels[prio] = c.level;
+	ret = store_params_make(&sp, buf, len);
+	if (ret == 0) {
+		pthread_mutex_lock(&st->conf_lock);
+		ret = store_params_install(st, &sp);
+		pthread_mutex_unlock(&st->conf_lock);
+	}
+	store_params_drop(&sp);
 	free(buf);
 	return ret;
 }
@@ -441,33 +568,34 @@ static int store_train_cost(struct store *st, const struct codec_ops *ops,
 	return ret;
 }
 
-/* The priorities whose codecs take dictionaries, and their levels (pp_lock held). */
-static unsigned store_dict_prios(struct store *st, int *levels)
+/*
+ * The priorities whose codecs take dictionaries, their codecs and levels,
+ * into @sp (conf_lock held).
+ */
+static void store_dict_prios(struct store *st, struct store_params *sp)
 {
-	struct store_enc *e = atomic_load_explicit(&st->dict.enc, memory_order_relaxed);
-	unsigned mask = 0;
-
+	sp->mask = 0;
 	for (unsigned p = 0; p < PP_MAX_COMPS; p++) {
 		if ((p && !st->recomp.set[p]) || !codec_has_dict(store_prio_ops(st, p)))
 			continue;
-		mask |= 1u << p;
-		levels[p] = p ? st->recomp.comps[p].level : e->level;
+		sp->mask |= 1u << p;
+		sp->ops[p] = store_prio_ops(st, p);
+		sp->levels[p] = store_prio_level(st, p);
 	}
-	return mask;
 }
 
 int store_train_dict(struct store *st, size_t size)
 {
 	struct store_train_arg a = { .st = st, .max = STORE_TRAIN_PAGES };
+	struct store_params sp = { .same_levels = true };
 	struct store_train res = { 0 };
-	int levels[PP_MAX_COMPS] = { 0 };
 	struct codec_cdict *cd = NULL;
 	const struct codec_ops *ops;
 	size_t *sizes = NULL;
 	void *dict = NULL;
 	struct store_file **v;
 	uint64_t objs = 0;
-	unsigned mask, first;
+	unsigned first;
 	size_t nv;
 	long len;
 	int ret;
@@ -479,16 +607,16 @@ int store_train_dict(struct store *st, size_t size)
 		return ret;
 	if (pthread_mutex_trylock(&st->dict.train_lock))
 		return -EAGAIN;
-	pthread_mutex_lock(&st->pp_lock);
-	mask = store_dict_prios(st, levels);
-	first = mask ? (unsigned)__builtin_ctz(mask) : 0;
-	/* under the lock: recomp_algorithm may name another codec */
-	ops = first ? st->recomp.comps[first].ops : st->codec.ops;
-	pthread_mutex_unlock(&st->pp_lock);
-	if (!mask) {
+	/* the codecs and levels now; the install checks they did not change */
+	pthread_mutex_lock(&st->conf_lock);
+	store_dict_prios(st, &sp);
+	pthread_mutex_unlock(&st->conf_lock);
+	if (!sp.mask) {
 		ret = -EINVAL;
 		goto out;
 	}
+	first = (unsigned)__builtin_ctz(sp.mask);
+	ops = sp.ops[first];
 
 	/* the sample: objects spread evenly over every file, decoded */
 	a.pages = malloc((size_t)a.max * STORE_PAGE_SIZE);
@@ -529,27 +657,29 @@ int store_train_dict(struct store *st, size_t size)
 	/* the gain on the sample, at the level of the first codec */
 	res = (struct store_train){ .dict_bytes = (uint64_t)len, .samples = a.n,
 				    .sample_bytes = (uint64_t)a.n * STORE_PAGE_SIZE };
-	ret = codec_cdict_create(&(struct codec){ .ops = ops, .level = levels[first] },
+	ret = codec_cdict_create(&(struct codec){ .ops = ops, .level = sp.levels[first] },
 				 dict, (size_t)len, &cd);
 	if (ret == 0)
-		ret = store_train_cost(st, ops, levels[first], NULL, a.pages, a.n,
+		ret = store_train_cost(st, ops, sp.levels[first], NULL, a.pages, a.n,
 				       &res.compr_plain);
 	if (ret == 0)
-		ret = store_train_cost(st, ops, levels[first], cd, a.pages, a.n,
+		ret = store_train_cost(st, ops, sp.levels[first], cd, a.pages, a.n,
 				       &res.compr_dict);
 	codec_cdict_destroy(cd);
+	if (ret == 0)
+		ret = store_params_make(&sp, dict, (size_t)len);
 	if (ret < 0)
 		goto out;
 
-	/* installed for the codecs and levels as they are now */
-	pthread_mutex_lock(&st->pp_lock);
-	mask = store_dict_prios(st, levels);
-	ret = mask ? store_params_install(st, mask, levels, dict, (size_t)len) : -EINVAL;
+	/* installed for the codecs and levels it was made for */
+	pthread_mutex_lock(&st->conf_lock);
+	ret = store_params_install(st, &sp);
 	if (ret == 0)
 		st->dict.train = res;
-	pthread_mutex_unlock(&st->pp_lock);
+	pthread_mutex_unlock(&st->conf_lock);
 out:
 	pthread_mutex_unlock(&st->dict.train_lock);
+	store_params_drop(&sp);
 	free(dict);
 	free(sizes);
 	free(a.pages);
@@ -558,14 +688,10 @@ out:
 
 void store_dict_stats(struct store *st, struct store_dict_stats *out)
 {
-	struct store_tls *t = pthread_getspecific(st->key);
 	struct store_enc *e;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&st->pp_lock);
-	/* this thread's encoding is the current one: let the old one go */
-	if (t)
-		store_tls_prepare(st, t);
+	pthread_mutex_lock(&st->conf_lock);
 	store_dict_gc(st);
 	out->dict_bytes = st->dict.train.dict_bytes;
 	out->samples = st->dict.train.samples;
@@ -588,7 +714,7 @@ void store_dict_stats(struct store *st, struct store_dict_stats *out)
 		if (e->cdict)
 			out->mem += codec_cdict_mem(e->cdict);
 	for (unsigned p = 1; p < PP_MAX_COMPS; p++)
-		if (st->recomp.cdict[p])
-			out->mem += codec_cdict_mem(st->recomp.cdict[p]);
-	pthread_mutex_unlock(&st->pp_lock);
+		if (st->recomp.enc[p] && st->recomp.enc[p]->cdict)
+			out->mem += codec_cdict_mem(st->recomp.enc[p]->cdict);
+	pthread_mutex_unlock(&st->conf_lock);
 }

@@ -32,17 +32,34 @@
  *
  *   dict.train_lock -> pp_lock -> slot lock -> zspool's locks (inside
  *                                              zspool_alloc()/map()/free())
- *                      pp_lock -> tls_lock, files_lock, the backing file's
+ *                      pp_lock -> conf_lock -> tls_lock
+ *                      pp_lock -> files_lock, the backing file's
  *                                 allocation lock
  *
  * tls_lock and files_lock are leaves, never held with a slot lock.  No
  * lock wider than a slot is taken on the read/write/discard path; a slot
  * lock is never held while taking another slot lock, nor across an
  * allocation that may wait (src/reserve.c) or I/O to the backing file.
+ *
+ * No serving thread waits behind a background pass.  pp_lock is held for
+ * a whole writeback or recompression pass (zram's pp_in_progress), so a
+ * thread that serves requests - a control file's read or write - only
+ * ever tries it (-EAGAIN, as zram), and train_lock likewise; a background
+ * thread (a policy) may wait for it (store_pp_begin()).  What control
+ * files read and write - the backing file, the codecs and their
+ * encodings, the dictionaries, the last training - is conf_lock's, which
+ * is held for a few loads and stores at a time and never across I/O, a
+ * file's opening, a codec context's or a dictionary's making, or a walk:
+ * those run before it is taken, and what they made is installed under
+ * it.  A pass takes what it uses under conf_lock at its start and marks
+ * it in use, so that a control write that would change it under the pass
+ * is refused with -EBUSY at once instead of waiting (zram's errno for a
+ * setting that cannot change now).
  */
 #ifndef ZRAMFUSE_STORE_INTERNAL_H
 #define ZRAMFUSE_STORE_INTERNAL_H
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -54,6 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "codec.h"
 #include "pp.h"
 #include "reserve.h"
@@ -92,8 +110,8 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_PRIO_HI (1u << 20)
 #define SLOT_PRIO_MASK (SLOT_PRIO_LO | SLOT_PRIO_HI)
 #define SLOT_READ (1u << 21)		/* read since it was written */
-/* The top bits count changes of the slot, so that a writer that let go
- * of the lock to allocate can tell whether the slot changed meanwhile. */
+/* The top bits count changes of the slot (with val's stamp below: how an
+ * operation that let go of the lock tells whether the slot changed). */
 #define SLOT_GEN_SHIFT 22
 #define SLOT_GEN_ONE (1u << SLOT_GEN_SHIFT)
 #define SLOT_GEN_MASK (~0u << SLOT_GEN_SHIFT)
@@ -108,14 +126,46 @@ _Static_assert(LEAF_SHIFT + NODE_SHIFT * TABLE_LEVELS + STORE_PAGE_SHIFT == 47,
 #define SLOT_TIME_MAX (UINT32_MAX >> SLOT_TIME_SHIFT)
 
 /*
- * An object's or a written-back page's dictionary: an index into
- * st->dict.table in the top bits of val, 0 = none (store_dict.c).
+ * val of a page with an object or a block: [dict 4][stamp 28][where 32].
+ *
+ * where: the zspool handle (below 2^30) or the backing file's block
+ * (below BACKING_MAX_BLOCKS, 2^32).
+ *
+ * dict: the page's dictionary, an index into st->dict.table, 0 = none
+ * (store_dict.c).
+ *
+ * stamp: which content this is.  An operation that lets go of the slot
+ * lock - a partial write while it re-encodes, a read of a written-back
+ * page while the disk reads, a writeback or recompression pass while it
+ * writes or re-encodes - takes the slot's (info, val) before and
+ * switches only if they are the same after.  info's 10-bit generation
+ * alone wraps after 1024 changes, and handles (and blocks) are reused
+ * last-in first-out, so a slot rewritten 1024 * k times while a preempted
+ * thread waited could show the old pair again over new data.  Every new
+ * object or block therefore gets a stamp from one store-wide sequence,
+ * handed to each thread in runs of STORE_STAMP_RUN: two contents of a
+ * slot can show the same val only when 2^28 stamps (a quarter of a
+ * billion pages stored, 1 TiB) were handed out between them, and the
+ * generation agrees too.  It costs no memory (these bits were unused:
+ * handles and blocks need 32) and one thread-local increment per stored
+ * page.  A same-filled page's val is its fill word, with no room for a
+ * stamp; it needs none: equal (info, val) there means equal content,
+ * and a partial write that meets the same content again is still
+ * correct (it is as if it came after the last change).  The trade-offs
+ * against the alternatives: a wider per-slot counter would need a
+ * 24-byte slot (+50% table memory); holding freed handles back from
+ * reuse while anyone waits would put a check into every free.
  */
 #define SLOT_DICT_SHIFT 60
-#define SLOT_OBJ_MASK ((UINT64_C(1) << SLOT_DICT_SHIFT) - 1)
+#define SLOT_STAMP_SHIFT 32
+#define SLOT_OBJ_MASK ((UINT64_C(1) << SLOT_STAMP_SHIFT) - 1)
+#define SLOT_STAMP_MASK (((UINT64_C(1) << SLOT_DICT_SHIFT) - 1) & ~SLOT_OBJ_MASK)
+#define SLOT_DICT_MASK (~UINT64_C(0) << SLOT_DICT_SHIFT)
+#define STORE_STAMP_RUN 1024u		/* stamps a thread takes at a time */
 #define STORE_DICTS 8			/* table entries; 0 is "none" */
 
 _Static_assert(STORE_DICTS <= 16, "a dictionary index fits val's top 4 bits");
+_Static_assert(BACKING_MAX_BLOCKS - 1 <= SLOT_OBJ_MASK, "a block fits val's low bits");
 
 struct slot {
 	_Atomic uint32_t lock;		/* state 0 free, 1 held, 2 held + sleepers; time */
@@ -145,7 +195,9 @@ enum store_counter {
 	C_SYNC_FREES, C_READS, C_WRITES,
 	C_BD_COUNT, C_BD_READS, C_BD_WRITES,
 	C_READBACK, C_READBACK_COMPR, C_READBACK_RECOMP, C_READBACK_TODO,
-	C_NR
+	/* stored pages naming dictionary k: C_DICT + k (k = 1 .. STORE_DICTS - 1) */
+	C_DICT,
+	C_NR = C_DICT + STORE_DICTS
 };
 
 /* This thread's state for one store. */
@@ -157,16 +209,19 @@ struct store_tls {
 	/* the other codec, to decode pages recompressed with it; owner only */
 	struct codec_ctx *alt;
 	/*
-	 * The primary's encoding t->ctx may use: written by the owner only
-	 * (seq_cst), read by store_dict_gc() under st->tls_lock.
+	 * The primary's encoding that a write running on this thread uses,
+	 * NULL between writes (a hazard pointer, store_dict.c): written by
+	 * the owner only (seq_cst), read by store_dict_gc() under tls_lock.
 	 */
 	_Atomic(struct store_enc *) enc;
-	struct store_enc *enc_done;	/* owner only: fully taken (else NULL) */
+	/* owner only: the seq of the encoding t->ctx is set up for, 0 none */
+	uint64_t enc_seq;
 	uint64_t dict_val;		/* owner only: val bits of t->ctx's dictionary */
 	int level;			/* owner only: the level t->ctx compresses at */
 	struct reclaim_node *rn;	/* discard batch; owner only */
 	unsigned allocs;		/* owner only: paces refill kicks */
 	uint32_t now;			/* owner only: store_now() of this operation */
+	uint64_t stamp, stamp_end;	/* owner only: this thread's run of stamps */
 	/* owner only: compressed output, and a page to read-modify-write */
 	_Alignas(64) unsigned char cbuf[STORE_PAGE_SIZE];
 	unsigned char page[STORE_PAGE_SIZE];
@@ -190,68 +245,81 @@ struct store_file {
 /* ---- struct store ---------------------------------------------------- */
 
 /*
- * The primary codec's encoding: its level and dictionary.  Immutable once
- * published in st->dict.enc; freed when replaced and no worker announces it
- * (store_dict.c).
+ * A codec's encoding: its level and dictionary - the primary's
+ * (st->dict.enc) or a recompression priority's (st->recomp.enc[p]).
+ * Immutable once published; when replaced it waits on st->dict.retired
+ * until no write and no pass uses it (store_dict.c).
  */
 struct store_enc {
 	int level;
 	unsigned dict;			/* st->dict.table index, 0 = none */
 	struct codec_cdict *cdict;	/* owned; NULL without a dictionary */
-	struct store_enc *next;		/* st->dict.retired; protected by pp_lock */
+	uint64_t seq;			/* the primary's: its place in st->dict.seq */
+	struct store_enc *next;		/* st->dict.retired; protected by conf_lock */
 };
 
-/* The last training (train_dict); protected by st->pp_lock. */
+/* The last training (train_dict); protected by st->conf_lock. */
 struct store_train {
 	uint64_t dict_bytes, samples, sample_bytes, compr_plain, compr_dict;
 };
 
+/* zram's writeback_batch_size: its default, and the most one pass takes. */
+#define STORE_WB_BATCH_DEFAULT 32u
+#define STORE_WB_BATCH_MAX 256u
+
 /* The writeback pass and the backing file it moves pages to (store_writeback.c). */
 struct store_wb {
 	/*
-	 * The backing file: replaced under pp_lock, and only while used is
-	 * false; a bare load only tells whether there is one (never unset
-	 * once set), and the I/O path uses it without the lock only for a
-	 * page written back to it (store_writeback.c).
+	 * The backing file: replaced under conf_lock, and only while used is
+	 * false and pins is 0; a bare load only tells whether there is one
+	 * (never unset once set), and the I/O path uses it without a lock
+	 * only for a page written back to it (store_writeback.c).
 	 */
-	_Atomic(struct backing *) backing;	/* acquire loads; set under pp_lock */
+	_Atomic(struct backing *) backing;	/* acquire loads; set under conf_lock */
 	/* a page has been written back to it (a pass alone does not count) */
-	bool used;			/* protected by pp_lock */
+	bool used;			/* protected by conf_lock */
+	unsigned pins;			/* passes (and syncs) using it; conf_lock */
 	_Atomic uint64_t limit;		/* writeback_limit, pages; relaxed */
 	_Atomic bool limit_enable;	/* relaxed */
+	_Atomic unsigned batch;		/* writeback_batch_size; relaxed */
 };
 
 /* The recompression codecs by priority (store_recomp.c). */
 struct store_recomp {
 	/*
-	 * comps[0] is unused (st->codec is the primary).  A priority's codec
-	 * is set under pp_lock and only while no page uses it (used[p]), so
-	 * a reader that found a page of that priority (through the slot
-	 * lock) sees it settled.
+	 * comps[0] is unused (st->codec is the primary); of the others only
+	 * .ops counts (the level and dictionary are enc[p]'s).  A priority's
+	 * codec is set under conf_lock and only while no page uses it
+	 * (used[p]) and no pass may make one (pass[p]), so a reader that
+	 * found a page of that priority (through the slot lock) sees it
+	 * settled.
 	 */
 	struct codec comps[PP_MAX_COMPS];
-	bool set[PP_MAX_COMPS];		/* protected by pp_lock */
-	bool used[PP_MAX_COMPS];	/* protected by pp_lock */
+	bool set[PP_MAX_COMPS];		/* protected by conf_lock */
+	bool used[PP_MAX_COMPS];	/* protected by conf_lock */
+	struct store_enc *enc[PP_MAX_COMPS];	/* protected by conf_lock */
+	/* the encodings the running pass uses, NULL when none; conf_lock */
+	struct store_enc *pass[PP_MAX_COMPS];
 	/* the codec other than the primary that some priority uses, or NULL */
-	_Atomic(const struct codec_ops *) alt_ops;	/* acquire; set under pp_lock */
-	/* their dictionaries' encoding forms (comps[p].cdict), owned */
-	struct codec_cdict *cdict[PP_MAX_COMPS];	/* protected by pp_lock */
-	unsigned dict[PP_MAX_COMPS];	/* their table index; protected by pp_lock */
+	_Atomic(const struct codec_ops *) alt_ops;	/* acquire; set under conf_lock */
 };
 
 /* The primary's encoding and the dictionaries pages name (store_dict.c). */
 struct store_dict {
-	/* the primary's encoding now (level, dictionary); seq_cst, set under pp_lock */
+	/* the primary's encoding now (level, dictionary); seq_cst, set under conf_lock */
 	_Atomic(struct store_enc *) enc;
-	struct store_enc *retired;	/* replaced, maybe in use; protected by pp_lock */
+	/* its seq, for the writers' fast check; release, set under conf_lock */
+	_Atomic uint64_t enc_seq;
+	uint64_t seq;			/* the last seq given; conf_lock */
+	struct store_enc *retired;	/* replaced, maybe in use; protected by conf_lock */
 	/*
-	 * Dictionaries pages may name (index 0 unused): set under pp_lock,
+	 * Dictionaries pages may name (index 0 unused): set under conf_lock,
 	 * cleared by store_dict_gc() under it.  A decoder loads an entry
 	 * under the lock of a slot that names it, so it is there.
 	 */
 	_Atomic(struct codec_dict *) table[STORE_DICTS];	/* acquire */
-	struct store_train train;	/* protected by pp_lock */
-	pthread_mutex_t train_lock;	/* one training at a time; before pp_lock */
+	struct store_train train;	/* protected by conf_lock */
+	pthread_mutex_t train_lock;	/* one training at a time; only tried */
 };
 
 struct store {
@@ -266,6 +334,7 @@ struct store {
 	pthread_key_t key;		/* this thread's struct store_tls */
 	_Atomic uint64_t mem_limit;	/* bytes; relaxed */
 	_Atomic uint64_t table_bytes;	/* relaxed */
+	_Atomic uint64_t stamps;	/* relaxed: the next run of stamps */
 	pthread_mutex_t tls_lock;
 	struct store_tls *tls_list;	/* protected by tls_lock */
 	int64_t dead[C_NR];		/* exited threads' counters; tls_lock */
@@ -273,10 +342,14 @@ struct store {
 	struct store_file *files;	/* protected by files_lock */
 
 	/*
-	 * Post-processing (writeback, recompression, parameters): one pass
-	 * at a time, as zram's pp_in_progress; a second gets -EAGAIN.
+	 * Post-processing: one writeback or recompression pass at a time, as
+	 * zram's pp_in_progress (store_pp_begin()); background threads that
+	 * wait for it count themselves in pp_waiting (relaxed).
 	 */
 	pthread_mutex_t pp_lock;
+	_Atomic unsigned pp_waiting;
+	/* the post-processing configuration below (see the lock order) */
+	pthread_mutex_t conf_lock;
 	struct store_wb wb;
 	struct store_recomp recomp;
 	struct store_dict dict;
@@ -377,6 +450,32 @@ static inline bool info_wb(uint32_t info)
 static inline uint32_t info_obj_size(uint32_t info)
 {
 	return info_has_obj(info) ? info & SLOT_SIZE_MASK : 0;
+}
+
+/* A new content's stamp, in place in val (see SLOT_STAMP_SHIFT). */
+static inline uint64_t store_stamp(struct store *st, struct store_tls *t)
+{
+	if (__builtin_expect(t->stamp == t->stamp_end, 0)) {
+		t->stamp = atomic_fetch_add_explicit(&st->stamps, STORE_STAMP_RUN,
+						     memory_order_relaxed);
+		t->stamp_end = t->stamp + STORE_STAMP_RUN;
+	}
+	return (t->stamp++ << SLOT_STAMP_SHIFT) & SLOT_STAMP_MASK;
+}
+
+/*
+ * Tests only (tests/store_wrap_test.c): called where an operation that
+ * revalidates slot @s waits with no lock held, so that a test can do
+ * there what a preempted thread would meet; NULL otherwise.  One
+ * predictable branch, on paths that have just re-encoded a page or read
+ * one from disk.
+ */
+extern void (*store_test_wait)(struct slot *s);
+
+static inline void store_wait_point(struct slot *s)
+{
+	if (__builtin_expect(store_test_wait != NULL, 0))
+		store_test_wait(s);
 }
 
 /* The handle of an object or the block of a written-back page. */
@@ -490,12 +589,50 @@ void store_account(struct store_tls *t, struct store_file *f,
 void store_account_slot(struct store_tls *t, struct store_file *f,
 			uint32_t oldi, uint32_t newi);
 
+/* The dictionary a slot's content names (0: none), as counted in C_DICT. */
+static inline unsigned slot_dict(uint32_t info, uint64_t val)
+{
+	return info_has_obj(info) || info_wb(info) ? val_dict(val) : 0;
+}
+
+/*
+ * The pages per dictionary (C_DICT + k, summed by store_dict_gc()): a
+ * slot's content went from (@oldi, @oldv) to (@newi, @newv).  One
+ * predictable branch while no page has a dictionary.  Release stores
+ * (plain stores on x86): the collector's acquire loads then order every
+ * decode of a dropped page - under its slot lock, before the drop -
+ * before the dictionary's free.
+ */
+static inline void store_account_dict(struct store_tls *t, uint32_t oldi,
+				      uint64_t oldv, uint32_t newi, uint64_t newv)
+{
+	unsigned ko = slot_dict(oldi, oldv), kn = slot_dict(newi, newv);
+	_Atomic int64_t *c;
+
+	if (__builtin_expect(ko == kn, 1))
+		return;
+	if (ko) {
+		c = &t->cnt[C_DICT + ko];
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - 1,
+				      memory_order_release);
+	}
+	if (kn) {
+		c = &t->cnt[C_DICT + kn];
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_release);
+	}
+}
+
 /* ---- per-thread state (store_core.c) --------------------------------- */
 
 /* Make this thread's state: on the list, its contexts made and warm. */
 int store_tls_create(struct store *st, struct store_tls **out);
-/* Take encoding @e (a hazard pointer: store_dict.c). */
-int store_tls_switch(struct store *st, struct store_tls *t, struct store_enc *e);
+/*
+ * The slow start of a write (store_dict.c): announce the primary's
+ * encoding now and set t->ctx up for it.  Returns 0, or -errno when the
+ * thread has no context at all.
+ */
+int store_enc_enter(struct store *st, struct store_tls *t);
 /* Make the context of the other codec, once a priority uses one. */
 void store_tls_alt(struct store *st, struct store_tls *t);
 /* Called with st->tls_lock held: @t's counters go to st->dead. */
@@ -517,22 +654,38 @@ static inline int store_tls_get(struct store *st, struct store_tls **out)
 }
 
 /*
- * The start of a request: its clock, the primary's encoding when
- * algorithm_params or train_dict changed it (store_tls_switch()), and the
- * context of the other codec once some priority uses it (store_tls_alt()).
+ * The start of a request: its clock, and the context of the other codec
+ * once some priority uses it (store_tls_alt()).
  */
 static inline void store_tls_prepare(struct store *st, struct store_tls *t)
 {
-	struct store_enc *e;
-
 	t->now = store_now(st);
-	e = atomic_load_explicit(&st->dict.enc, memory_order_acquire);
-	if (__builtin_expect(e != t->enc_done, 0))
-		store_tls_switch(st, t, e);
 	if (__builtin_expect(t->alt != NULL, 1) ||
 	    !atomic_load_explicit(&st->recomp.alt_ops, memory_order_acquire))
 		return;
 	store_tls_alt(st, t);
+}
+
+/*
+ * Around every operation that encodes pages with t->ctx (a write, the
+ * partial pages of a discard): the primary's encoding when
+ * algorithm_params or train_dict changed it, announced while the
+ * operation uses a dictionary of it (store_dict.c).  One load and one
+ * predictable branch when nothing changed and no dictionary is in use.
+ */
+static inline int store_write_enter(struct store *st, struct store_tls *t)
+{
+	uint64_t seq = atomic_load_explicit(&st->dict.enc_seq, memory_order_acquire);
+
+	if (__builtin_expect(seq == t->enc_seq && !t->dict_val, 1))
+		return 0;
+	return store_enc_enter(st, t);
+}
+
+static inline void store_write_leave(struct store_tls *t)
+{
+	if (atomic_load_explicit(&t->enc, memory_order_relaxed))
+		atomic_store_explicit(&t->enc, NULL, memory_order_release);
 }
 
 /* ---- the table (store_core.c) ---------------------------------------- */
@@ -591,17 +744,14 @@ static inline bool store_old_enough(struct slot *s, uint64_t age, uint32_t now)
 }
 
 /*
- * The start of a post-processing pass: this thread's state, and pp_lock
- * (-EAGAIN while another pass runs, as zram's pp_in_progress).
+ * The start of a post-processing pass: this thread's state, and pp_lock.
+ * Without STORE_PP_WAIT (a control file's thread, the read-back thread)
+ * -EAGAIN while another pass runs or a background thread waits for one,
+ * as zram's pp_in_progress; with it (a policy's thread) the wait, ahead
+ * of anyone who only tries.  store_pp_end() lets go.
  */
-static inline int store_pp_begin(struct store *st, struct store_tls **t)
-{
-	int ret = store_tls_get(st, t);
-
-	if (ret < 0)
-		return ret;
-	return pthread_mutex_trylock(&st->pp_lock) ? -EAGAIN : 0;
-}
+int store_pp_begin(struct store *st, unsigned flags, struct store_tls **t);
+void store_pp_end(struct store *st);
 
 /*
  * The backing file, for a page written back to it (which keeps it from
@@ -611,6 +761,17 @@ static inline struct backing *store_backing(struct store *st)
 {
 	return atomic_load_explicit(&st->wb.backing, memory_order_acquire);
 }
+
+/* ---- encodings (store_dict.c) ---------------------------------------- */
+
+struct store_enc *store_enc_new(int level);
+void store_enc_free(struct store_enc *e);
+/* @e was published and is replaced: it waits until unused (conf_lock held). */
+void store_enc_retire(struct store *st, struct store_enc *e);
+/* Free the encodings and dictionaries nothing uses any more (conf_lock held). */
+void store_dict_gc(struct store *st);
+/* Use a context once, so that its state is faulted in now (store_core.c). */
+void store_ctx_warm(struct store_tls *t, struct codec_ctx *ctx);
 
 /* ---- the post-processing files' life ---------------------------------- */
 

@@ -17,34 +17,47 @@
  * ignores a mark set while it re-encoded.
  *
  * The writeback pass moves the pages a scan selects to the backing file,
- * one 4 KiB block each, compressed.  A page's bytes are copied under its
- * slot lock into this thread's bounce page (4 KiB-aligned for direct I/O)
- * and written with the lock dropped; the slot is switched to the block
- * only if nothing touched it meanwhile (a read clears the idle mark, any
- * change advances the generation, an access sets a time: the pass parks
- * the time at 0 while it writes), as zram drops a slot that lost
- * ZRAM_PP_SLOT.  Else the block serves the next page.  The slot keeps the
- * size and flags, val the block and the dictionary index.  The pass takes
- * pp_lock (one post-processing pass at a time; a second gets -EAGAIN) and
- * one page of writeback_limit's budget per page.
+ * one 4 KiB block each, compressed, writeback_batch_size pages at a time
+ * (zram's writes in flight; 32 by default, as zram).  A page's bytes are
+ * copied under its slot lock into the batch's buffer (4 KiB-aligned for
+ * direct I/O) and a block taken for it; a full batch is written with the
+ * locks dropped, one pwrite(2) per run of consecutive blocks (the
+ * backing file hands out blocks in order, so a batch is usually one
+ * write); then each slot is switched to its block only if nothing
+ * touched it meanwhile (a read clears the idle mark, any change advances
+ * the generation and the stamp, an access sets a time: the pass parks
+ * the time at 0 while the page is in a batch), as zram drops a slot that
+ * lost ZRAM_PP_SLOT.  Else the block is freed.  The slot keeps the size
+ * and flags, val the block and the dictionary index.  The pass takes
+ * pp_lock (one post-processing pass at a time, store_pp_begin()) and one
+ * page of writeback_limit's budget per page.  The batch's buffer is
+ * allocated per pass (128 KiB at the default size); without it the pass
+ * goes on a page at a time through this thread's bounce page.
  *
  * The backing file is replaced, and the old one closed (its path freed),
- * under pp_lock and only while no page was ever written to it (wb.used):
- * so the I/O path reads the pointer without a lock, for a written-back
- * page only, which keeps it from being replaced.  Keeping replaced ones
- * until the store's end instead would keep a block device open (O_EXCL)
- * that the user let go of.
+ * under conf_lock and only while no page was ever written to it
+ * (wb.used) and no pass uses it (wb.pins): so the I/O path reads the
+ * pointer without a lock, for a written-back page only, which keeps it
+ * from being replaced.  The new file is opened (backing_open(), which
+ * may take a while: it checks the file, may extend it and locks it)
+ * before conf_lock is taken, and a write that cannot replace the old one
+ * now gets -EBUSY at once, as zram's backing_dev does once it cannot
+ * change.  Keeping replaced ones until the store's end instead would
+ * keep a block device open (O_EXCL) that the user let go of.
  *
  * Locks: pp_lock, then slot locks one at a time (then zspool's), and
- * files_lock to pin the files; the backing file's locks are leaves.
+ * files_lock to pin the files; conf_lock for the file's pointer, never
+ * with a slot lock; the backing file's locks are leaves.
  */
 #include "config.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "backing.h"
 #include "pp.h"
@@ -101,7 +114,15 @@ uint64_t store_mark_idle(struct store *st, uint64_t age)
 
 /* ---- the writeback pass ----------------------------------------------- */
 
-#define STORE_NO_BLOCK UINT64_MAX
+/* A page in the batch: copied out, its block taken, its time parked at 0. */
+struct store_wb_page {
+	struct store_file *f;
+	struct slot *s;
+	uint32_t info, at;		/* as copied, and the time it had */
+	uint64_t val;
+	uint64_t blk;
+	int ret;			/* its write's result */
+};
 
 struct store_wb_arg {
 	struct store *st;
@@ -110,7 +131,11 @@ struct store_wb_arg {
 	unsigned mode;
 	uint64_t min_age;
 	uint32_t now;
-	uint64_t blk;			/* taken, not used yet */
+	unsigned batch, n;		/* pages a batch takes, and has */
+	unsigned char *buf;		/* batch * 4 KiB, 4 KiB-aligned */
+	struct store_wb_page *pg;
+	bool owned;			/* buf and pg are allocated (else one page) */
+	struct store_wb_page one;
 	uint64_t done, max;
 };
 
@@ -151,102 +176,161 @@ static void store_wb_limit_give(struct store *st)
 }
 
 /*
- * Write one page back.  Its bytes are copied under the slot lock into the
- * thread's bounce page and written with the lock dropped; the slot is
- * switched to the block only if nothing touched it meanwhile (a read
- * clears the idle mark, any change advances the generation: both change
- * info), as zram drops a slot that lost ZRAM_PP_SLOT.
+ * Switch one written page's slot to its block, if nothing touched it
+ * since it was copied (see the head comment); else it stays, and its
+ * block and budget are given back.
+ */
+static void store_wb_finish(struct store_wb_arg *a, struct store_wb_page *p)
+{
+	struct store *st = a->st;
+	struct slot *s = p->s;
+	uint32_t newi;
+
+	store_wait_point(s);
+	slot_lock(s);
+	if (p->ret < 0 || slot_info(s) != p->info || s->val != p->val ||
+	    slot_time(s)) {
+		if (!slot_time(s))
+			slot_set_time_locked(s, p->at);
+		slot_unlock(s);
+		store_wb_limit_give(st);
+		backing_block_free(a->bf, p->blk);
+		return;
+	}
+	slot_set_time_locked(s, p->at);
+	newi = (p->info & ~SLOT_IDLE) | SLOT_WB;
+	/* the block takes the object's dictionary along, and a new stamp */
+	slot_set(s, newi, p->blk | store_stamp(st, a->t) | (p->val & SLOT_DICT_MASK));
+	slot_unlock(s);
+	store_account_slot(a->t, p->f, p->info, newi);
+	cnt_add(a->t, C_BD_WRITES, 1);
+	zspool_free(st->pool, (zspool_handle_t)val_obj(p->val));
+	a->done++;
+}
+
+/*
+ * Write the batch, one write per run of consecutive blocks, and switch
+ * its pages.  Returns 0 or the first write's -errno.
+ */
+static int store_wb_flush(struct store_wb_arg *a)
+{
+	int err = 0;
+
+	for (unsigned i = 0, run; i < a->n; i += run) {
+		int ret;
+
+		for (run = 1; i + run < a->n &&
+		     a->pg[i + run].blk == a->pg[i].blk + run; run++)
+			;
+		ret = backing_write(a->bf, a->pg[i].blk, run,
+				    a->buf + (size_t)i * STORE_PAGE_SIZE);
+		for (unsigned k = i; k < i + run; k++)
+			a->pg[k].ret = ret;
+		if (ret < 0 && !err)
+			err = ret;
+	}
+	for (unsigned i = 0; i < a->n; i++)
+		store_wb_finish(a, &a->pg[i]);
+	a->n = 0;
+	return err;
+}
+
+/*
+ * Put one page into the batch: its bytes copied under the slot lock, a
+ * block taken, its time parked at 0 ("never"), so that any access while
+ * it waits sets a real time, even within the same second, and the page
+ * then stays (zram's ZRAM_PP_SLOT, lost on access).  A full batch is
+ * written.
  */
 static int store_wb_slot(struct store_file *f, struct slot *s, uint64_t pg,
 			 void *arg)
 {
 	struct store_wb_arg *a = arg;
 	struct store *st = a->st;
-	struct store_tls *t = a->t;
-	uint32_t info, newi, size, at;
-	uint64_t val;
+	struct store_wb_page *p = &a->pg[a->n];
+	unsigned char *dst = a->buf + (size_t)a->n * STORE_PAGE_SIZE;
+	uint32_t size;
 	int ret;
 
 	(void)pg;
-	if (a->max && a->done >= a->max)
+	if (a->max && a->done + a->n >= a->max)
 		return 1;
 	if (!store_wb_eligible(slot_info(s), a->mode) ||
 	    !store_old_enough(s, a->min_age, a->now))
 		return 0;
 	if (!store_wb_limit_take(st))
 		return -EIO;
-	if (a->blk == STORE_NO_BLOCK) {
-		ret = backing_block_alloc(a->bf, &a->blk);
-		if (ret < 0) {
-			store_wb_limit_give(st);
-			return ret;
-		}
+	ret = backing_block_alloc(a->bf, &p->blk);
+	if (ret < 0) {
+		store_wb_limit_give(st);
+		return ret;
 	}
 	slot_lock(s);
-	info = slot_info(s);
-	val = s->val;
-	if (!store_wb_eligible(info, a->mode)) {
+	p->info = slot_info(s);
+	p->val = s->val;
+	if (!store_wb_eligible(p->info, a->mode)) {
 		slot_unlock(s);
 		store_wb_limit_give(st);
+		backing_block_free(a->bf, p->blk);
 		return 0;
 	}
-	size = info & SLOT_SIZE_MASK;
-	zspool_read(st->pool, (zspool_handle_t)val_obj(val), t->bounce, size);
-	/*
-	 * Time 0 ("never") while the page is written: any access in the
-	 * meantime sets a real time, even within the same second, and the
-	 * page then stays (zram's ZRAM_PP_SLOT, lost on access).
-	 */
-	at = slot_time(s);
+	size = p->info & SLOT_SIZE_MASK;
+	zspool_read(st->pool, (zspool_handle_t)val_obj(p->val), dst, size);
+	p->at = slot_time(s);
 	slot_set_time_locked(s, 0);
 	slot_unlock(s);
-	memset(t->bounce + size, 0, STORE_PAGE_SIZE - size);
-	ret = backing_write(a->bf, a->blk, t->bounce);
-	slot_lock(s);
-	if (ret < 0 || slot_info(s) != info || s->val != val || slot_time(s)) {
-		/* failed, or touched meanwhile: it stays; the block serves
-		 * the next one */
-		if (!slot_time(s))
-			slot_set_time_locked(s, at);
-		slot_unlock(s);
-		store_wb_limit_give(st);
-		return ret < 0 ? ret : 0;
-	}
-	slot_set_time_locked(s, at);
-	newi = (info & ~SLOT_IDLE) | SLOT_WB;
-	/* the block takes the object's dictionary along */
-	assert(a->blk <= SLOT_OBJ_MASK);
-	/* set before the page names the block (pp_lock is held), so that
-	 * no reader of the page finds the file replaced */
-	st->wb.used = true;
-	slot_set(s, newi, a->blk | (val & ~SLOT_OBJ_MASK));
-	slot_unlock(s);
-	a->blk = STORE_NO_BLOCK;
-	store_account_slot(t, f, info, newi);
-	cnt_add(t, C_BD_WRITES, 1);
-	zspool_free(st->pool, (zspool_handle_t)val_obj(val));
-	a->done++;
+	memset(dst + size, 0, STORE_PAGE_SIZE - size);
+	p->f = f;
+	p->s = s;
+	if (++a->n == a->batch)
+		return store_wb_flush(a);
 	return 0;
+}
+
+/*
+ * The batch's memory for @a->batch pages, or (none to be had) one page:
+ * this thread's bounce page.
+ */
+static void store_wb_batch_alloc(struct store_wb_arg *a)
+{
+	a->buf = aligned_alloc(STORE_PAGE_SIZE, (size_t)a->batch * STORE_PAGE_SIZE);
+	a->pg = calloc(a->batch, sizeof(*a->pg));
+	a->owned = a->buf && a->pg;
+	if (a->owned)
+		return;
+	free(a->buf);
+	free(a->pg);
+	a->batch = 1;
+	a->buf = a->t->bounce;
+	a->pg = &a->one;
 }
 
 int store_writeback(struct store *st, struct store_file *primary,
 		    const struct pp_scan *scans, size_t n, uint64_t max_pages,
-		    uint64_t *done)
+		    unsigned flags, uint64_t *done)
 {
-	struct store_wb_arg a = { .st = st, .blk = STORE_NO_BLOCK, .max = max_pages };
+	struct store_wb_arg a = { .st = st, .max = max_pages };
 	struct store_file **v = NULL;
 	size_t nv = 0;
 	int ret;
 
 	*done = 0;
-	ret = store_pp_begin(st, &a.t);
+	ret = store_pp_begin(st, flags, &a.t);
 	if (ret < 0)
 		return ret;
-	a.bf = store_backing(st);
+	pthread_mutex_lock(&st->conf_lock);
+	a.bf = atomic_load_explicit(&st->wb.backing, memory_order_relaxed);
+	if (a.bf)
+		st->wb.pins++;
+	pthread_mutex_unlock(&st->conf_lock);
 	if (!a.bf) {
-		ret = -ENODEV;
-		goto out;
+		store_pp_end(st);
+		return -ENODEV;
 	}
+	a.batch = atomic_load_explicit(&st->wb.batch, memory_order_relaxed);
+	if (a.batch > STORE_WB_BATCH_MAX)
+		a.batch = STORE_WB_BATCH_MAX;
+	store_wb_batch_alloc(&a);
 	a.now = store_now(st);
 	for (size_t k = 0; k < n && ret == 0; k++) {
 		a.mode = scans[k].mode;
@@ -264,46 +348,89 @@ int store_writeback(struct store *st, struct store_file *primary,
 	}
 	if (ret > 0)
 		ret = 0;		/* the page budget is spent */
+	{
+		int err = store_wb_flush(&a);	/* the last batch, whatever stopped the walk */
+
+		if (ret == 0)
+			ret = err;
+	}
 	store_files_unpin(v, nv);
-	if (a.blk != STORE_NO_BLOCK)
-		backing_block_free(a.bf, a.blk);
-out:
-	pthread_mutex_unlock(&st->pp_lock);
+	if (a.owned) {
+		free(a.buf);
+		free(a.pg);
+	}
+	pthread_mutex_lock(&st->conf_lock);
+	/* set before the pass lets go of the file, so that no reader of a
+	 * page written back finds it replaced */
+	if (a.done)
+		st->wb.used = true;
+	st->wb.pins--;
+	pthread_mutex_unlock(&st->conf_lock);
+	store_pp_end(st);
 	*done = a.done;
 	return ret;
 }
 
-/* ---- the backing file and the limit ----------------------------------- */
+/* ---- the backing file and the knobs ----------------------------------- */
 
-int store_set_backing_dev(struct store *st, const char *path)
+/* The current backing file's identity (none: false). */
+static bool store_backing_id(struct store *st, dev_t *dev, ino_t *ino)
+{
+	struct backing *bf;
+
+	pthread_mutex_lock(&st->conf_lock);
+	bf = atomic_load_explicit(&st->wb.backing, memory_order_relaxed);
+	if (bf)
+		backing_id(bf, dev, ino);
+	pthread_mutex_unlock(&st->conf_lock);
+	return bf != NULL;
+}
+
+int store_set_backing_dev(struct store *st, const char *path, uint64_t need,
+			  char *why, size_t why_len)
 {
 	struct backing *bf, *old;
+	struct stat sb;
+	dev_t dev;
+	ino_t ino;
 	int ret;
 
-	pthread_mutex_lock(&st->pp_lock);
-	if (st->wb.used) {
-		ret = -EBUSY;
-		goto out;
-	}
-	ret = backing_open(path, &bf);
+	if (why && why_len)
+		why[0] = '\0';
+	/* the current one again (not through a symlink): nothing changes */
+	if (path[0] == '/' && store_backing_id(st, &dev, &ino) &&
+	    lstat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino)
+		return 0;
+	ret = backing_open(path, need, &bf, why, why_len);
 	if (ret < 0)
-		goto out;
+		return ret;
+	pthread_mutex_lock(&st->conf_lock);
+	old = atomic_load_explicit(&st->wb.backing, memory_order_relaxed);
+	if (st->wb.used || st->wb.pins) {
+		if (why && why_len)
+			snprintf(why, why_len, st->wb.used ?
+				 "%s: pages are written back to the backing file %s; it stays until they are gone (a new mount)" :
+				 "%s: a writeback pass is using the backing file %s; try again when it is done",
+				 path, backing_path(old));
+		pthread_mutex_unlock(&st->conf_lock);
+		backing_close(bf);
+		return -EBUSY;
+	}
 	/* no page was ever written to the old one: nothing reads it */
-	old = atomic_exchange_explicit(&st->wb.backing, bf, memory_order_acq_rel);
+	atomic_store_explicit(&st->wb.backing, bf, memory_order_release);
+	pthread_mutex_unlock(&st->conf_lock);
 	backing_close(old);
-out:
-	pthread_mutex_unlock(&st->pp_lock);
-	return ret;
+	return 0;
 }
 
 bool store_backing_dev(struct store *st, char *buf, size_t size)
 {
 	struct backing *bf;
 
-	pthread_mutex_lock(&st->pp_lock);
+	pthread_mutex_lock(&st->conf_lock);
 	bf = atomic_load_explicit(&st->wb.backing, memory_order_relaxed);
 	snprintf(buf, size, "%s", bf ? backing_path(bf) : "");
-	pthread_mutex_unlock(&st->pp_lock);
+	pthread_mutex_unlock(&st->conf_lock);
 	return bf != NULL;
 }
 
@@ -316,17 +443,37 @@ void store_backing_sync(struct store *st)
 {
 	struct backing *bf;
 
-	pthread_mutex_lock(&st->pp_lock);
+	/* pinned, not under conf_lock: the holes may take a while */
+	pthread_mutex_lock(&st->conf_lock);
 	bf = atomic_load_explicit(&st->wb.backing, memory_order_relaxed);
 	if (bf)
-		backing_sync(bf);
-	pthread_mutex_unlock(&st->pp_lock);
+		st->wb.pins++;
+	pthread_mutex_unlock(&st->conf_lock);
+	if (!bf)
+		return;
+	backing_sync(bf);
+	pthread_mutex_lock(&st->conf_lock);
+	st->wb.pins--;
+	pthread_mutex_unlock(&st->conf_lock);
 }
 
 /* Close the backing file, at the store's end (no page refers to it). */
 void store_wb_fini(struct store *st)
 {
 	backing_close(atomic_load_explicit(&st->wb.backing, memory_order_acquire));
+}
+
+unsigned store_wb_batch(struct store *st)
+{
+	return atomic_load_explicit(&st->wb.batch, memory_order_relaxed);
+}
+
+int store_set_wb_batch(struct store *st, uint64_t pages)
+{
+	if (pages == 0 || pages > UINT32_MAX)
+		return -EINVAL;
+	atomic_store_explicit(&st->wb.batch, (unsigned)pages, memory_order_relaxed);
+	return 0;
 }
 
 uint64_t store_wb_limit(struct store *st)

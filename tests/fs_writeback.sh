@@ -6,10 +6,12 @@
 # age form, writeback of huge, idle, page_index= and page_indexes= pages
 # (exactly those move: bd_stat and the backing file's allocated blocks
 # grow, compr_data_size and mem_used_total fall, every page reads back
-# intact), a discard and an overwrite free a page's block and punch its
+# intact), in batches of writeback_batch_size pages (zram's 32, then 7,
+# 1 and 3), a discard and an overwrite free a page's block and punch its
 # hole, writeback_limit stops writeback at the limit, backing_dev is
 # refused once a page was written back (not after a pass that wrote
-# none), and -o backing_dev= at mount.
+# none), and -o backing_dev= at mount.  compressed_writeback reads 1 and
+# takes only a true value (false: EBUSY).
 set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
@@ -58,8 +60,23 @@ done
 refuse backing_dev "$T/none" ENOENT
 refuse backing_dev "$T" EISDIR
 refuse backing_dev /dev/null ENOTBLK
-refuse backing_dev "$BD2" EINVAL	# size 0, as zram refuses
 expect "backing_dev after refusals" "$(cat "$Z/backing_dev")" none
+# zram's newest: writeback_batch_size (32) and compressed_writeback (always 1)
+expect "writeback_batch_size" "$(cat "$Z/writeback_batch_size")" 32
+for v in 0 x -1 0x10 4294967296 " "; do
+	refuse writeback_batch_size "$v" EINVAL
+done
+accept writeback_batch_size +7
+expect "writeback_batch_size set" "$(cat "$Z/writeback_batch_size")" 7
+expect "compressed_writeback" "$(cat "$Z/compressed_writeback")" 1
+for v in 1 y yes on Y; do
+	accept compressed_writeback "$v"
+done
+for v in 0 n no off; do
+	refuse compressed_writeback "$v" EBUSY
+done
+refuse compressed_writeback maybe EINVAL
+expect "compressed_writeback after" "$(cat "$Z/compressed_writeback")" 1
 accept backing_dev "$BD"
 expect "backing_dev" "$(cat "$Z/backing_dev")" "$BD"
 [ "$(stat -c %a "$Z/idle")" = 200 ] || zf_fail "idle is not write-only"
@@ -165,11 +182,13 @@ cmp -s "$T/all" "$T/back" || zf_fail "content differs after writeback"
 expect "bd_reads after reading it all" $(($(bd 2) - r0)) "$(bd 1)"
 expect "reads leave pages on the backing file" "$(bd 1)" $((256 + idle))
 
-# --- page_index and page_indexes ------------------------------------------
+# --- page_index and page_indexes (a page at a time, then in batches of 3) --
+accept writeback_batch_size 1
 accept writeback page_index=300
 awk '$1 == 300 && $3 !~ /w/ { exit 1 }' "$Z/block_state" ||
 	zf_fail "page_index=300 not written back"
 n0=$(bd 1)
+accept writeback_batch_size 3
 accept writeback "page_indexes=256-259 page_index=261"
 expect "page_indexes=256-259 page_index=261" $(($(bd 1) - n0)) 5
 accept writeback page_index=900	# a zero page: never written back

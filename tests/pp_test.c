@@ -31,6 +31,18 @@ int main(void)
 	tap_ok(pp_parse_u64("-1", 10, &v) == -EINVAL, "negative refused");
 	tap_ok(pp_parse_u64("18446744073709551616", 10, &v) == -ERANGE, "overflow: ERANGE");
 	tap_ok(pp_parse_u64("0x10", 10, &v) == -EINVAL, "base 10 takes no 0x");
+	{
+		bool b = false;
+
+		tap_ok(pp_parse_bool("1", &b) == 0 && b && pp_parse_bool("yes", &b) == 0 && b &&
+		       pp_parse_bool("on", &b) == 0 && b && pp_parse_bool("Enable", &b) == 0 && b,
+		       "kstrtobool: 1, yes, on, Enable are true");
+		tap_ok(pp_parse_bool("0", &b) == 0 && !b && pp_parse_bool("no", &b) == 0 && !b &&
+		       pp_parse_bool("off", &b) == 0 && !b && pp_parse_bool("f", &b) == 0 && !b,
+		       "kstrtobool: 0, no, off, f are false");
+		tap_ok(pp_parse_bool("2", &b) == -EINVAL && pp_parse_bool("o", &b) == -EINVAL &&
+		       pp_parse_bool("", &b) == -EINVAL, "kstrtobool: 2, o, empty refused");
+	}
 	tap_ok(pp_parse_idle("all", &v) == 0 && v == PP_IDLE_ALL, "idle all");
 	tap_ok(pp_parse_idle("all\n", &v) == 0 && v == PP_IDLE_ALL, "idle all\\n");
 	tap_ok(pp_parse_idle("30", &v) == 0 && v == 30, "idle 30");

@@ -14,7 +14,9 @@
  * a backing file keep their dictionary.  Last, a writer thread rewrites
  * and checks pages while the main thread installs dictionaries, trains
  * and changes levels, as workers meet new parameters at their next
- * request.  Seed printed; ZRAMFUSE_SEED repeats.
+ * request.  Twenty trainings in a row succeed while threads that wrote
+ * once stay idle, and train_dict's report costs no walk over the pages.
+ * Seed printed; ZRAMFUSE_SEED repeats.
  */
 #include "config.h"
 
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -261,7 +264,7 @@ static uint64_t recompressed(bool with_dict, uint64_t seed, uint64_t *done)
 		       (unsigned long long)d.compr_plain, (unsigned long long)d.compr_dict);
 		tap_ok(matches(f), "lz4 pages unchanged");
 	}
-	if (!TAP_CHECK(store_recompress(st, &r, done) == 0))
+	if (!TAP_CHECK(store_recompress(st, &r, 0, done) == 0))
 		goto out;
 	c = compr(st);
 	tap_ok(matches(f), "lz4 + zstd%s: every page reads back after recompression (%llu done)",
@@ -317,7 +320,7 @@ static void test_writeback(uint64_t seed)
 		fill(i, &rng);
 	tap_ok(rewrite(f, 0, NPAGES / 2) && store_train_dict(st, 16384) == 0 &&
 	       rewrite(f, NPAGES / 2, NPAGES), "half the pages with a trained dictionary");
-	ret = store_writeback(st, f, &scan, 1, 0, &done);
+	ret = store_writeback(st, f, &scan, 1, 0, 0, &done);
 	tap_ok(ret == 0 && done > NPAGES / 2, "wrote back %llu pages", (unsigned long long)done);
 	store_stats(st, &s);
 	tap_ok(s.bd_count == done && matches(f) && dstats(st).dicts == 1,
@@ -411,6 +414,202 @@ static void test_concurrent(uint64_t seed)
 	store_destroy(m.st);
 }
 
+/*
+ * Trainings in a row while threads that wrote once stay idle.  After each
+ * training one more idle thread writes a page (taking the new encoding)
+ * and waits, as serving threads do between requests; the main thread
+ * then rewrites every page, so only the newest dictionary has pages.  A
+ * reader reads train_dict's report all along, as any user may.  An idle
+ * thread kept its last encoding, and so its dictionary, until its next
+ * request: the eighth training found the table full (EBUSY) for good.
+ */
+#define IDLERS 10
+#define TRAININGS 20
+
+struct idler {
+	struct store *st;
+	struct store_file *f;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cv;
+	unsigned id;
+	const unsigned *turn;		/* protected by *lock */
+	const bool *stop;		/* protected by *lock */
+	int ret;
+};
+
+static void *idler_main(void *arg)
+{
+	struct idler *d = arg;
+	unsigned char page[PAGE];
+
+	pthread_mutex_lock(d->lock);
+	while (!*d->stop && *d->turn != d->id)
+		pthread_cond_wait(d->cv, d->lock);
+	pthread_mutex_unlock(d->lock);
+	if (*d->stop)
+		return NULL;
+	memcpy(page, model + (size_t)d->id * PAGE, PAGE);
+	__atomic_store_n(&d->ret, (int)store_write(d->f, page, PAGE, (uint64_t)d->id * PAGE),
+			 __ATOMIC_RELEASE);
+	/* idle now, until the store is done with */
+	pthread_mutex_lock(d->lock);
+	while (!*d->stop)
+		pthread_cond_wait(d->cv, d->lock);
+	pthread_mutex_unlock(d->lock);
+	return NULL;
+}
+
+struct reporter {
+	struct store *st;
+	atomic_bool stop;
+	unsigned long reads;
+};
+
+static void *reporter_main(void *arg)
+{
+	struct reporter *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct store_dict_stats d;
+
+		store_dict_stats(r->st, &d);
+		r->reads++;
+	}
+	return NULL;
+}
+
+static void test_retrain(uint64_t seed)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct idler idlers[IDLERS];
+	pthread_t th[IDLERS], rth;
+	struct reporter rep = { 0 };
+	unsigned turn = UINT32_MAX, ok = 0, started = 0;
+	bool stop = false;
+	uint64_t rng = seed ^ 0x55;
+	struct store *st = st_create("zstd", 0, true);
+	struct store_file *f;
+	int first_err = 0;
+
+	if (!st || store_file_create(st, &f) < 0) {
+		tap_ok(0, "store for the trainings");
+		store_destroy(st);
+		return;
+	}
+	for (size_t i = 0; i < NPAGES; i++)
+		fill(i, &rng);
+	rewrite(f, 0, NPAGES);
+	rep.st = st;
+	if (pthread_create(&rth, NULL, reporter_main, &rep)) {
+		tap_ok(0, "pthread_create");
+		goto out;
+	}
+	for (unsigned i = 0; i < IDLERS; i++) {
+		idlers[i] = (struct idler){ .st = st, .f = f, .lock = &lock, .cv = &cv,
+					    .id = i, .turn = &turn, .stop = &stop };
+		if (pthread_create(&th[i], NULL, idler_main, &idlers[i]) == 0)
+			started++;
+	}
+	for (unsigned r = 0; r < TRAININGS; r++) {
+		int ret = store_train_dict(st, 8192);
+
+		if (ret == 0)
+			ok++;
+		else if (!first_err)
+			first_err = ret;
+		/* one more thread takes this encoding, and idles */
+		if (r < started) {
+			pthread_mutex_lock(&lock);
+			turn = r;
+			pthread_cond_broadcast(&cv);
+			pthread_mutex_unlock(&lock);
+			while (!__atomic_load_n(&idlers[r].ret, __ATOMIC_ACQUIRE))
+				usleep(1000);
+		}
+		rewrite(f, 0, NPAGES);
+	}
+	tap_ok(ok == TRAININGS,
+	       "%u trainings in a row with %u threads idle after a write: %u installed%s%s",
+	       TRAININGS, started, ok, first_err ? ", first error " : "",
+	       first_err ? strerror(-first_err) : "");
+	tap_ok(dstats(st).dicts == 1 && matches(f),
+	       "only the newest dictionary is left (%llu), every page intact",
+	       (unsigned long long)dstats(st).dicts);
+	pthread_mutex_lock(&lock);
+	stop = true;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	atomic_store(&rep.stop, true);
+	pthread_join(rth, NULL);
+	tap_ok(rep.reads > 0, "train_dict's report read %lu times meanwhile", rep.reads);
+out:
+	store_file_destroy(f);
+	store_destroy(st);
+}
+
+/*
+ * The report costs no walk over the pages: with 256 Ki pages stored and
+ * a retired dictionary that only the last page still names, a read took
+ * a walk to the last page (a slot lock each, ~25 ns) every time.
+ */
+#define MANY (256u << 10)
+
+static void test_report_cost(uint64_t seed)
+{
+	struct store *st = st_create("zstd", 0, true);
+	static unsigned char same[1 << 20];
+	uint64_t rng = seed ^ 0x33, t[21];
+	struct store_file *f;
+	int ok = 1;
+
+	if (!st || store_file_create(st, &f) < 0) {
+		tap_ok(0, "store for the report");
+		store_destroy(st);
+		return;
+	}
+	memset(same, 0x5a, sizeof(same));
+	for (uint64_t off = 0; off < (uint64_t)MANY * PAGE && ok; off += sizeof(same))
+		ok = store_write(f, same, sizeof(same), off) == (ssize_t)sizeof(same);
+	for (size_t i = 0; i < NPAGES; i++)
+		fill(i, &rng);
+	/* text at the end, a dictionary trained on it, the last page with it */
+	ok = ok && store_write(f, model, BYTES, (uint64_t)MANY * PAGE) == (ssize_t)BYTES &&
+	     store_train_dict(st, 8192) == 0 &&
+	     store_write(f, model + BYTES - PAGE, PAGE, (uint64_t)MANY * PAGE + BYTES - PAGE) ==
+	     PAGE && store_train_dict(st, 8192) == 0;
+	if (!TAP_CHECK(ok) || !TAP_CHECK(dstats(st).dicts == 2))
+		goto out;
+	for (int i = 0; i < 21; i++) {
+		struct timespec a, b;
+		struct store_dict_stats d;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		store_dict_stats(st, &d);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		t[i] = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u +
+		       (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+	}
+	for (int i = 0; i < 21; i++)		/* the median, by selection */
+		for (int j = i + 1; j < 21; j++)
+			if (t[j] < t[i]) {
+				uint64_t x = t[i];
+
+				t[i] = t[j];
+				t[j] = x;
+			}
+	tap_ok(t[10] < 1000000, "train_dict's report with %u Ki pages stored: median %llu us",
+	       (MANY + NPAGES) >> 10, (unsigned long long)(t[10] / 1000));
+	tap_ok(dstats(st).dicts == 2, "the old dictionary stays while its page does");
+	store_write(f, model, PAGE, (uint64_t)MANY * PAGE + BYTES - PAGE);
+	tap_ok(dstats(st).dicts == 1, "and goes with it");
+out:
+	store_file_destroy(f);
+	store_destroy(st);
+}
+
 int main(void)
 {
 	uint64_t seed = tap_seed();
@@ -430,6 +629,8 @@ int main(void)
 	test_recompress(seed);
 	test_writeback(seed);
 	test_concurrent(seed);
+	test_retrain(seed);
+	test_report_cost(seed);
 	{
 		static const char *const names[] = { "good", "big", "empty", "bad", "mt" };
 

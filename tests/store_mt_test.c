@@ -142,7 +142,7 @@ static void *churn_main(void *arg)
 			struct store_file *f2;
 			uint64_t n, rng = seed + *rounds;
 
-			if (store_recompress(st, &rb, &n) == 0)
+			if (store_recompress(st, &rb, 0, &n) == 0)
 				recomp_done += n;
 			rb.max_pages = 4;
 			if (store_file_create(st, &f2) == 0) {
@@ -151,7 +151,7 @@ static void *churn_main(void *arg)
 				    store_read(f2, back, sizeof(back), 0) != (ssize_t)sizeof(back) ||
 				    memcmp(page, back, sizeof(page)))
 					atomic_fetch_add(&failures, 1);
-				store_recompress(st, &rb, &n);
+				store_recompress(st, &rb, 0, &n);
 				store_file_destroy(f2);
 			}
 		}

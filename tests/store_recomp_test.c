@@ -30,7 +30,7 @@ static int pass(struct store *st, uint64_t *done)
 	struct pp_recompress r = { .mode = PP_READBACK, .prio = 1,
 				   .prio_max = PP_MAX_COMPS };
 
-	return store_recompress(st, &r, done);
+	return store_recompress(st, &r, 0, done);
 }
 
 static int matches(struct store_file *f)

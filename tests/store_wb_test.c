@@ -38,7 +38,7 @@ static void *replace_loop(void *arg)
 	struct replacer *r = arg;
 
 	for (unsigned i = 0; i < REPLACEMENTS; i++) {
-		if (store_set_backing_dev(r->st, i & 1 ? bd_a : bd_b) < 0)
+		if (store_set_backing_dev(r->st, i & 1 ? bd_a : bd_b, 0, NULL, 0) < 0)
 			r->failed++;
 		else
 			r->done++;

@@ -230,6 +230,9 @@ static void test_bad_input(void)
 		{ "[a]\nhost-memory-limit = lots\n", "t.conf:2:", "host-memory-limit lots: not a number" },
 		{ "[a]\nzram-fraction = half\n", "t.conf:2:", "not a number" },
 		{ "[a]\nmax-zram-size = -5\n", "t.conf:2:", "not a number" },
+		/* one writeback device, two sections: both named */
+		{ "[a]\nwriteback-device = /dev/vdb\n[b]\nzram-size = 10\n[c]\nwriteback-device = /dev/vdb\n",
+		  "t.conf:6:", "writeback-device /dev/vdb of [c] is also [a]'s (t.conf:2)" },
 		/* the line whose value is in force is the one named */
 		{ "[a]\nswap-priority = x\nswap-priority = 5\n[b]\nswap-priority = y\n",
 		  "t.conf:5:", "-1 to 32767" },
@@ -316,6 +319,42 @@ static void test_files(void)
 	rmdir(dir);
 }
 
+/* Two sections whose writeback devices are one file by two paths. */
+static void test_writeback_once(void)
+{
+	char dir[] = "/tmp/zramfusectl-wb.XXXXXX", bd[64], link[64], text[300];
+	struct zctl_conf c;
+	char err[300];
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		tap_ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(bd, sizeof(bd), "%s/bd", dir);
+	snprintf(link, sizeof(link), "%s/bd-link", dir);
+	put(bd, "");
+	if (symlink(bd, link) < 0)
+		tap_diag("symlink %s failed", link);
+	snprintf(text, sizeof(text), "[x]\nwriteback-device = %s\n[y]\nwriteback-device = %s\n",
+		 bd, link);
+	rc = zctl_conf_parse("w.conf", text, 1000, &c, err, sizeof(err));
+	tap_ok(rc == -EINVAL && strstr(err, "w.conf:4:") && strstr(err, "of [y] is also [x]'s"),
+	       "one file by two paths in two sections: refused (got: %s)",
+	       rc ? err : "accepted");
+	if (!rc)
+		zctl_conf_free(&c);
+	snprintf(text, sizeof(text), "[x]\nwriteback-device = %s\n[y]\nwriteback-device = %s.2\n",
+		 bd, bd);
+	rc = zctl_conf_parse("w.conf", text, 1000, &c, err, sizeof(err));
+	tap_ok(rc == 0, "two devices in two sections: taken (%s)", rc ? err : "ok");
+	if (!rc)
+		zctl_conf_free(&c);
+	unlink(link);
+	unlink(bd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_expressions();
@@ -323,5 +362,6 @@ int main(void)
 	test_keys();
 	test_bad_input();
 	test_files();
+	test_writeback_once();
 	return tap_done();
 }
