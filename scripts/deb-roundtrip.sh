@@ -13,7 +13,8 @@
 # daemon in the unit's cgroup with oom_score_adj -1000 and the unit's
 # memory.swap.max 0; a program in a 64 MiB memory cgroup pushes pages to
 # it; reboot.
-# Boot 2: the swap came up at boot (the daemon checked again); apt purge
+# Boot 2: the swap came up at boot (the daemon checked again, and again
+# with CAP_SYS_RESOURCE out of the unit's bounding set); apt purge
 # zramfuse; no swap, loop
 # device, mount or daemon left; the same lists again, compared.
 #
@@ -149,6 +150,20 @@ swaps | grep -q '^/dev/loop' || fail "the swap did not come up at boot"
 run zramfusectl
 say "boot 2: the daemon's swap safety under systemd"
 daemon_safety
+say "boot 2: without CAP_SYS_RESOURCE the daemon cannot set -1000 itself: systemd does"
+# a runtime drop-in (under /run, outside the lists compared at the end)
+dropin=/run/systemd/system/zramfuse-swap@zram0.service.d
+mkdir -p "$dropin"
+printf '[Service]\nCapabilityBoundingSet=~CAP_SYS_RESOURCE\n' >"$dropin/nocap.conf"
+run systemctl daemon-reload
+run systemctl restart zramfuse-swap@zram0.service
+daemon_safety
+run grep CapBnd "/proc/$pid/status"
+journalctl -b --no-pager -o cat | grep -q 'PR_SET_IO_FLUSHER: Operation not permitted' ||
+	fail "the daemon had CAP_SYS_RESOURCE after all"
+echo "the daemon lacks CAP_SYS_RESOURCE (it says so) and has oom_score_adj -1000"
+rm -r "$dropin"
+run systemctl daemon-reload
 say "apt purge zramfuse"
 run apt-get purge -y zramfuse
 say "nothing left running"
