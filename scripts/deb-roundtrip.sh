@@ -9,9 +9,13 @@
 # Boot 1: a list of every path under /etc, /usr and /var (and the sums of
 # /etc's files); apt install ./zramfuse_*.deb; the package started and
 # enabled nothing; the example configuration to /etc/zramfuse.conf;
-# systemctl enable --now zramfuse-swap@zram0; swap on through it; a
-# program in a 64 MiB memory cgroup pushes pages to it; reboot.
-# Boot 2: the swap came up at boot; apt purge zramfuse; no swap, loop
+# systemctl enable --now zramfuse-swap@zram0; swap on through it; the
+# daemon in the unit's cgroup with oom_score_adj -1000 and the unit's
+# memory.swap.max 0; a program in a 64 MiB memory cgroup pushes pages to
+# it; reboot.
+# Boot 2: the swap came up at boot (the daemon checked again, and again
+# with CAP_SYS_RESOURCE out of the unit's bounding set); apt purge
+# zramfuse; no swap, loop
 # device, mount or daemon left; the same lists again, compared.
 #
 # The guest's root is debootstrapped once (linux-image-amd64, fuse3 and
@@ -72,6 +76,28 @@ snapshot() {
 	find /etc -xdev -type f -exec md5sum {} + | sort -k2 >"$1.etcsums"
 }
 swaps() { tail -n +2 /proc/swaps; }
+# The daemon under systemd: in the unit's cgroup, oom_score_adj -1000
+# (the unit's OOMScoreAdjust=), the unit's memory.swap.max 0.
+daemon_safety() {
+	pid=
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = zramfuse ] && pid=${p#/proc/}
+	done
+	[ -n "$pid" ] || fail "no daemon running"
+	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+	run cat "/proc/$pid/cgroup" "/proc/$pid/oom_score_adj" "/sys/fs/cgroup$cg/memory.swap.max"
+	run systemctl show -p OOMScoreAdjust -p ManagedOOMPreference -p MemorySwapMax zramfuse-swap@zram0.service
+	run sh -c 'journalctl -b --no-pager -o cat | grep -E "oom_score_adj|IO_FLUSHER|memory locked"'
+	case $cg in
+	*/zramfuse-swap@zram0.service) ;;
+	*) fail "the daemon is not in the unit's cgroup: $cg" ;;
+	esac
+	[ "$(cat "/proc/$pid/oom_score_adj")" = -1000 ] ||
+		fail "the daemon's oom_score_adj is $(cat "/proc/$pid/oom_score_adj"), not -1000"
+	[ "$(cat "/sys/fs/cgroup$cg/memory.swap.max")" = 0 ] ||
+		fail "the unit's memory.swap.max is not 0"
+	echo "daemon $pid: in the unit's cgroup, oom_score_adj -1000, memory.swap.max 0"
+}
 if [ ! -f stage2 ]; then
 	say "boot 1: $(uname -sr), systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running)"
 	snapshot before
@@ -92,6 +118,8 @@ if [ ! -f stage2 ]; then
 	run cat /proc/swaps
 	swaps | grep -q '^/dev/loop' || fail "no swap on a loop device after enable --now"
 	run zramfusectl
+	say "the daemon's swap safety under systemd"
+	daemon_safety
 	say "a program in a 64 MiB memory cgroup holds 256 MiB: it swaps"
 	out0=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
 	# tail keeps a line whole, and this one (text, compressible) is 256 MiB
@@ -120,6 +148,22 @@ run journalctl -b --no-pager -o cat -u zramfuse-swap@zram0.service
 run cat /proc/swaps
 swaps | grep -q '^/dev/loop' || fail "the swap did not come up at boot"
 run zramfusectl
+say "boot 2: the daemon's swap safety under systemd"
+daemon_safety
+say "boot 2: without CAP_SYS_RESOURCE the daemon cannot set -1000 itself: systemd does"
+# a runtime drop-in (under /run, outside the lists compared at the end)
+dropin=/run/systemd/system/zramfuse-swap@zram0.service.d
+mkdir -p "$dropin"
+printf '[Service]\nCapabilityBoundingSet=~CAP_SYS_RESOURCE\n' >"$dropin/nocap.conf"
+run systemctl daemon-reload
+run systemctl restart zramfuse-swap@zram0.service
+daemon_safety
+run grep CapBnd "/proc/$pid/status"
+journalctl -b --no-pager -o cat | grep -q 'PR_SET_IO_FLUSHER: Operation not permitted' ||
+	fail "the daemon had CAP_SYS_RESOURCE after all"
+echo "the daemon lacks CAP_SYS_RESOURCE (it says so) and has oom_score_adj -1000"
+rm -r "$dropin"
+run systemctl daemon-reload
 say "apt purge zramfuse"
 run apt-get purge -y zramfuse
 say "nothing left running"

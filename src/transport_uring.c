@@ -82,6 +82,51 @@
  * main thread sets t->stopping and wakes the thread out of
  * io_uring_enter() with THREAD_SIG_WAKE (thread_join_woken()).
  *
+ * Failures.  An entry the kernel holds serves its queue's CPU; one that
+ * is silently dropped is a request that waits for ever, and a swap write
+ * that waits for ever hangs every process that swaps.  The stored pages'
+ * safety comes first, so each failure is met with the least drastic
+ * answer that still leaves no request waiting unseen:
+ *
+ *  - an entry's command fails (a CQE error other than the ENOTCONN,
+ *    ECONNABORTED or ECANCELED of an ending connection or ring): it is
+ *    sent once more as it was - a COMMIT_AND_FETCH carries its reply
+ *    again, under the same commit id, and the kernel (fs/fuse/
+ *    dev_uring.c) refuses a commit before it takes the reply, so nothing
+ *    is delivered twice.  If the kernel refuses the reply again with
+ *    ENOENT it holds no such request and nothing waits: the buffers are
+ *    registered anew (REGISTER is accepted at any time; the kernel keeps
+ *    the old entry aside until the connection ends).  Any other second
+ *    refusal may leave a request waiting for a reply we cannot give: the
+ *    connection is aborted.  A registration refused twice loses its
+ *    entry; the queue's other entries serve on, and only a queue with
+ *    none left (qents) aborts the connection.  (A REGISTER the kernel
+ *    refuses at start-up, before any request came, is the fallback to
+ *    the classic transport described above.)
+ *  - io_uring_enter() fails with anything but EINTR, EAGAIN or EBUSY
+ *    (the CQ has room for every command a ring can have out, so the
+ *    kernel never drops a completion; what is left means the ring is
+ *    unusable): the ring is replaced by a fresh one in the same thread.
+ *    The failed ring is NOT closed while the kernel holds entries on it:
+ *    closing cancels them, and a request the kernel handed to one of
+ *    them in that instant would be lost with its waiter.  It stays open,
+ *    polled from the fresh ring, never submitted to again; its requests
+ *    are served as before and each entry moves to the fresh ring with its
+ *    next COMMIT_AND_FETCH (the kernel finds a request by its commit id,
+ *    on whichever ring the commit comes).  Commands it had not consumed
+ *    are sent on the fresh ring.  Once it holds no entry it is closed.
+ *  - the fresh ring cannot be made, or a ring fails while the one it
+ *    replaced still holds entries: those entries' requests could never
+ *    be answered, so the connection is aborted (uring_abort()), with a
+ *    log line at LOG_CRIT saying why: every request fails at once (the
+ *    loop device's with I/O errors) instead of hanging, and the daemon
+ *    exits.  fusectl's abort file is opened at start-up; without it (not
+ *    root) the daemon ends its session, and its exit ends the connection.
+ *
+ * Handing a CPU's requests to another path is not possible: the kernel
+ * picks the queue by the submitting CPU and never moves a request.  Test
+ * hooks: URING_TEST_FAIL_ENV and URING_TEST_ERR_ENV below.
+ *
  * Lock order.  Three mutexes, and today no thread holds two at once:
  *
  *   1. u->lock         the start-up hand-shake (nr_ready, start, each
@@ -144,6 +189,21 @@
  * fallback test.
  */
 #define URING_TEST_FAIL_ENV "ZRAMFUSE_TEST_URING_REGISTER_FAIL"
+/*
+ * Test hook (tests/transport.sh): a ring thread's error path, with errors
+ * the kernel really returns.  "commit": each ring's URING_TEST_NTH-th
+ * COMMIT_AND_FETCH goes out once with a commit id the kernel does not
+ * know (ENOENT); "enter": each ring's URING_TEST_NTH-th io_uring_enter()
+ * after its first request passes a flag the kernel refuses (EINVAL);
+ * "enter-twice": that, and the next one too, before the retired ring
+ * could drain.
+ */
+#define URING_TEST_ERR_ENV "ZRAMFUSE_TEST_URING_FAIL"
+#define URING_TEST_NTH 4
+/* A commit id no request has: the kernel's are small and even. */
+#define URING_TEST_BAD_ID (1ull << 62)
+/* Where fusectl puts a connection's abort file. */
+#define URING_ABORT_PATH "/sys/fs/fuse/connections/%u/abort"
 
 struct uring_queue;
 
@@ -153,6 +213,16 @@ struct uring_ent {
 	char *payload;
 	struct iovec iov[2];
 	bool fetched;			/* a request came in it at least once */
+	/*
+	 * Its command, as the ring thread last sent it (to send it again):
+	 * ZF_FUSE_IO_URING_CMD_*, and the commit id of a COMMIT_AND_FETCH.
+	 * in_kernel: sent and not yet completed; on_old: on the retired ring
+	 * (q->old); tries: the failures in a row of that command.
+	 */
+	unsigned cmd_op;
+	uint64_t cmd_id;
+	bool in_kernel, on_old;
+	unsigned tries;
 	/*
 	 * Forwarding: the ring thread sets these and hands the entry over;
 	 * the forwarder sets fwd_len and hands it back (the lists' locks
@@ -172,6 +242,15 @@ struct uring_queue {
 	int rc;				/* set-up result, under u->lock */
 	struct io_uring ring;
 	bool ring_ok;
+	/*
+	 * The ring before it, when io_uring_enter() failed on that one (see
+	 * "Failures"): never submitted to again, its completions still read
+	 * until none of its entries' commands is left on it (old_live).
+	 */
+	struct io_uring old;
+	bool old_ok;
+	unsigned old_live;
+	unsigned test_commits, test_enters;	/* URING_TEST_ERR_ENV */
 	struct uring_ent *ents;
 	struct zf_fuse_uring_req_header *hdrs;
 	/* entries the forwarder served: to commit */
@@ -207,6 +286,16 @@ struct transport_uring {
 	struct uring_queue *queues;	/* one per ring (thread), see qid */
 	struct uring_fwd fwd;
 	bool fail_register;		/* URING_TEST_FAIL_ENV */
+	enum { URING_TEST_NONE, URING_TEST_COMMIT, URING_TEST_ENTER,
+	       URING_TEST_ENTER_TWICE } test_err;	/* URING_TEST_ERR_ENV */
+	/*
+	 * Entries per kernel queue still usable (nr_queues counters, each
+	 * uring_threads x depth at first; relaxed): one that reaches 0 would
+	 * leave its CPU's requests waiting for ever, see uring_abort().
+	 */
+	atomic_uint *qents;
+	int abort_fd;			/* fusectl's abort file, or -1 */
+	atomic_bool aborted;		/* relaxed; uring_abort() ran */
 	/* start-up hand-shake, as the classic workers have it */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -292,17 +381,27 @@ static inline void uring_tsan_submit(void) {}
 static inline void uring_tsan_woken(void) {}
 #endif
 
-static void uring_prep_cmd(struct uring_queue *q, struct uring_ent *e,
-			   unsigned op, uint64_t commit_id)
+/*
+ * A free SQE of q->ring.  A ring has room for a command per entry and
+ * its polls, so it submits only if that ever changes.
+ */
+static struct io_uring_sqe *uring_sqe(struct uring_queue *q)
 {
 	struct io_uring_sqe *sqe;
-	struct zf_fuse_uring_cmd_req *cr;
 
-	/* one command per entry, depth entries, depth SQEs: never NULL */
 	while (!(sqe = io_uring_get_sqe(&q->ring))) {
 		uring_tsan_submit();
 		io_uring_submit(&q->ring);
 	}
+	return sqe;
+}
+
+static void uring_prep_cmd(struct uring_queue *q, struct uring_ent *e,
+			   unsigned op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = uring_sqe(q);
+	struct zf_fuse_uring_cmd_req *cr;
+
 	memset(sqe, 0, 2 * sizeof(*sqe));	/* a 128-byte SQE */
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = q->t->uring->fuse_fd;
@@ -315,6 +414,14 @@ static void uring_prep_cmd(struct uring_queue *q, struct uring_ent *e,
 	cr->qid = (uint16_t)q->qid;
 	cr->commit_id = commit_id;
 	io_uring_sqe_set_data(sqe, e);
+	e->cmd_op = op;
+	e->cmd_id = commit_id;
+	e->in_kernel = true;
+	e->on_old = false;
+	if (q->t->uring->test_err && op == ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH &&
+	    ++q->test_commits == URING_TEST_NTH &&
+	    q->t->uring->test_err == URING_TEST_COMMIT)
+		cr->commit_id = commit_id ^ URING_TEST_BAD_ID;
 }
 
 /* struct stat to the kernel's attributes, as libfuse converts them. */
@@ -523,12 +630,8 @@ static void uring_fwd_push(struct uring_queue *q, struct uring_ent *e,
 /* Arm (again) the ring's poll on its eventfd: the forwarder's wake-up. */
 static void uring_poll_arm(struct uring_queue *q)
 {
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = uring_sqe(q);
 
-	while (!(sqe = io_uring_get_sqe(&q->ring))) {
-		uring_tsan_submit();
-		io_uring_submit(&q->ring);
-	}
 	io_uring_prep_poll_multishot(sqe, q->efd, POLLIN);
 	io_uring_sqe_set_data(sqe, &q->efd);
 }
@@ -641,22 +744,255 @@ static void uring_serve(struct uring_queue *q, struct uring_ent *e)
 	uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH, commit_id);
 }
 
-/* A command of @e completed with @res < 0: the entry is gone. */
-static void uring_ent_failed(struct uring_queue *q, struct uring_ent *e, int res)
+/* ---- failures (see "Failures" at the top) ------------------------------- */
+
+static int uring_ring_init(struct transport_uring *u, struct io_uring *ring);
+
+/*
+ * The last resort: the connection is aborted through fusectl, so that
+ * every request waiting on us fails at once, the loop device's among
+ * them; without fusectl's file (not root, fusectl not mounted) the
+ * daemon ends its session, and its exit ends the connection.  Once.
+ */
+static void uring_abort(struct uring_queue *q, const char *why, int err)
+{
+	struct transport *t = q->t;
+	struct transport_uring *u = t->uring;
+
+	if (atomic_exchange_explicit(&u->aborted, true, memory_order_relaxed))
+		return;
+	if (u->abort_fd >= 0 && write(u->abort_fd, "1", 1) == 1) {
+		transport_log(LOG_CRIT, "io_uring queue %u: %s (%s): aborted the FUSE connection, so that no request waits for ever: every request now fails (a loop device, swap: I/O errors) and the daemon exits",
+			      q->qid, why, strerror(-err));
+		return;
+	}
+	transport_log(LOG_CRIT, "io_uring queue %u: %s (%s): the FUSE connection cannot be aborted here (fusectl: %s), so the daemon exits, which ends it: every request now fails (a loop device, swap: I/O errors)",
+		      q->qid, why, strerror(-err),
+		      u->abort_fd >= 0 ? strerror(errno) : "no abort file");
+	fuse_session_exit(t->se);
+	pthread_kill(t->main_tid, TRANSPORT_SIG_LEFT);
+}
+
+/*
+ * A command of @e completed with @res < 0.  Returns true when the entry
+ * is gone (the connection or the ring is ending, or it is given up),
+ * false when its command was sent again.
+ */
+static bool uring_ent_failed(struct uring_queue *q, struct uring_ent *e, int res)
 {
 	struct transport_uring *u = q->t->uring;
+	bool commit = e->cmd_op == ZF_FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+	unsigned left;
 
-	if (!e->fetched && res != -ENOTCONN && res != -ECONNABORTED) {
-		/* REGISTER failed: the kernel has turned io_uring off */
+	/* unmount, an aborted connection, our own ring's exit: quietly */
+	if (res == -ENOTCONN || res == -ECONNABORTED || res == -ECANCELED ||
+	    atomic_load_explicit(&q->t->stopping, memory_order_relaxed))
+		return true;
+	if (!e->fetched && !commit) {
+		/* REGISTER failed at start-up: the kernel has turned io_uring off */
 		if (!atomic_exchange_explicit(&u->fell_back, true, memory_order_relaxed))
 			transport_log(LOG_WARNING, "warning: io_uring REGISTER on queue %u failed: %s; the kernel turned FUSE over io_uring off for this mount, falling back to the classic transport",
 				      q->qid, strerror(-res));
-		return;
+		return true;
 	}
-	if (res != -ENOTCONN && res != -ECONNABORTED && res != -ECANCELED &&
-	    !atomic_load_explicit(&q->t->stopping, memory_order_relaxed))
-		transport_log(LOG_ERR, "io_uring queue %u: an entry's command failed: %s; the queue has one entry fewer",
+	if (e->tries++ == 0) {
+		/* refused before the kernel took it (an allocation, say): again */
+		transport_log(LOG_WARNING, "warning: io_uring queue %u: the kernel refused an entry's %s (%s); sending it again",
+			      q->qid, commit ? "reply" : "registration", strerror(-res));
+		uring_prep_cmd(q, e, e->cmd_op, e->cmd_id);
+		return false;
+	}
+	if (commit && res == -ENOENT) {
+		/* nothing waits for that reply: the entry is registered anew */
+		transport_log(LOG_WARNING, "warning: io_uring queue %u: the kernel refused an entry's reply again (%s): it holds no such request, so nothing waits for it; registering the entry anew",
 			      q->qid, strerror(-res));
+		e->tries = 1;	/* a REGISTER that fails now gives it up */
+		uring_prep_cmd(q, e, ZF_FUSE_IO_URING_CMD_REGISTER, 0);
+		return false;
+	}
+	if (commit) {
+		/* the request may wait for a reply we cannot give */
+		uring_abort(q, "the kernel refused a reply twice", res);
+		return true;
+	}
+	left = atomic_fetch_sub_explicit(&u->qents[q->qid], 1, memory_order_relaxed) - 1;
+	transport_log(LOG_ERR, "io_uring queue %u: the kernel refused an entry's registration twice (%s); the queue has %u entr%s left",
+		      q->qid, strerror(-res), left, left == 1 ? "y" : "ies");
+	if (!left)
+		uring_abort(q, "no entry is left to serve this CPU's requests", res);
+	return true;
+}
+
+/*
+ * Is @d, a command's user data, an entry (not one of the polls, which
+ * point to &q->efd, &q->old and, for the removal of the old ring's poll,
+ * &q->old_ok)?
+ */
+static bool uring_is_ent(const struct uring_queue *q, const void *d)
+{
+	const struct uring_ent *e = d;
+
+	return e >= q->ents && e < q->ents + q->t->uring->depth;
+}
+
+/* The user data of the SQE at position @i of @ring's submission queue. */
+static void *uring_sqe_data(const struct io_uring *ring, unsigned i)
+{
+	unsigned k = i & ring->sq.ring_mask;
+
+	if (ring->sq.array)
+		k = ring->sq.array[k];
+	/* 128-byte SQEs: two of liburing's each */
+	if (ring->flags & IORING_SETUP_SQE128)
+		k <<= 1;
+	return (void *)(uintptr_t)ring->sq.sqes[k].user_data;
+}
+
+/* Poll the old ring's fd from q->ring: its completions wake the thread. */
+static void uring_old_poll_arm(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = uring_sqe(q);
+
+	io_uring_prep_poll_multishot(sqe, q->old.ring_fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &q->old);
+}
+
+/*
+ * io_uring_enter() failed on q->ring for a reason it does not retry: it
+ * becomes q->old and a fresh ring takes its place.  The commands the
+ * kernel had not taken yet (still in the old SQ) are sent again on the
+ * fresh ring; the others stay on the old ring, whose completions -
+ * requests - are read as before, and whose entries move to the fresh
+ * ring with their next COMMIT_AND_FETCH.  0 or -errno (-EBUSY: the ring
+ * it replaced before still holds entries).
+ */
+static int uring_replace(struct uring_queue *q)
+{
+	struct transport_uring *u = q->t->uring;
+	struct io_uring fresh;
+	unsigned head, tail;
+	int rc;
+
+	if (q->old_ok)
+		return -EBUSY;
+	rc = uring_ring_init(u, &fresh);
+	if (rc)
+		return rc;
+	q->old = q->ring;
+	q->ring = fresh;
+	q->old_ok = true;
+	q->old_live = 0;
+	for (unsigned k = 0; k < u->depth; k++) {
+		struct uring_ent *e = &q->ents[k];
+
+		if (e->in_kernel) {
+			e->on_old = true;
+			q->old_live++;
+		}
+	}
+	uring_poll_arm(q);
+	uring_old_poll_arm(q);
+	/* what the kernel has not consumed: from its head to our tail */
+	head = __atomic_load_n(q->old.sq.khead, __ATOMIC_ACQUIRE);
+	tail = q->old.sq.sqe_tail;
+	for (unsigned i = head; i != tail; i++) {
+		struct uring_ent *e = uring_sqe_data(&q->old, i);
+
+		if (!uring_is_ent(q, e))
+			continue;	/* its polls: the fresh ring has its own */
+		q->old_live--;
+		uring_prep_cmd(q, e, e->cmd_op, e->cmd_id);
+	}
+	return 0;
+}
+
+/* The old ring holds no entry any more: close it. */
+static void uring_old_close(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = uring_sqe(q);
+
+	/* the poll holds the old ring's file: remove it, or it stays open */
+	io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&q->old);
+	io_uring_sqe_set_data(sqe, &q->old_ok);
+	io_uring_queue_exit(&q->old);
+	q->old_ok = false;
+	transport_log(LOG_INFO, "io_uring queue %u: the failed ring has no entry left; closed",
+		      q->qid);
+}
+
+/*
+ * io_uring_enter() on q->ring: submit and wait for one completion.  The
+ * test hook makes a call the kernel refuses instead, once this ring has
+ * served a few requests.
+ */
+static int uring_enter(struct uring_queue *q)
+{
+	struct transport_uring *u = q->t->uring;
+
+	if (u->test_err >= URING_TEST_ENTER && q->test_commits >= URING_TEST_NTH &&
+	    q->test_enters < (u->test_err == URING_TEST_ENTER_TWICE ? 2u : 1u)) {
+		q->test_enters++;
+		return io_uring_enter((unsigned)q->ring.ring_fd, 0, 1, 1u << 31, NULL);
+	}
+	return io_uring_submit_and_wait(&q->ring, 1);
+}
+
+/*
+ * Read @ring's completions; @old: it is q->old.  Returns how many
+ * entries are gone.
+ */
+static unsigned uring_reap(struct uring_queue *q, struct io_uring *ring, bool old)
+{
+	struct transport_uring *u = q->t->uring;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0, gone = 0;
+
+	io_uring_for_each_cqe(ring, head, cqe) {
+		void *d = io_uring_cqe_get_data(cqe);
+		struct uring_ent *e = d;
+
+		seen++;
+		if (d == &q->efd) {
+			/* the forwarder's wake-up; a poll that ends is renewed */
+			if (cqe->res < 0 && cqe->res != -ECANCELED)
+				transport_log(LOG_ERR, "io_uring queue %u: its eventfd poll: %s",
+					      q->qid, strerror(-cqe->res));
+			if (!old && !(cqe->flags & IORING_CQE_F_MORE) &&
+			    cqe->res != -ECANCELED)
+				uring_poll_arm(q);
+			uring_fwd_commit(q);
+			continue;
+		}
+		if (d == &q->old) {
+			/* the old ring's fd polled: reaped below; renewed */
+			if (q->old_ok && !(cqe->flags & IORING_CQE_F_MORE) &&
+			    cqe->res != -ECANCELED)
+				uring_old_poll_arm(q);
+			continue;
+		}
+		if (!uring_is_ent(q, d))
+			continue;	/* that poll's removal (&q->old_ok) */
+		e->in_kernel = false;
+		if (e->on_old) {
+			e->on_old = false;
+			q->old_live--;
+		}
+		if (cqe->res < 0) {
+			gone += uring_ent_failed(q, e, cqe->res);
+			continue;
+		}
+		e->tries = 0;
+		if (!e->fetched) {
+			e->fetched = true;
+			if (!atomic_exchange_explicit(&u->serving, true,
+						      memory_order_relaxed))
+				transport_log(LOG_INFO, "FUSE over io_uring: first request on queue %u",
+					      q->qid);
+		}
+		uring_serve(q, e);
+	}
+	io_uring_cq_advance(ring, seen);
+	return gone;
 }
 
 static void uring_loop(struct uring_queue *q)
@@ -669,48 +1005,33 @@ static void uring_loop(struct uring_queue *q)
 	for (unsigned k = 0; k < u->depth; k++)
 		uring_prep_cmd(q, &q->ents[k], ZF_FUSE_IO_URING_CMD_REGISTER, 0);
 	while (live && !atomic_load_explicit(&t->stopping, memory_order_relaxed)) {
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
 		int rc;
 
 		uring_tsan_submit();
-		rc = io_uring_submit_and_wait(&q->ring, 1);
+		rc = uring_enter(q);
 		uring_tsan_woken();
 
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			transport_log(LOG_ERR, "io_uring queue %u: io_uring_enter: %s",
-				      q->qid, strerror(-rc));
-			break;
-		}
-		io_uring_for_each_cqe(&q->ring, head, cqe) {
-			struct uring_ent *e = io_uring_cqe_get_data(cqe);
+			int err = uring_replace(q);
 
-			seen++;
-			if ((void *)e == &q->efd) {
-				/* the forwarder's wake-up; a poll that ends is renewed */
-				if (cqe->res < 0 && cqe->res != -ECANCELED)
-					transport_log(LOG_ERR, "io_uring queue %u: its eventfd poll: %s",
-						      q->qid, strerror(-cqe->res));
-				if (!(cqe->flags & IORING_CQE_F_MORE) && cqe->res != -ECANCELED)
-					uring_poll_arm(q);
-				uring_fwd_commit(q);
-				continue;
+			if (err) {
+				transport_log(LOG_ERR, "io_uring queue %u: io_uring_enter: %s; no ring can take its place: %s",
+					      q->qid, strerror(-rc),
+					      err == -EBUSY ? "the one it replaced still holds entries" :
+					      strerror(-err));
+				uring_abort(q, "a ring failed and could not be replaced", rc);
+				break;
 			}
-			if (cqe->res < 0) {
-				uring_ent_failed(q, e, cqe->res);
-				live--;
-				continue;
-			}
-			if (!e->fetched) {
-				e->fetched = true;
-				if (!atomic_exchange_explicit(&u->serving, true,
-							      memory_order_relaxed))
-					transport_log(LOG_INFO, "FUSE over io_uring: first request on queue %u",
-						      q->qid);
-			}
-			uring_serve(q, e);
+			transport_log(LOG_WARNING, "warning: io_uring queue %u: io_uring_enter: %s; a fresh ring serves the queue now, and the failed one until its entries have moved",
+				      q->qid, strerror(-rc));
+			continue;
 		}
-		io_uring_cq_advance(&q->ring, seen);
+		live -= uring_reap(q, &q->ring, false);
+		if (q->old_ok) {
+			live -= uring_reap(q, &q->old, true);
+			if (!q->old_live)
+				uring_old_close(q);
+		}
 	}
 }
 
@@ -745,31 +1066,41 @@ static struct fuse_session *uring_fwd_session(struct transport *t)
 	return se;
 }
 
-static int uring_queue_setup(struct uring_queue *q)
+/* A ring for a queue's thread, faulted in; 0 or -errno. */
+static int uring_ring_init(struct transport_uring *u, struct io_uring *ring)
 {
-	struct transport_uring *u = q->t->uring;
 	struct io_uring_params p;
-	size_t hsize = u->depth * sizeof(*q->hdrs);
 	int rc;
 
 	memset(&p, 0, sizeof(p));
 	/* only this thread submits; completions need no interrupt */
 	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
 		  IORING_SETUP_COOP_TASKRUN;
-	/* depth commands and the eventfd's poll */
-	rc = io_uring_queue_init_params(u->depth + 1, &q->ring, &p);
+	/* depth commands, the eventfd's poll, a failed ring's poll */
+	rc = io_uring_queue_init_params(u->depth + 2, ring, &p);
 	if (rc == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_SQE128;
-		rc = io_uring_queue_init_params(u->depth + 1, &q->ring, &p);
+		rc = io_uring_queue_init_params(u->depth + 2, ring, &p);
 	}
 	if (rc)
 		return rc;
-	q->ring_ok = true;
 	/* the SQ and CQ rings are ours to fault in */
-	thread_touch(q->ring.sq.sqes, (size_t)p.sq_entries * 128);
-	thread_touch((void *)q->ring.cq.cqes, (size_t)p.cq_entries * sizeof(struct io_uring_cqe));
+	thread_touch(ring->sq.sqes, (size_t)p.sq_entries * 128);
+	thread_touch((void *)ring->cq.cqes, (size_t)p.cq_entries * sizeof(struct io_uring_cqe));
+	return 0;
+}
 
+static int uring_queue_setup(struct uring_queue *q)
+{
+	struct transport_uring *u = q->t->uring;
+	size_t hsize = u->depth * sizeof(*q->hdrs);
+	int rc;
+
+	rc = uring_ring_init(u, &q->ring);
+	if (rc)
+		return rc;
+	q->ring_ok = true;
 	q->ents = calloc(u->depth, sizeof(*q->ents));
 	if (!q->ents || posix_memalign((void **)&q->hdrs, 4096, hsize))
 		return -ENOMEM;
@@ -839,6 +1170,9 @@ static void *uring_thread(void *arg)
 	if (q->ring_ok)
 		io_uring_queue_exit(&q->ring);
 	q->ring_ok = false;
+	if (q->old_ok)
+		io_uring_queue_exit(&q->old);
+	q->old_ok = false;
 	fs_thread_exit();
 	return NULL;
 }
@@ -985,6 +1319,9 @@ static void uring_free(struct transport *t)
 		if (u->queues[k].t)
 			uring_queue_free(&u->queues[k]);
 	free(u->queues);
+	free(u->qents);
+	if (u->abort_fd >= 0)
+		close(u->abort_fd);
 	pthread_cond_destroy(&u->cv);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
@@ -1047,6 +1384,79 @@ static int uring_fwd_init(struct uring_fwd *f, const char *req, size_t len,
 	fuse_session_process_buf(f->se, &fb);
 	uring_reply_to = NULL;
 	return r.len < 0 ? -EIO : 0;
+}
+
+/* URING_TEST_ERR_ENV's value. */
+static int uring_test_err(const char *v)
+{
+	if (!v)
+		return URING_TEST_NONE;
+	if (!strcmp(v, "commit"))
+		return URING_TEST_COMMIT;
+	if (!strcmp(v, "enter"))
+		return URING_TEST_ENTER;
+	if (!strcmp(v, "enter-twice"))
+		return URING_TEST_ENTER_TWICE;
+	transport_log(LOG_WARNING, "warning: %s=%s: not a test hook (commit, enter, enter-twice); ignored",
+		      URING_TEST_ERR_ENV, v);
+	return URING_TEST_NONE;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void uring_unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * fusectl's abort file for the FUSE mount on @mnt, opened now while
+ * memory is calm (uring_abort() may run when it is not).  The
+ * connection's number is the minor number of the mount's device, read
+ * from /proc/self/mountinfo: a stat() of the mount would wait for the
+ * INIT this thread is about to answer.  The fd, or -1 (not root, fusectl
+ * not mounted): uring_abort() then ends the daemon instead.
+ */
+static int uring_abort_open(const char *mnt)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *dir, *sep, path[64];
+	size_t cap = 0;
+	unsigned maj, min;
+	long conn = -1;
+	int at;
+
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - FSTYPE SOURCE ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %n", &maj, &min, &at) != 2)
+			continue;
+		dir = line + at;
+		sep = strstr(dir, " - ");
+		if (!sep || strncmp(sep + 3, "fuse", 4))
+			continue;
+		dir[strcspn(dir, " ")] = '\0';
+		uring_unescape(dir);
+		if (!strcmp(dir, mnt))
+			conn = (long)min;	/* the last one is on top */
+	}
+	free(line);
+	fclose(f);
+	if (conn < 0)
+		return -1;
+	snprintf(path, sizeof(path), URING_ABORT_PATH, (unsigned)conn);
+	return open(path, O_WRONLY | O_CLOEXEC);
 }
 
 int transport_uring_start(struct transport *t)
@@ -1112,9 +1522,14 @@ int transport_uring_start(struct transport *t)
 		u->nr_rings = u->nr_queues * o->uring_threads;
 		u->depth = o->uring_depth;
 		u->fail_register = getenv(URING_TEST_FAIL_ENV) != NULL;
+		u->test_err = uring_test_err(getenv(URING_TEST_ERR_ENV));
+		u->abort_fd = uring_abort_open(o->mountpoint);
 		u->queues = calloc(u->nr_rings, sizeof(*u->queues));
+		u->qents = calloc(u->nr_queues, sizeof(*u->qents));
+		for (unsigned k = 0; u->qents && k < u->nr_queues; k++)
+			atomic_init(&u->qents[k], o->uring_threads * u->depth);
 		t->uring = u;
-		rc = u->queues ? uring_threads_start(t) : -ENOMEM;
+		rc = u->queues && u->qents ? uring_threads_start(t) : -ENOMEM;
 		if (rc) {
 			why = "its rings or buffers could not be set up";
 			uring_threads_go(u, false);

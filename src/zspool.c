@@ -26,7 +26,19 @@
  * same bytes on the store's read path.
  *
  * Pages come from 32 MiB chunks mmap'ed with MAP_NORESERVE (never one
- * mapping per zspage: the kernel allows 65,530 mappings).  A page is in a
+ * mapping per zspage: the kernel allows 65,530 mappings), each between
+ * two PROT_NONE guard pages (pool_mmap(), as the handle blocks below).
+ * Without them the kernel merges a chunk with an adjacent anonymous
+ * mapping of the same flags - a malloc arena's heap, typically - into
+ * one VMA, and then a deadlock is one swap write away: the refill thread
+ * faults a chunk page in, its memory cgroup is full, and reclaim waits
+ * for a swap page's writeback to our own device while the fault holds
+ * the VMA's lock for reading; a serving thread whose malloc grows its
+ * arena (mprotect) must lock that same VMA for writing, and waits, with
+ * the swap write it was to serve.  (cgroup v1 reclaim waits on
+ * writeback; PR_SET_IO_FLUSHER would spare the refill thread, but needs
+ * CAP_SYS_RESOURCE.)  Guarded, a chunk is a VMA of its own that nothing
+ * but a fault or a release ever locks, and neither excludes the other.  A page is in a
  * zspage or a descriptor slab, or free; a free page is either resident
  * (the reserve, and what frees left behind) or released to the kernel
  * (never-touched pages count as released).  Each chunk keeps one bitmap
@@ -56,7 +68,7 @@
  * pool when its last descriptor goes.
  *
  * Handles are indices into a handle table of 8-byte slots, allocated in
- * blocks of 2^14 slots (128 KiB, mmap'ed NORESERVE, faulted in as used).  A
+ * blocks of 2^14 slots (128 KiB, pool_mmap()'ed, faulted in as used).  A
  * live slot holds the object's location: descriptor pointer, object index,
  * requested size, plus a lock bit.  Per object, zspool therefore spends 8
  * bytes of handle slot and 4 bytes of owner word, plus its share of the
@@ -429,6 +441,35 @@ static void obj_copy(void *const *pages, size_t off, void *buf, size_t len,
 /* ---- pages ----------------------------------------------------------- */
 
 /*
+ * @len bytes of fresh, unreserved memory for the pool, between two
+ * PROT_NONE guard pages: a VMA the kernel never merges with a neighbour
+ * (see the top of the file).  The mapping is made PROT_NONE first, so
+ * that whatever it may merge with at once is never faulted in.  Returns
+ * MAP_FAILED with errno set on failure.
+ */
+static void *pool_mmap(size_t len)
+{
+	char *p = mmap(NULL, len + 2 * PAGE_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return MAP_FAILED;
+	if (mprotect(p + PAGE_SIZE, len, PROT_READ | PROT_WRITE)) {
+		int err = errno;
+
+		munmap(p, len + 2 * PAGE_SIZE);
+		errno = err;
+		return MAP_FAILED;
+	}
+	return p + PAGE_SIZE;
+}
+
+static void pool_munmap(void *p, size_t len)
+{
+	munmap((char *)p - PAGE_SIZE, len + 2 * PAGE_SIZE);
+}
+
+/*
  * Map a new chunk; page_lock held, and dropped around the mmap: mmap takes
  * the process's mmap lock for writing and allocates, and may wait for
  * reclaim, which must never happen under a lock that writers need.
@@ -443,8 +484,7 @@ static int chunk_map(struct zspool *pool)
 
 	pthread_mutex_unlock(&pool->page_lock);
 	c = calloc(1, sizeof(*c));
-	base = mmap(NULL, (size_t)CHUNK_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	base = pool_mmap((size_t)CHUNK_PAGES * PAGE_SIZE);
 	pthread_mutex_lock(&pool->page_lock);
 	if (!c || base == MAP_FAILED ||
 	    /* descriptors must fit the slot's 41 address bits */
@@ -476,7 +516,7 @@ static int chunk_map(struct zspool *pool)
 	return 0;
 fail:
 	if (base != MAP_FAILED)
-		munmap(base, (size_t)CHUNK_PAGES * PAGE_SIZE);
+		pool_munmap(base, (size_t)CHUNK_PAGES * PAGE_SIZE);
 	free(c);
 	return -ENOMEM;
 }
@@ -770,8 +810,7 @@ static int hblock_ensure(struct zspool *pool, uint32_t h, unsigned flags)
 		return 0;
 	if (flags & ZSPOOL_NOWAIT)
 		return -ENOMEM;
-	blk = mmap(NULL, HBLOCK_BYTES, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	blk = pool_mmap(HBLOCK_BYTES);
 	if (blk == MAP_FAILED)
 		return -ENOMEM;
 	atomic_store_explicit(&pool->hblocks[b], blk, memory_order_release);
@@ -792,8 +831,7 @@ static int hblock_premap(struct zspool *pool, uint32_t b)
 		return -ENOMEM;
 	if (atomic_load_explicit(&pool->hblocks[b], memory_order_acquire))
 		return 0;
-	blk = mmap(NULL, HBLOCK_BYTES, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	blk = pool_mmap(HBLOCK_BYTES);
 	if (blk == MAP_FAILED)
 		return -ENOMEM;
 	pthread_mutex_lock(&pool->handle_lock);
@@ -803,7 +841,7 @@ static int hblock_premap(struct zspool *pool, uint32_t b)
 	}
 	pthread_mutex_unlock(&pool->handle_lock);
 	if (blk)
-		munmap(blk, HBLOCK_BYTES);
+		pool_munmap(blk, HBLOCK_BYTES);
 	return 0;
 }
 
@@ -1230,11 +1268,11 @@ void zspool_destroy(struct zspool *pool)
 		return;
 	DEBUG_CHECK(pool);
 	for (unsigned i = 0; i < LOAD_RELAXED(&pool->nr_chunks); i++) {
-		munmap(pool->chunks[i]->base, (size_t)CHUNK_PAGES * PAGE_SIZE);
+		pool_munmap(pool->chunks[i]->base, (size_t)CHUNK_PAGES * PAGE_SIZE);
 		free(pool->chunks[i]);
 	}
 	for (unsigned b = 0; b < MAX_HBLOCKS && LOAD_RELAXED(&pool->hblocks[b]); b++)
-		munmap((void *)LOAD_RELAXED(&pool->hblocks[b]), HBLOCK_BYTES);
+		pool_munmap((void *)LOAD_RELAXED(&pool->hblocks[b]), HBLOCK_BYTES);
 	for (unsigned i = 0; i < pool->nr_classes; i++)
 		pthread_mutex_destroy(&pool->classes[i].lock);
 	pthread_mutex_destroy(&pool->page_lock);

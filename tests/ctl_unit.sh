@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # zramfusectl's man page is lint-clean and names every option and column
 # of --help; the systemd unit passes systemd-analyze verify (its commands
-# executable, its man pages found, its dependencies known), and verify
-# does fail on a broken copy, so that the pass means something.  The unit is made from
+# executable, its man pages found, its dependencies known, every setting
+# one systemd knows), and verify does fail on a broken copy, so that the
+# pass means something.  The unit's swap safety is there: OOMScoreAdjust=
+# -1000, ManagedOOMPreference=omit, MemorySwapMax=0.  The unit is made from
 # systemd/zramfuse-swap.service.in with this build's zramfusectl, as
 # make install makes it with bindir's.  No root needed, nothing started.
 : "${top_srcdir:=.}" "${top_builddir:=.}"
@@ -42,7 +44,8 @@ fi
 # What the unit must say, read back by systemd itself.
 for want in 'Before=swap.target shutdown.target' 'Conflicts=shutdown.target' \
     'DefaultDependencies=no' 'Type=oneshot' 'RemainAfterExit=yes' 'KillMode=process' \
-    'WantedBy=swap.target'; do
+    'WantedBy=swap.target' 'OOMScoreAdjust=-1000' 'ManagedOOMPreference=omit' \
+    'MemorySwapMax=0'; do
 	grep -qx "$want" "$unit" || { log "FAIL: the unit lacks $want"; exit 1; }
 done
 grep -q '^After=.*local-fs.target' "$unit" || { log "FAIL: not After=local-fs.target"; exit 1; }
@@ -55,4 +58,11 @@ if MANPATH=$tmp/man systemd-analyze verify "$tmp/zramfuse-swap@bad.service" >/de
 	log "FAIL: systemd-analyze verify passed a unit whose command does not exist"
 	exit 1
 fi
+# and so is a setting systemd does not know, or a value it refuses: verify
+# says so (and this test then fails, above)
+for bad in 's/^OOMScoreAdjust=.*/OOMScoreAdjst=-1000/' 's/^OOMScoreAdjust=.*/OOMScoreAdjust=-1001/'; do
+	sed "$bad" "$unit" >"$tmp/zramfuse-swap@bad.service"
+	out=$(MANPATH=$tmp/man systemd-analyze verify "$tmp/zramfuse-swap@bad.service" 2>&1)
+	[ -n "$out" ] || { log "FAIL: systemd-analyze verify said nothing of $bad"; exit 1; }
+done
 exit 0

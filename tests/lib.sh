@@ -76,6 +76,46 @@ zf_pstate() {
 	done
 }
 
+# Every task on the machine in uninterruptible sleep (state D), with its
+# kernel stack: a hang's other half is often a kernel thread outside the
+# test's processes (a loop device's worker, kswapd).  By /proc only.
+zf_dstate() {
+	for _t in /proc/[0-9]*/task/[0-9]*; do
+		# the state follows the comm's closing parenthesis
+		_s=$(sed 's/.*) //' "$_t"/stat 2>/dev/null | cut -d' ' -f1)
+		[ "$_s" = D ] || continue
+		_p=${_t#/proc/}
+		zf_log "D task ${_t##*/} of ${_p%%/*} ($(cat "$_t"/comm 2>/dev/null)):" \
+			"wchan $(cat "$_t"/wchan 2>/dev/null)" \
+			"syscall $(cat "$_t"/syscall 2>/dev/null)" \
+			"$(awk '{printf "%s<", $2}' "$_t"/stack 2>/dev/null)"
+	done
+}
+
+# What a hung run leaves to read: the D tasks, memory cgroup $1's
+# figures and the tail of daemon log $2.
+zf_hang_report() {
+	zf_dstate
+	if [ -n "$1" ] && [ -r "$1"/memory.usage_in_bytes ]; then
+		zf_log "cgroup $1: usage $(cat "$1"/memory.usage_in_bytes)" \
+			"limit $(cat "$1"/memory.limit_in_bytes)" \
+			"failcnt $(cat "$1"/memory.failcnt)" \
+			"$(tr '\n' ' ' <"$1"/memory.oom_control)"
+		zf_log "cgroup $1: $(grep -E '^(cache|rss|swap|dirty|writeback|pgpgin|pgpgout|inactive_anon|active_anon) ' \
+			"$1"/memory.stat | tr '\n' ' ')"
+	fi
+	[ -n "$2" ] && [ -r "$2" ] && tail -n 20 "$2" | sed 's/^/    daemon: /' >&2
+	# the daemons' mappings (a thread that holds the mmap lock blocks
+	# the reading: into a file, under a timeout)
+	for _p in $ZF_PIDS; do
+		zf_alive "$_p" || continue
+		zf_timeout 5 cat /proc/"$_p"/maps >"$ZF_TMP/maps" 2>/dev/null ||
+			{ zf_log "daemon $_p: maps not readable in 5 s"; continue; }
+		sed "s/^/    maps $_p: /" "$ZF_TMP/maps" >&2
+	done
+	return 0
+}
+
 # zf_timeout SECS CMD...: run CMD, killing it after SECS seconds.
 # Returns CMD's status, or 124 on a timeout.
 zf_timeout() {
@@ -333,6 +373,7 @@ zf_watch() {
 			zf_pstate $(echo $_wpid $ZF_PIDS \
 				$(cat "$_cg"/cgroup.procs 2>/dev/null) |
 				tr ' ' '\n' | sort -u)
+			zf_hang_report "$_cg" "$ZF_TMP/daemon.$$.log"
 			zf_fuse_abort "$_wmnt"
 			kill -KILL $_wpid 2>/dev/null
 			wait $_wpid 2>/dev/null

@@ -12,6 +12,14 @@
 #    hands the kernel a payload buffer that is too short) makes the kernel
 #    turn io_uring off for the mount: the daemon logs the fallback, the
 #    classic workers serve it, nothing hangs.
+#  - a ring's errors, injected as real kernel errors by the test hook
+#    ZRAMFUSE_TEST_URING_FAIL (src/transport_uring.c, "Failures"): a reply
+#    the kernel refuses is sent again; an io_uring_enter() that fails
+#    gets the ring replaced; after either, direct I/O from every CPU (the
+#    kernel queues a request on its submitter's CPU's queue) and through
+#    the loop device completes with its data intact.  A ring that fails
+#    again before the one it replaced has drained aborts the connection:
+#    I/O then fails, the daemon says why and exits, nothing hangs.
 # The uring parts skip only where the kernel has no FUSE over io_uring.
 # This test turns the switch on and off itself and puts it back at exit.
 . "$top_srcdir/tests/lib.sh"
@@ -49,7 +57,6 @@ start() {
 roundtrip() {
 	zf_timeout 30 ls -l "$MNT" "$MNT/.zram" >/dev/null || zf_fail "ls $MNT"
 	zf_loop "$MNT/swap"
-	head -c 16777216 /dev/urandom >"$T/data"
 	zf_timeout 60 dd if="$T/data" of="$ZF_LOOP" bs=64k oflag=direct \
 		status=none || zf_fail "write through $ZF_LOOP"
 	zf_timeout 60 dd if="$ZF_LOOP" of="$T/back" bs=4k count=4096 \
@@ -62,7 +69,32 @@ roundtrip() {
 	zf_umount "$MNT"
 }
 
+# percpu: 256 KiB written and read back with direct I/O on the mounted
+# file from each online CPU in turn, each step under a timeout (a hang
+# aborts the connection and fails); returns 1 at the first step that
+# fails without hanging
+percpu() {
+	for _c in $(seq 0 $(($(getconf _NPROCESSORS_ONLN) - 1))); do
+		for _step in "if=$T/data of=$MNT/swap seek=$((_c * 64)) oflag=direct conv=notrunc" \
+			     "if=$MNT/swap of=$T/cpu$_c skip=$((_c * 64)) iflag=direct"; do
+			# shellcheck disable=SC2086
+			zf_timeout 30 taskset -c "$_c" dd $_step bs=4k count=64 status=none
+			case $? in
+			0) ;;
+			124 | 137)	# timed out (137: it took a KILL)
+				zf_pstate $ZF_PIDS
+				zf_fuse_abort "$MNT"
+				zf_fail "direct I/O on CPU $_c hung ($_step)" ;;
+			*) return 1 ;;
+			esac
+		done
+		head -c 262144 "$T/data" | cmp -s - "$T/cpu$_c" ||
+			zf_fail "data read back on CPU $_c differs"
+	done
+}
+
 zf_swap_lock	# loop devices
+head -c 16777216 /dev/urandom >"$T/data"
 
 # --- classic ---
 start "$T/classic.log" size=64M,transport=classic
@@ -110,3 +142,48 @@ grep -q "io_uring REGISTER on queue [0-9]* failed: Invalid argument; the kernel 
 grep -q "first request on queue" "$T/fail.log" &&
 	zf_fail "a request came through a ring that failed to register"
 echo "failed REGISTER: falls back to classic, serves, no hang"
+
+# --- a ring's errors: no request lost, none left waiting ---
+# a reply refused once (ENOENT: a commit id the kernel does not know) is
+# sent again
+start "$T/commit.log" size=64M,transport=uring ZRAMFUSE_TEST_URING_FAIL=commit
+percpu || zf_fail "direct I/O failed after a refused reply: $(cat "$T/commit.log")"
+grep -q "warning: io_uring queue [0-9]*: the kernel refused an entry's reply (No such file or directory); sending it again" \
+	"$T/commit.log" || zf_fail "no refused reply logged: $(cat "$T/commit.log")"
+roundtrip
+grep -q "abort" "$T/commit.log" && zf_fail "refused reply: $(cat "$T/commit.log")"
+echo "refused reply: sent again, I/O from every CPU intact"
+
+# an io_uring_enter() that fails (EINVAL): a fresh ring takes over
+start "$T/enter.log" size=64M,transport=uring ZRAMFUSE_TEST_URING_FAIL=enter
+percpu || zf_fail "direct I/O failed around a failed ring: $(cat "$T/enter.log")"
+grep -q "warning: io_uring queue [0-9]*: io_uring_enter: Invalid argument; a fresh ring serves the queue now" \
+	"$T/enter.log" || zf_fail "no ring replaced: $(cat "$T/enter.log")"
+percpu || zf_fail "direct I/O failed after a ring was replaced: $(cat "$T/enter.log")"
+roundtrip
+grep -q "abort" "$T/enter.log" && zf_fail "failed ring: $(cat "$T/enter.log")"
+echo "failed io_uring_enter: $(grep -c "a fresh ring serves" "$T/enter.log") ring(s) replaced, I/O from every CPU intact"
+
+# failing again before the old ring drained: the connection ends at once,
+# I/O fails (never hangs), the daemon says why and exits.  It aborts the
+# connection through fusectl's abort file when it can, and otherwise
+# exits, which ends it: both ways are tried when fusectl is not mounted.
+# twice LOG PATTERN
+twice() {
+	start "$1" size=64M,transport=uring ZRAMFUSE_TEST_URING_FAIL=enter-twice
+	percpu && percpu && zf_fail "I/O still served after the connection ended"
+	zf_wait 100 eval '! zf_alive $ZF_PID' ||
+		zf_fail "daemon still running after the abort: $(cat "$1")"
+	grep -q "io_uring queue [0-9]*: a ring failed and could not be replaced (Invalid argument): $2" \
+		"$1" || zf_fail "no abort logged: $(cat "$1")"
+	! zf_mounted "$MNT" || zf_unhang umount "$MNT" || zf_fail "umount after the abort"
+}
+FUSECTL=/sys/fs/fuse/connections
+if ! grep -q " $FUSECTL fusectl " /proc/mounts; then
+	twice "$T/twice-exit.log" "the FUSE connection cannot be aborted here (fusectl: no abort file), so the daemon exits"
+	echo "failed twice, no fusectl: the daemon exited, I/O failed without hanging"
+	mount -t fusectl none "$FUSECTL" || zf_skip "cannot mount fusectl on $FUSECTL"
+	ZF_ATEXIT="umount $FUSECTL"	# as it was
+fi
+twice "$T/twice-abort.log" "aborted the FUSE connection"
+echo "failed twice: connection aborted, I/O failed without hanging, daemon exited"
