@@ -30,6 +30,7 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
     ("zram", "kernel zram", "zram"),
     ("tmpfs", "loop on tmpfs", "loop-tmpfs"),
     ("lz4", "zramfuse lz4", "lz4"),
+    ("lz4-classic", "zramfuse lz4, transport=classic", "lz4-classic"),
     ("zstd", "zramfuse zstd", "zstd"),
     ("lz4-nodf", "zramfuse lz4, deferred_free=off", "lz4-nodf"),
     ("lz4-wb", "zramfuse lz4, writeback_idle to a disk file", "lz4-wb"),
@@ -39,6 +40,7 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
 REFS = ("zram", "tmpfs")
 # One colour a backend in every chart.
 COLOR = {"zram": "#9400d3", "tmpfs": "#009e73", "lz4": "#56b4e9",
+         "lz4-classic": "#999999",
          "zstd": "#e69f00", "lz4-nodf": "#f0e442", "lz4+recomp": "#0072b2",
          "zstd+dict": "#e51e10", "lz4-wb": "#cc79a7"}
 TITLE = {b: t for b, t, _ in BACKENDS}
@@ -52,6 +54,17 @@ FIO_JOBS = [  # (metric prefix, description)
     ("rw4k_qd16x2", "4 KiB random write, QD 16 x 2 jobs"),
     ("sr128k", "128 KiB sequential read, QD 16 x 2 jobs"),
     ("sw128k", "128 KiB sequential write, QD 16 x 2 jobs"),
+]
+
+# What swapping cost in CPU, per GiB swapped in and out (pswpin + pswpout):
+# the daemon's user + system time, the workload's system time (zram
+# compresses there, in direct reclaim), and the two together.
+SWAP_COST = [
+    ("swapped_gib", "swapped in + out, GiB", 2),
+    ("per_gib_daemon_cpu_s", "daemon CPU per GiB swapped, s", 2),
+    ("per_gib_work_stime_s", "workload's system time per GiB swapped, s", 2),
+    ("per_gib_cpu_sum_s", "the two together per GiB swapped, s", 2),
+    ("work_utime_s", "workload's user time, s", 1),
 ]
 
 # Per workload: its title (formatted with the config), a note, and its
@@ -73,7 +86,25 @@ WORKLOADS = {
          ("peak_backend_mib", "peak backend memory, MiB", 0),
          ("peak_mem_used_mib", "peak mem_used_total, MiB", 0),
          ("peak_orig_mib", "peak orig_data_size, MiB", 0),
-         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)]),
+         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)] +
+        SWAP_COST),
+    "heap": (
+        "A real program's heap: bench/heapload.py, CPython building "
+        "{heap_mib} MiB of dicts, strings, lists and ints in a "
+        "{swap_cg_mib} MiB memory cgroup",
+        "Build the records, then read as many at random (each checked "
+        "against what it must hold, a quarter rewritten with a new "
+        "version), then check every record in order.  The cyclic garbage "
+        "collector is off.  Memory peaks as for the realistic swap "
+        "workload.",
+        [("wall_s", "wall time, s", 2),
+         ("phase_build_s", "  build, s", 2),
+         ("phase_random_s", "  random read/rewrite, s", 2),
+         ("phase_verify_s", "  check every record, s", 2),
+         ("peak_backend_mib", "peak backend memory, MiB", 0),
+         ("peak_mem_used_mib", "peak mem_used_total, MiB", 0),
+         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)] +
+        SWAP_COST),
     "swapsmall": (
         "Swap, small: tests/swapload -s {small_mib} -p 1 in a "
         "{small_cg_mib} MiB memory cgroup",
@@ -140,13 +171,16 @@ WORKLOADS = {
          ("mem_left_mib", "mem_used_total at the end, MiB", 1),
          ("rss_left_mib", "daemon RSS above idle at the end, MiB", 1)]),
 }
-ORDER = ["swap", "swapsmall", "seed", "fio", "corpus", "discard"]
+ORDER = ["swap", "heap", "swapsmall", "seed", "fio", "corpus", "discard"]
 # Recorded in raw.tsv, left out of the summary: what another figure of the
 # same run already says (MB/s of 4 KiB jobs, IOPS of large ones).
 HIDDEN = ({f"{j}_iops" for j, _ in FIO_JOBS if "4k" not in j} |
-          {f"{j}_mbs" for j, _ in FIO_JOBS if "4k" in j} | {"trim1m_mbs"})
+          {f"{j}_mbs" for j, _ in FIO_JOBS if "4k" in j} | {"trim1m_mbs"} |
+          {f"{j}_mean_us" for j, _ in FIO_JOBS if "qd1" not in j} |
+          {"trim1m_mean_us"})
 # Figures whose ratio between backends means nothing.
 NO_RATIO = {"verify_ok", "mem_left_mib", "rss_left_mib", "swapped_mib",
+            "swapped_gib", "work_utime_s",
             "at_peak_swapcached_mib", "at_peak_readback_mib",
             "at_peak_readback_compr_mib", "at_peak_readback_recomp_mib",
             "at_peak_readback_todo_mib"}
@@ -277,8 +311,9 @@ def fio(path, name):
     pct = d["clat_ns"].get("percentile", {})
     print(f"{name}_iops {d['iops']:.0f} IOPS")
     print(f"{name}_mbs {d['bw_bytes'] / 1e6:.1f} MB/s")
-    # the median too for discards, where it says more than throughput
-    for p in (("50", "99") if d is job["trim"] else ("99",)):
+    print(f"{name}_mean_us {d['lat_ns']['mean'] / 1000:.1f} us")
+    # the median too for discards and QD 1, where it says more
+    for p in (("50", "99") if d is job["trim"] or "qd1" in name else ("99",)):
         key = f"{p}.000000"
         if key in pct:
             print(f"{name}_p{p}_us {pct[key] / 1000:.1f} us")
@@ -390,9 +425,22 @@ def table(res, w, conf, section=None, metrics=None, ratios=True):
 
 def targets(res):
     rows = [
-        ("swap realistic: wall time", "swap", "wall_s", ["lz4", "zstd"], "tmpfs"),
+        ("heap (CPython): wall time", "heap", "wall_s", ["lz4", "lz4-classic", "zstd"], "tmpfs"),
+        ("heap (CPython): random read/rewrite", "heap", "phase_random_s", ["lz4", "lz4-classic"], "tmpfs"),
+        ("swap realistic: wall time", "swap", "wall_s", ["lz4", "lz4-classic", "zstd"], "tmpfs"),
         ("swap realistic: peak backend memory (daemon RSS / zram's "
-         "mem_used_total)", "swap", "peak_backend_mib", ["lz4", "zstd"], "zram"),
+         "mem_used_total)", "swap", "peak_backend_mib", ["lz4", "lz4-classic", "zstd"], "zram"),
+        ("swap realistic: CPU per GiB swapped (daemon + workload's system "
+         "time; zram: the workload's system time)", "swap", "per_gib_cpu_sum_s",
+         ["lz4", "lz4-classic"], "zram"),
+        ("heap (CPython): CPU per GiB swapped (as above)", "heap",
+         "per_gib_cpu_sum_s", ["lz4", "lz4-classic"], "zram"),
+        ("fio 4 KiB random read QD 16 x 2: IOPS", "fio", "rr4k_qd16x2_iops", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random write QD 16 x 2: IOPS", "fio", "rw4k_qd16x2_iops", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random read QD 1: p50 latency", "fio", "rr4k_qd1_p50_us", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random read QD 1: mean latency", "fio", "rr4k_qd1_mean_us", ["lz4"], "tmpfs"),
+        ("fio 128 KiB sequential read: MB/s", "fio", "sr128k_mbs", ["lz4"], "zram"),
+        ("fio 128 KiB sequential write: MB/s", "fio", "sw128k_mbs", ["lz4"], "zram"),
         ("corpus: memory per stored byte", "corpus", "mem_per_byte",
          ["lz4", "lz4+recomp", "zstd", "zstd+dict"], "zram"),
         ("seed: time to exit", "seed", "exit_ms", ["lz4", "lz4-nodf"], "zram"),
