@@ -4,7 +4,7 @@
  *
  * zramfusectl lists zramfuse mounts and sets up and tears down swap on
  * them, from the command line or from the configuration files.  The
- * verbs, and where they are done (ctl/zctl.h has the map of the files):
+ * verbs, and where they are done (ctl/zctl_sys.h has the map of the files):
  *
  *   (none)              the listing                 zctl_list.c
  *   swapon, swapoff     the swap's steps            zctl_swap.c
@@ -31,7 +31,10 @@
 #include <unistd.h>
 
 #include "size.h"
-#include "zctl.h"
+#include "zctl_conf.h"
+#include "zctl_list.h"
+#include "zctl_swap.h"
+#include "zctl_sys.h"
 
 enum {
 	OPT_RAW = 256,
@@ -57,17 +60,6 @@ static const struct option zctl_longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
-
-void zctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("zramfusectl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void zctl_usage(void)
 {

@@ -30,7 +30,7 @@
  *
  * While the files are read a section is a struct zctl_conf_raw (each
  * key's text, file and line); zctl_conf_cook() turns it into the struct
- * zctl_conf_section of zctl.h.  The expressions are parsed by recursive
+ * zctl_conf_section of zctl_conf.h.  The expressions are parsed by recursive
  * descent, one zctl_conf_expr_ function per level of precedence.
  */
 #include "config.h"
@@ -44,7 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zctl.h"
+#include "zctl_conf.h"
+#include "zctl_sys.h"
 
 #define ZCTL_MIB (1024.0 * 1024.0)
 

@@ -24,7 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "zctl.h"
+#include "zctl_list.h"
+#include "zctl_sys.h"
 
 enum zctl_list_col {
 	COL_MOUNTPOINT,

@@ -65,7 +65,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "zctl.h"
+#include "zctl_swap.h"
+#include "zctl_sys.h"
 
 #ifndef SWAP_FLAG_DISCARD_ONCE
 #define SWAP_FLAG_DISCARD_ONCE 0x20000

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * zctl_sys: what zramfusectl reads from the system, each source read
- * afresh by one function into a plain struct or list of zctl.h (nothing
+ * afresh by one function into a plain struct or list of zctl_sys.h (nothing
  * is cached here):
  *
  *   mounts      /proc/self/mountinfo, type fuse.zramfuse (the daemon
@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "zctl.h"
+#include "zctl_sys.h"
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void zctl_sys_unoctal(char *s)

@@ -25,9 +25,8 @@ struct backing;
  * (a multiple of 4 KiB is used) is the capacity.  Returns 0, or -errno:
  * -ENOTBLK for anything but a regular file or block device, -EINVAL for
  * one of size 0 or a filesystem without O_DIRECT, or open(2)'s errno.
- * @io_flusher: PR_SET_IO_FLUSHER on the hole-punching thread.
  */
-int backing_open(const char *path, bool io_flusher, struct backing **out);
+int backing_open(const char *path, struct backing **out);
 /* Punch every hole still pending, stop the thread and close. */
 void backing_close(struct backing *bf);
 

@@ -40,7 +40,9 @@ struct fs_config {
 	gid_t gid;
 	/* the policies' knobs (include/policy.h); NULL = all off */
 	const uint64_t *policy;
-	bool io_flusher;	/* PR_SET_IO_FLUSHER on the policy thread */
+	/* start the thread that re-encodes read-back pages with the store's
+	 * second codec (src/recomp.c); the store must have one */
+	bool recomp_readback;
 };
 
 /*

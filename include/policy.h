@@ -29,8 +29,7 @@ enum policy_knob {
  * Over @st, with the knobs in @v (POLICY_NR_KNOBS).  The thread starts
  * when a policy is on, now or at a later policy_set().
  */
-int policy_create(struct store *st, const uint64_t *v, bool io_flusher,
-		  struct policy **out);
+int policy_create(struct store *st, const uint64_t *v, struct policy **out);
 /* Stop it (a pass under way finishes first). */
 void policy_destroy(struct policy *p);
 

@@ -44,7 +44,6 @@ struct reclaim_config {
 	struct zspool *pool;
 	unsigned threads;		/* workers; 0 = 1 */
 	size_t queue_max;		/* handles; 0 = RECLAIM_QUEUE_DEFAULT */
-	bool io_flusher;		/* PR_SET_IO_FLUSHER on the workers */
 	/*
 	 * Queue nodes are pages from the pool; with nowait they come only
 	 * from its pre-faulted reserve, and a discard that finds none frees

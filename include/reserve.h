@@ -36,7 +36,6 @@ struct reserve_config {
 	 * RESERVE_HEADROOM_MIN, UINT64_MAX = never (the reserve only) */
 	uint64_t headroom_min;
 	uint64_t target;		/* the allocator's reserve, pages; 0 = none */
-	bool io_flusher;		/* PR_SET_IO_FLUSHER on the reserve's threads */
 };
 
 /*

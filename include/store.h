@@ -61,12 +61,7 @@ struct store_config {
 	/* recompression priority 1 (recomp_algorithm), NULL = none yet */
 	const char *recomp;
 	int recomp_level;		/* 0 = its default */
-	/* a thread re-encodes read-back pages with it (src/recomp.c) */
-	bool recomp_readback;
 	unsigned max_zspage_pages;	/* 0 = 8 */
-	/* PR_SET_IO_FLUSHER on the store's own threads (reclaim, refill,
-	 * headroom, the backing file's). */
-	bool io_flusher;
 	/* writeback's backing file or block device; NULL = none yet */
 	const char *backing_dev;
 	/*
@@ -303,7 +298,7 @@ int store_recompress(struct store *st, const struct pp_recompress *r,
 		     uint64_t *done);
 /* Wait until every freed block of the backing file has its hole punched
  * (under the post-processing lock, as store_backing_dev()). */
-void store_wb_sync(struct store *st);
+void store_backing_sync(struct store *st);
 /*
  * zram's debugfs block_state for the stored pages of @f, one line each:
  * "index access_time flags" with flags s(ame) w(ritten back) h(uge)

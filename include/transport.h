@@ -3,8 +3,9 @@
  * transport: how requests travel between the kernel and the operations of
  * fs.c.  Two transports, chosen by -o transport=, over one shared file:
  *
- *  - shared (src/transport.c): the daemon's log, every serving thread's
- *    set-up (transport_thread_prepare()) and the shutdown wake-up;
+ *  - shared (src/transport.c): the daemon's log and the description of
+ *    what serves; every serving thread is started by thread_start()
+ *    (include/thread.h), as every thread of the daemon is;
  *
  *  - classic (src/transport_classic.c): a fixed pool of workers, each
  *    reading /dev/fuse and handing the request to libfuse, which calls
@@ -37,7 +38,6 @@ struct transport {
 	struct fs *fs;
 	struct fuse_session *se;	/* the mounted session */
 	pthread_t main_tid;		/* takes the signals, see main.c */
-	atomic_int io_flusher_errno;	/* relaxed; first failure */
 	atomic_bool stopping;		/* relaxed; main.c sets it to stop */
 	struct transport_classic *classic;
 	struct transport_uring *uring;	/* NULL: classic only */
@@ -46,8 +46,6 @@ struct transport {
 
 /* The main thread's wake-up: a worker left, the session is over. */
 #define TRANSPORT_SIG_LEFT SIGUSR2
-/* What interrupts a serving thread's read() or io_uring_enter(). */
-#define TRANSPORT_SIG_WAKE SIGUSR1
 
 /*
  * The daemon's log: "zramfuse: " and the line on stderr, and with
@@ -63,23 +61,6 @@ void transport_log_syslog(void);
 void transport_log_quiet(void);
 /* A line for the start-up log: "transport=uring (2 queues x 8)" etc. */
 const char *transport_describe(const struct transport *t);
-
-/*
- * Set-up every serving thread does before its first request, so that
- * serving neither faults nor waits for the kernel: PR_SET_IO_FLUSHER
- * (failures counted in io_flusher_errno), the store's scratch state
- * (fs_thread_init()), a touched stack and a warmed malloc arena.
- * Returns 0 or -errno.
- */
-int transport_thread_prepare(struct transport *t);
-/* Fault pages in now (volatile stores: a memset() may be elided). */
-void transport_touch(void *p, size_t len);
-/* The signals every thread blocks and the main thread waits for. */
-void transport_exit_signals(sigset_t *set);
-/* Install TRANSPORT_SIG_WAKE's handler (no SA_RESTART); 0 or -errno. */
-int transport_wake_install(void);
-/* Join @tid, waking it with TRANSPORT_SIG_WAKE until it returns. */
-void transport_join(pthread_t tid);
 
 /* classic: threads= workers on /dev/fuse; 0 or -errno (logged). */
 int transport_classic_start(struct transport *t);

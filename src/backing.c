@@ -54,7 +54,6 @@
 
 struct backing {
 	int fd;
-	bool io_flusher;
 	char *path;
 	uint64_t blocks;
 	uint64_t words;
@@ -198,7 +197,6 @@ static void *backing_thread(void *arg)
 {
 	struct backing *bf = arg;
 
-	thread_setup("zramfuse-bfile", bf->io_flusher ? THREAD_IO_FLUSHER : 0);
 	for (;;) {
 		uint64_t n;
 		bool stop;
@@ -231,7 +229,7 @@ void backing_sync(struct backing *bf)
 	pthread_mutex_unlock(&bf->lock);
 }
 
-int backing_open(const char *path, bool io_flusher, struct backing **out)
+int backing_open(const char *path, struct backing **out)
 {
 	struct backing *bf;
 	struct stat sb;
@@ -283,7 +281,6 @@ int backing_open(const char *path, bool io_flusher, struct backing **out)
 		goto err_fd;
 	}
 	bf->fd = fd;
-	bf->io_flusher = io_flusher;
 	bf->blocks = bytes / BACKING_BLOCK_SIZE;
 	bf->words = (bf->blocks + BACKING_WORD_BITS - 1) / BACKING_WORD_BITS;
 	bf->path = strdup(path);
@@ -297,7 +294,7 @@ int backing_open(const char *path, bool io_flusher, struct backing **out)
 	pthread_mutex_init(&bf->lock, NULL);
 	pthread_cond_init(&bf->work_cv, NULL);
 	pthread_cond_init(&bf->done_cv, NULL);
-	ret = -pthread_create(&bf->thread, NULL, backing_thread, bf);
+	ret = thread_start(&bf->thread, "zramfuse-bfile", 0, backing_thread, bf);
 	if (ret)
 		goto err_sync;
 	*out = bf;

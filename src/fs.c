@@ -69,6 +69,7 @@
 #include "fs.h"
 #include "fs_ctl.h"
 #include "policy.h"
+#include "recomp.h"
 #include "store.h"
 
 #define FS_CTLDIR_ID 2
@@ -127,6 +128,7 @@ struct fs_inode {
 struct fs {
 	struct store *st;
 	struct policy *policy;		/* its thread: age-based post-processing */
+	struct recomp *readback;	/* its thread, or NULL: read-back pages */
 	uid_t uid;
 	gid_t gid;
 	struct timespec mount_time;
@@ -1033,9 +1035,14 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 		};
 
 		rc = policy_create(st, cfg->policy ? cfg->policy : off,
-				   cfg->io_flusher, &fs->policy);
+				   &fs->policy);
 		if (rc)
 			goto err_lock;
+	}
+	if (cfg->recomp_readback) {
+		rc = recomp_start(st, &fs->readback);
+		if (rc)
+			goto err_policy;
 	}
 	if (cfg->size) {
 		if (cfg->size > FS_MAX_FILE_SIZE) {
@@ -1054,6 +1061,7 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 	return 0;
 
 err_policy:
+	recomp_stop(fs->readback);
 	policy_destroy(fs->policy);
 err_lock:
 	pthread_mutex_destroy(&fs->lock);
@@ -1064,7 +1072,8 @@ err_free:
 
 void fs_destroy(struct fs *fs)
 {
-	/* first: its passes walk the files */
+	/* first: their passes walk the files */
+	recomp_stop(fs->readback);
 	policy_destroy(fs->policy);
 	while (fs->inodes.next != &fs->inodes) {
 		struct fs_inode *i = fs->inodes.next;

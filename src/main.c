@@ -21,41 +21,58 @@
  *   session      fuse_session_new(), mount (signals: see below)
  *   transport    (include/transport.h) with transport=uring or auto, INIT
  *                is answered here and the rings are registered; then the
- *                classic workers, threads= of them, each with
- *                PR_SET_IO_FLUSHER, the store's scratch state, a faulted-in
- *                buffer and a touched stack, all ready before any serves
+ *                classic workers, threads= of them, each started by
+ *                thread_start() as every thread is (include/thread.h:
+ *                signals, PR_SET_IO_FLUSHER, stack and arena) and with
+ *                the store's scratch state and a faulted-in buffer, all
+ *                ready before any serves
  *
  * Signals.  A stray signal must never drop stored data: a loop device,
  * and swap on it, may hold a file, and whatever was swapped to it is lost
- * with the daemon.  So libfuse's handlers (which end the session on
- * SIGINT, SIGTERM and SIGHUP) are not used.  Every thread blocks SIGINT,
- * SIGTERM, SIGHUP, SIGQUIT and SIGUSR2 from the start of main_run(), and
- * the main thread takes them synchronously with sigtimedwait(), in
- * ordinary context, so it may lock and log:
+ * with the daemon; nor stop the daemon, which would stall every swap-in.
+ * So libfuse's handlers (which end the session on SIGINT, SIGTERM and
+ * SIGHUP) are not used.  Every asynchronous signal (include/thread.h:
+ * all but SIGKILL, SIGSTOP and the ignored SIGPIPE) is blocked in every
+ * thread from the start of main_run() - thread_start() makes sure of it
+ * for every thread, whoever starts it - and the main thread alone takes
+ * them, synchronously with sigtimedwait(), in ordinary context, so it may
+ * lock and log.  main_signal() is the one place that decides:
  *
- *   SIGTERM, SIGHUP, SIGINT  exit when no data file is open (exactly as
- *                before: unmount, status 0); while one is open, log once
- *                per signal that it is in use, who sent the signal and
- *                how to tear down, and go on serving.  zram likewise
- *                refuses reset while its device is open.  SIGINT too:
- *                Ctrl-C under -f must not drop live swap either.
+ *   SIGTERM, SIGHUP, SIGINT  exit when no data file is open (unmount,
+ *                status 0); while one is open, log once per signal that
+ *                it is in use, who sent the signal and how to tear down,
+ *                and go on serving.  zram likewise refuses reset while
+ *                its device is open.  SIGINT too: Ctrl-C under -f must
+ *                not drop live swap either.
  *   SIGQUIT      the explicit force: exit now, open files or not (Ctrl-\
  *                under -f, or kill -QUIT), with a warning of what is lost
  *   SIGUSR2      a worker left its loop (the session is over); sent by
  *                the worker to the main thread, harmless from outside
- *   SIGUSR1      wakes a serving thread out of read() or io_uring_enter()
- *                at shutdown (transport_join())
+ *   SIGUSR1      the serving threads leave it unblocked, with a handler
+ *                that does nothing: thread_join_woken() uses it to get
+ *                one out of read() or io_uring_enter() at shutdown; sent
+ *                from outside it interrupts one such call, which is
+ *                simply made again
+ *   any other    nothing.  Those whose default would end or stop the
+ *                process (SIGALRM, SIGTSTP, the real-time signals, a
+ *                SIGSEGV sent with kill, ...) are logged the
+ *                first time each comes; those ignored by default
+ *                (SIGCHLD, SIGCONT, SIGURG, SIGWINCH) are not.
+ *
+ * A real fault is not a signal that can be blocked: the kernel delivers
+ * it anyway, with its default action, and the daemon dumps core.
  *
  * A signal whose disposition the daemon inherited as ignored stays
- * ignored (the kernel discards it), as libfuse has it: a script's
- * background job ignores SIGINT and SIGQUIT, so that Ctrl-C and Ctrl-\
- * at the script's terminal do not reach it.  Except SIGQUIT once the
- * daemon has detached: no terminal can send it any more, and the force
- * must work however the daemon was started.
+ * ignored, as libfuse has it: a script's background job ignores SIGINT
+ * and SIGQUIT, so that Ctrl-C and Ctrl-\ at the script's terminal do not
+ * reach it.  (Being blocked, the kernel queues it all the same; the main
+ * thread takes it and does nothing.)  Except SIGQUIT once the daemon has
+ * detached: no terminal can send it any more, and the force must work
+ * however the daemon was started.
  *
  * Shutdown: the session ends (an unmount, an aborted connection, or the
  * main thread on a signal); the transports' threads are joined
- * (transport_join(), src/transport.c), then unmount, and store_destroy().
+ * (thread_join_woken(), src/thread.c), then unmount, and store_destroy().
  */
 #include "config.h"
 
@@ -82,6 +99,7 @@
 #include "fs.h"
 #include "options.h"
 #include "store.h"
+#include "thread.h"
 #include "transport.h"
 
 #ifndef MCL_ONFAULT
@@ -94,6 +112,8 @@ struct main_ctx {
 	struct fs *fs;
 	struct fuse_session *se;
 	struct transport t;
+	sigset_t ignored;	/* inherited as ignored: stay so */
+	sigset_t logged;	/* "any other" signals logged once already */
 };
 
 /* The log lives below the transports (src/transport.c); main says it too. */
@@ -118,8 +138,8 @@ static const char *main_recomp(const struct options *o)
  * top back (trimming, then growing again with mprotect, which takes the
  * mmap lock for writing - where a thread stuck in reclaim on our own
  * device holds it for reading) nor map mid-size blocks one by one; and
- * each serving thread touches a megabyte of its own arena before serving
- * (transport_thread_prepare()).
+ * each thread touches part of its own arena before it runs (a megabyte
+ * for a serving thread: src/thread.c).
  */
 static void main_malloc_tune(void)
 {
@@ -168,14 +188,14 @@ static void main_report_safety(struct main_ctx *m, int oom_err)
 		main_log(LOG_INFO, "memory locked: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT)");
 	else
 		main_log(LOG_WARNING, "-o nomlock: memory not locked; do not use this mount for swap");
-	e = atomic_load_explicit(&m->t.io_flusher_errno, memory_order_relaxed);
+	e = thread_io_flusher_errno();
 	if (!o->io_flusher) {
-		main_log(LOG_INFO, "-o noioflusher: workers not marked PR_SET_IO_FLUSHER");
+		main_log(LOG_INFO, "-o noioflusher: threads not marked PR_SET_IO_FLUSHER");
 	} else if (e) {
 		errno = e;
-		main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the workers may block in reclaim on their own device");
+		main_log(LOG_WARNING, "warning: PR_SET_IO_FLUSHER: %m (needs CAP_SYS_RESOURCE); the daemon's threads may block in reclaim on their own device");
 	} else {
-		main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on the serving threads");
+		main_log(LOG_INFO, "PR_SET_IO_FLUSHER set on every thread");
 	}
 }
 
@@ -215,7 +235,7 @@ static int main_check_codec(const struct options *o)
 }
 
 /* Detach from the terminal once the mount serves. */
-static void main_detach(int status_fd)
+static void main_detach(struct main_ctx *m, int status_fd)
 {
 	int fd;
 	char ok = 0;
@@ -224,7 +244,7 @@ static void main_detach(int status_fd)
 		return;
 	setsid();
 	/* no terminal now: the force works even if SIGQUIT was ignored */
-	signal(SIGQUIT, SIG_DFL);
+	sigdelset(&m->ignored, SIGQUIT);
 	if (chdir("/"))
 		main_log(LOG_WARNING, "warning: chdir /: %m");
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -241,21 +261,58 @@ static void main_detach(int status_fd)
 	close(status_fd);
 }
 
+/* "TERM", "RTMIN+3": a signal's name without "SIG". */
+static const char *main_signame(int sig, char *buf, size_t size)
+{
+	const char *name = sigabbrev_np(sig);
+
+	if (name)
+		return name;
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, size, "RTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(buf, size, "%d", sig);
+	return buf;
+}
+
+/* Signals whose default action is to do nothing. */
+static bool main_sig_harmless(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG ||
+	       sig == SIGWINCH;
+}
+
 /*
- * What a signal taken by main_wait() does (see the top of the file).
- * Returns true when the daemon should exit.
+ * What a signal taken by main_wait() does: the one place that decides
+ * (see the top of the file).  Returns true when the daemon should exit.
  */
 static bool main_signal(struct main_ctx *m, const siginfo_t *si)
 {
-	const char *name = sigabbrev_np(si->si_signo);
-	unsigned n = fs_open_files(m->fs);
+	int sig = si->si_signo;
+	char buf[16];
+	const char *name = main_signame(sig, buf, sizeof(buf));
+	unsigned n;
 	char from[48] = "";
 
-	if (si->si_signo == TRANSPORT_SIG_LEFT)
+	if (sig == TRANSPORT_SIG_LEFT)
 		return false;	/* the loop looks at the session */
-	if (si->si_code == SI_USER || si->si_code == SI_QUEUE)
+	if (sigismember(&m->ignored, sig))
+		return false;	/* inherited as ignored */
+	if (si->si_code == SI_USER || si->si_code == SI_QUEUE ||
+	    si->si_code == SI_TKILL)
 		snprintf(from, sizeof(from), " from pid %ld", (long)si->si_pid);
-	if (si->si_signo == SIGQUIT) {
+	if (sig != SIGQUIT && sig != SIGTERM && sig != SIGINT && sig != SIGHUP) {
+		if (!main_sig_harmless(sig) && !sigismember(&m->logged, sig)) {
+			sigaddset(&m->logged, sig);
+			main_log(LOG_NOTICE, "SIG%s%s ignored: zramfuse acts only on SIGTERM, SIGINT, SIGHUP (with no file open) and SIGQUIT%s",
+				 name, from,
+				 sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU ?
+				 "; it never stops, which would stall every read of its files" : "");
+		}
+		return false;
+	}
+	n = fs_open_files(m->fs);
+	if (sig == SIGQUIT) {
 		if (n)
 			main_log(LOG_WARNING, "SIG%s%s: forced exit with %u file%s open",
 				 name, from, n, n == 1 ? "" : "s");
@@ -271,6 +328,19 @@ static bool main_signal(struct main_ctx *m, const siginfo_t *si)
 		 name, from, n, n == 1 ? "" : "s", m->o->mountpoint,
 		 m->o->mountpoint);
 	return false;
+}
+
+/* The signals whose disposition the daemon inherited as ignored. */
+static void main_ignored(sigset_t *set)
+{
+	sigemptyset(set);
+	for (int sig = 1; sig <= SIGRTMAX; sig++) {
+		struct sigaction sa;
+
+		if (sig != SIGPIPE && !sigaction(sig, NULL, &sa) &&
+		    sa.sa_handler == SIG_IGN)
+			sigaddset(set, sig);
+	}
 }
 
 /*
@@ -295,7 +365,7 @@ static int main_run(struct options *o, int status_fd)
 {
 	struct store_config cfg;
 	struct main_ctx m;
-	sigset_t exit_sigs;
+	sigset_t sigs;
 	size_t ops_size;
 	const struct fuse_lowlevel_ops *ops = fs_lowlevel_ops(&ops_size);
 	int rc, oom_err = 0;
@@ -305,14 +375,19 @@ static int main_run(struct options *o, int status_fd)
 	if (status_fd >= 0)
 		transport_log_syslog();
 	/*
-	 * From here on every thread blocks the exit signals, and the main
-	 * thread takes them in main_wait(): one that comes during start-up
-	 * waits until the mount serves.  A broken pipe is an error, not a
-	 * death, as libfuse's handlers have it.
+	 * From here on every thread blocks every asynchronous signal, and
+	 * the main thread takes them in main_wait(): one that comes during
+	 * start-up waits until the mount serves.  A broken pipe is an error,
+	 * not a death, as libfuse's handlers have it.  THREAD_SIG_WAKE is
+	 * the serving threads' (see the top of the file).
 	 */
 	m.t.main_tid = pthread_self();
-	transport_exit_signals(&exit_sigs);
-	pthread_sigmask(SIG_BLOCK, &exit_sigs, NULL);
+	thread_config(o->io_flusher);
+	thread_block();
+	thread_signals(&sigs);
+	sigdelset(&sigs, THREAD_SIG_WAKE);
+	main_ignored(&m.ignored);
+	sigemptyset(&m.logged);
 	signal(SIGPIPE, SIG_IGN);
 
 	/*
@@ -335,16 +410,13 @@ static int main_run(struct options *o, int status_fd)
 	cfg.recomp_level = o->recomp_level;
 	cfg.comp_dict = o->comp_dict;
 	cfg.recomp_dict = o->recomp_dict;
-	cfg.recomp_readback = cfg.recomp && o->readback_recomp;
 	cfg.mem_limit = o->mem_limit;
 	cfg.deferred_free = o->deferred_free;
 	cfg.reclaim_threads = o->reclaim_threads;
 	cfg.reserve_pages = o->reserve / STORE_PAGE_SIZE;
 	/* with a reserve, writes never wait for the kernel (issue 5) */
 	cfg.nowait_writes = o->reserve > 0;
-	cfg.io_flusher = o->io_flusher;
 	cfg.backing_dev = o->backing_dev;
-	/* the store's reclaim and refill threads inherit the mask */
 	rc = store_create(&cfg, &m.st);
 	if (rc) {
 		/* with mlockall, every later mapping counts against the limit */
@@ -367,11 +439,14 @@ static int main_run(struct options *o, int status_fd)
 	rc = fs_create(m.st, &(struct fs_config){
 		.size = o->size, .file = o->file,
 		.uid = getuid(), .gid = getgid(),
-		.policy = o->policy, .io_flusher = o->io_flusher }, &m.fs);
+		.policy = o->policy,
+		.recomp_readback = cfg.recomp && o->readback_recomp }, &m.fs);
 	if (rc) {
 		errno = -rc;
-		main_log(LOG_ERR, "file %s of %llu bytes: %m", o->file,
-			 (unsigned long long)o->size);
+		main_log(LOG_ERR, "filesystem (file %s of %llu bytes%s): %m",
+			 o->file, (unsigned long long)o->size,
+			 cfg.recomp && o->readback_recomp ?
+			 ", read-back recompression thread" : "");
 		goto err_store;
 	}
 
@@ -401,12 +476,12 @@ static int main_run(struct options *o, int status_fd)
 		 o->mountpoint, o->size ? o->file : "no file", o->size ? " of " : "",
 		 (unsigned long long)o->size, o->comp,
 		 cfg.recomp ? cfg.recomp : "off",
-		 cfg.recomp_readback ? " (read-back pages)" : "",
+		 cfg.recomp && o->readback_recomp ? " (read-back pages)" : "",
 		 (unsigned long long)o->mem_limit, o->threads,
 		 (unsigned long long)(o->reserve >> 10), transport_describe(&m.t));
-	main_detach(status_fd);
+	main_detach(&m, status_fd);
 
-	main_wait(&m, &exit_sigs);
+	main_wait(&m, &sigs);
 	atomic_store_explicit(&m.t.stopping, true, memory_order_relaxed);
 	transport_uring_stop(&m.t);
 	transport_classic_stop(&m.t);

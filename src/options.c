@@ -530,7 +530,7 @@ void options_help(const char *prog)
 "    -o reserve=SIZE        pre-faulted locked pages kept for writes;\n"
 "                           0 = none, writes may then wait (default: %lluK)\n"
 "    -o nomlock             do not lock the daemon's memory (mlockall)\n"
-"    -o noioflusher         do not mark workers PR_SET_IO_FLUSHER\n"
+"    -o noioflusher         do not mark threads PR_SET_IO_FLUSHER\n"
 "    -o nooomadj            do not set oom_score_adj to -1000\n"
 "    -o backing_dev=PATH    file or block device for writeback (zram's\n"
 "                           backing_dev; default: none)\n"

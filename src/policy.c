@@ -7,7 +7,7 @@
  * recompress the pages not accessed for recompress_idle seconds (with
  * the recompression codecs of recomp_algorithm), then write back those
  * not accessed for writeback_idle seconds.  Ages come from the access
- * time every page carries (see src/store.c), not from idle marks, so a
+ * time every page carries (see src/store_internal.h), not from idle marks, so a
  * policy never disturbs what a user's "idle" marked.  A pass takes at
  * most its page budget, so one pass never holds the post-processing lock
  * for long; a pass that finds the lock taken (a user's writeback) or no
@@ -23,23 +23,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include "policy.h"
 #include "pp.h"
 #include "store.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
+#include "thread.h"
 
 #define POLICY_PERIOD_S 1
 
 struct policy {
 	struct store *st;
 	_Atomic uint64_t v[POLICY_NR_KNOBS];	/* relaxed */
-	bool io_flusher;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	bool stop;			/* protected by lock */
@@ -76,15 +71,11 @@ static void *policy_thread(void *arg)
 {
 	struct policy *p = arg;
 
-	pthread_setname_np(pthread_self(), "zramfuse-policy");
-	if (p->io_flusher)
-		(void)prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0);
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct timespec until;
 
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += POLICY_PERIOD_S;
+		thread_deadline(&until, POLICY_PERIOD_S * 1000000000ull);
 		while (!p->stop &&
 		       pthread_cond_timedwait(&p->cv, &p->lock, &until) != ETIMEDOUT)
 			;
@@ -108,7 +99,7 @@ static int policy_start_locked(struct policy *p)
 
 	if (p->started)
 		return 0;
-	ret = -pthread_create(&p->thread, NULL, policy_thread, p);
+	ret = thread_start(&p->thread, "zramfuse-policy", 0, policy_thread, p);
 	if (!ret)
 		p->started = true;
 	return ret;
@@ -119,24 +110,18 @@ static bool policy_on(const uint64_t *v)
 	return v[POLICY_WRITEBACK_IDLE] || v[POLICY_RECOMPRESS_IDLE];
 }
 
-int policy_create(struct store *st, const uint64_t *v, bool io_flusher,
-		  struct policy **out)
+int policy_create(struct store *st, const uint64_t *v, struct policy **out)
 {
 	struct policy *p = calloc(1, sizeof(*p));
-	pthread_condattr_t ca;
 	int ret = 0;
 
 	if (!p)
 		return -ENOMEM;
 	p->st = st;
-	p->io_flusher = io_flusher;
 	for (int k = 0; k < POLICY_NR_KNOBS; k++)
 		atomic_init(&p->v[k], v[k]);
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	thread_cond_init(&p->cv);
 	if (policy_on(v))
 		ret = policy_start_locked(p);	/* no other thread sees p yet */
 	if (ret) {

@@ -74,7 +74,6 @@ struct reclaim_worker {
 struct reclaim {
 	struct zspool *pool;
 	size_t queue_max;
-	bool io_flusher;
 	bool nowait;			/* see reclaim_config.nowait */
 	uint64_t (*free_table)(void *arg, void *table);
 	void *arg;
@@ -172,8 +171,6 @@ static void *reclaim_worker_main(void *arg)
 	struct reclaim *r = w->r;
 	bool linger = false, waited = false;
 
-	thread_setup("zramfuse-reclm", THREAD_TOUCH_STACK | THREAD_BATCH |
-		     (r->io_flusher ? THREAD_IO_FLUSHER : 0));
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct reclaim_node *batch, *node, *next, *spill = NULL;
@@ -299,7 +296,6 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 		return -ENOMEM;
 	r->pool = cfg->pool;
 	r->queue_max = cfg->queue_max ? cfg->queue_max : RECLAIM_QUEUE_DEFAULT;
-	r->io_flusher = cfg->io_flusher;
 	r->nowait = cfg->nowait;
 	r->free_table = cfg->free_table;
 	r->arg = cfg->arg;
@@ -320,8 +316,9 @@ int reclaim_create(const struct reclaim_config *cfg, struct reclaim **out)
 	for (; started < n; started++) {
 		r->workers[started].r = r;
 		r->workers[started].inflight_lo = UINT64_MAX;
-		ret = -pthread_create(&r->workers[started].tid, NULL,
-				      reclaim_worker_main, &r->workers[started]);
+		ret = thread_start(&r->workers[started].tid, "zramfuse-reclm",
+				   THREAD_BATCH, reclaim_worker_main,
+				   &r->workers[started]);
 		if (ret)
 			goto fail;
 	}

@@ -28,6 +28,9 @@
  * and it holds a slot lock only to read a page (a few microseconds).  A
  * pass that finds no memory for a new object stops, and so does the
  * thread until its next look.
+ *
+ * Locks: r->lock, a leaf (the stop flag); a pass takes the store's
+ * (store_recompress(): pp_lock, then slot locks one at a time).
  */
 #include "config.h"
 
@@ -35,14 +38,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
+#include <stdint.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "pp.h"
 #include "recomp.h"
 #include "store.h"
+#include "thread.h"
 
 #define RECOMP_PERIOD_MS 100u	/* look for work this often */
 #define RECOMP_MIN_TODO 64u	/* pages waiting before a pass starts */
@@ -65,10 +67,7 @@ static bool recomp_sleep(struct recomp *r, unsigned ms)
 	struct timespec ts;
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
+	thread_deadline(&ts, (uint64_t)ms * 1000000u);
 	pthread_mutex_lock(&r->lock);
 	if (!r->stop)
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
@@ -98,8 +97,6 @@ static void *recomp_main(void *arg)
 	uint64_t since_compact = 0;
 	unsigned wait = RECOMP_PERIOD_MS;
 
-	pthread_setname_np(pthread_self(), "zramfuse-recmp");
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	while (!recomp_sleep(r, wait)) {
 		struct store_stats s;
 		uint64_t todo, done;
@@ -142,8 +139,8 @@ int recomp_start(struct store *st, struct recomp **out)
 		return -ENOMEM;
 	r->st = st;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	ret = -pthread_create(&r->tid, NULL, recomp_main, r);
+	thread_cond_init(&r->cond);
+	ret = thread_start(&r->tid, "zramfuse-recmp", THREAD_IDLE, recomp_main, r);
 	if (ret) {
 		pthread_cond_destroy(&r->cond);
 		pthread_mutex_destroy(&r->lock);

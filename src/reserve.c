@@ -138,7 +138,6 @@ struct headroom {
 	pthread_cond_t cv;		/* CLOCK_MONOTONIC */
 	bool stop;			/* protected by lock */
 	bool started;
-	bool io_flusher;
 	pthread_t tid;
 	int cgroup_fd;			/* the tracking thread's */
 };
@@ -147,7 +146,6 @@ struct reserve {
 	struct zspool *pool;
 	struct reclaim *reclaim;
 	bool nowait;
-	bool io_flusher;
 	uint64_t headroom_min;
 	struct headroom *hr;
 	_Atomic bool on;		/* relaxed: the target is not 0 */
@@ -295,8 +293,6 @@ static void *reserve_refill_main(void *arg)
 {
 	struct reserve *rs = arg;
 
-	thread_setup("zramfuse-refil", THREAD_TOUCH_STACK |
-		     (rs->io_flusher ? THREAD_IO_FLUSHER : 0));
 	atomic_store_explicit(&rs->stat_fd,
 			      open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC),
 			      memory_order_relaxed);
@@ -532,8 +528,6 @@ static void *headroom_main(void *arg)
 	struct headroom *h = arg;
 	struct timespec ts;
 
-	thread_setup("zramfuse-headr", THREAD_TOUCH_STACK |
-		     (h->io_flusher ? THREAD_IO_FLUSHER : 0));
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
 		struct headroom_view *cur, *v;
@@ -575,7 +569,7 @@ static void headroom_destroy(struct headroom *h)
  * Open the files to measure from, and start the thread that follows the
  * process's memory cgroup.
  */
-static int headroom_create(bool io_flusher, struct headroom **out)
+static int headroom_create(struct headroom **out)
 {
 	struct headroom *h = calloc(1, sizeof(*h));
 	struct headroom_view *v;
@@ -583,7 +577,6 @@ static int headroom_create(bool io_flusher, struct headroom **out)
 
 	if (!h)
 		return -ENOMEM;
-	h->io_flusher = io_flusher;
 	h->cgroup_fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
 	v = view_track(h->cgroup_fd, NULL);
 	if (!v) {
@@ -595,7 +588,7 @@ static int headroom_create(bool io_flusher, struct headroom **out)
 	atomic_init(&h->view, v);
 	pthread_mutex_init(&h->lock, NULL);
 	thread_cond_init(&h->cv);
-	ret = -pthread_create(&h->tid, NULL, headroom_main, h);
+	ret = thread_start(&h->tid, "zramfuse-headr", 0, headroom_main, h);
 	if (ret) {
 		headroom_destroy(h);
 		return ret;
@@ -638,15 +631,14 @@ int reserve_create(const struct reserve_config *cfg, struct reserve **out)
 	rs->pool = cfg->pool;
 	rs->reclaim = cfg->reclaim;
 	rs->nowait = cfg->nowait;
-	rs->io_flusher = cfg->io_flusher;
 	rs->headroom_min = cfg->headroom_min ? cfg->headroom_min : RESERVE_HEADROOM_MIN;
 	atomic_init(&rs->stat_fd, -1);
 	pthread_mutex_init(&rs->lock, NULL);
 	pthread_cond_init(&rs->cv, NULL);
-	ret = headroom_create(cfg->io_flusher, &rs->hr);
+	ret = headroom_create(&rs->hr);
 	if (ret < 0)
 		goto fail;
-	ret = -pthread_create(&rs->tid, NULL, reserve_refill_main, rs);
+	ret = thread_start(&rs->tid, "zramfuse-refil", 0, reserve_refill_main, rs);
 	if (ret)
 		goto fail;
 	rs->started = true;

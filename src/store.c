@@ -52,7 +52,6 @@
 #include "backing.h"
 #include "codec.h"
 #include "reclaim.h"
-#include "recomp.h"
 #include "reserve.h"
 #include "store_internal.h"
 #include "zspool.h"
@@ -639,14 +638,12 @@ int store_create(const struct store_config *cfg, struct store **out)
 	struct reclaim_config rcfg = {
 		.threads = cfg->reclaim_threads,
 		.queue_max = cfg->reclaim_queue_max,
-		.io_flusher = cfg->io_flusher,
 		.free_table = store_table_free,
 	};
 	struct reserve_config rscfg = {
 		.nowait = cfg->nowait_writes,
 		.headroom_min = cfg->headroom_min,
 		.target = cfg->reserve_pages,
-		.io_flusher = cfg->io_flusher,
 	};
 	const char *comp = cfg->comp;
 	struct store *st;
@@ -675,7 +672,6 @@ int store_create(const struct store_config *cfg, struct store **out)
 	pthread_mutex_init(&st->tls_lock, NULL);
 	pthread_mutex_init(&st->files_lock, NULL);
 	pthread_mutex_init(&st->pp_lock, NULL);
-	st->io_flusher = cfg->io_flusher;
 	{
 		struct timespec ts;
 
@@ -712,8 +708,6 @@ int store_create(const struct store_config *cfg, struct store **out)
 	if (ret == 0 && cfg->recomp_dict)
 		ret = cfg->recomp ? store_set_params(st, 1, NULL, cfg->recomp_level,
 						     cfg->recomp_dict) : -EINVAL;
-	if (ret == 0 && cfg->recomp && cfg->recomp_readback)
-		ret = recomp_start(st, &st->readback);
 	if (ret < 0)
 		goto fail_reserve;
 	*out = st;
@@ -745,7 +739,6 @@ void store_destroy(struct store *st)
 
 	if (!st)
 		return;
-	recomp_stop(st->readback);
 	for (;;) {
 		struct store_file *f;
 

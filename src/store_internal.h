@@ -261,7 +261,6 @@ struct store {
 	struct reserve *rs;		/* memory for writes */
 	struct reclaim *reclaim;	/* the deferred-free queue */
 	bool deferred;			/* deferred_free */
-	bool io_flusher;
 	size_t huge_size;		/* compressed to this or more: stored raw */
 	time_t epoch;			/* CLOCK_BOOTTIME second of store_now() 1 */
 	pthread_key_t key;		/* this thread's struct store_tls */
@@ -272,7 +271,6 @@ struct store {
 	int64_t dead[C_NR];		/* exited threads' counters; tls_lock */
 	pthread_mutex_t files_lock;
 	struct store_file *files;	/* protected by files_lock */
-	struct recomp *readback;	/* the read-back recompression thread, or NULL */
 
 	/*
 	 * Post-processing (writeback, recompression, parameters): one pass

@@ -285,7 +285,7 @@ int store_set_backing_dev(struct store *st, const char *path)
 		ret = -EBUSY;
 		goto out;
 	}
-	ret = backing_open(path, st->io_flusher, &bf);
+	ret = backing_open(path, &bf);
 	if (ret < 0)
 		goto out;
 	/* no page was ever written to the old one: nothing reads it */
@@ -312,7 +312,7 @@ bool store_has_backing_dev(struct store *st)
 	return atomic_load_explicit(&st->wb.backing, memory_order_relaxed) != NULL;
 }
 
-void store_wb_sync(struct store *st)
+void store_backing_sync(struct store *st)
 {
 	struct backing *bf;
 

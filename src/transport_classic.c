@@ -9,8 +9,9 @@
  * The session loop is our own rather than fuse_session_loop_mt(), which
  * starts and stops workers on demand: a thread created under memory
  * pressure, with a stack to fault in, is exactly what a swap device must
- * not need.  threads= workers are made at start-up, each set up by
- * transport_thread_prepare() (src/transport.c) with a faulted-in receive
+ * not need.  threads= workers are made at start-up by thread_start()
+ * (src/thread.c: signals, IO_FLUSHER, stack and arena), each with the
+ * store's scratch state (fs_thread_init()) and a faulted-in receive
  * buffer; each reports ready and waits for the main thread's word, which
  * comes once every worker that could be created is ready, and only then
  * reads /dev/fuse, so no request is served by a half-made pool (not a
@@ -23,7 +24,7 @@
  * /dev/fuse fail with ENODEV and libfuse marks the session exited, and
  * the worker that saw it wakes the main thread; or the main thread ends
  * the session itself on a signal.  It then joins each worker with
- * transport_join(), which wakes one still blocked in read().
+ * thread_join_woken(), which wakes one still blocked in read().
  *
  * Locks: start_lock only (the start-up hand-shake).
  */
@@ -42,6 +43,7 @@
 
 #include "fs.h"
 #include "options.h"
+#include "thread.h"
 #include "transport.h"
 
 /* libfuse reads requests of up to max_write (FS_MAX_IO) plus a header. */
@@ -72,11 +74,11 @@ static void *classic_worker(void *arg)
 	int rc;
 
 	memset(&fbuf, 0, sizeof(fbuf));
-	rc = transport_thread_prepare(t);
+	rc = fs_thread_init(t->fs);
 	if (!rc) {
 		fbuf.mem = malloc(CLASSIC_RECV_BUF);
 		if (fbuf.mem)
-			transport_touch(fbuf.mem, CLASSIC_RECV_BUF);
+			thread_touch(fbuf.mem, CLASSIC_RECV_BUF);
 		else
 			rc = -ENOMEM;
 	}
@@ -116,7 +118,7 @@ out:
 static void classic_stop_workers(struct transport_classic *c)
 {
 	for (unsigned k = 0; k < c->nr_workers; k++)
-		transport_join(c->workers[k].tid);
+		thread_join_woken(c->workers[k].tid);
 	c->nr_workers = 0;
 }
 
@@ -134,14 +136,15 @@ static void classic_free(struct transport *t)
 int transport_classic_start(struct transport *t)
 {
 	struct transport_classic *c;
-	sigset_t block, old;
 	unsigned n = t->o->threads;
 	char name[16];
-	int rc, err;
+	int rc;
 
-	rc = transport_wake_install();
-	if (rc)
+	rc = thread_wake_install();
+	if (rc) {
+		transport_log(LOG_ERR, "sigaction SIGUSR1: %s", strerror(-rc));
 		return rc;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c)
 		c->workers = calloc(n, sizeof(*c->workers));
@@ -153,25 +156,18 @@ int transport_classic_start(struct transport *t)
 	pthread_mutex_init(&c->start_lock, NULL);
 	pthread_cond_init(&c->start_cv, NULL);
 	t->classic = c;
-	/* workers never take the exit signals: the main thread does */
-	transport_exit_signals(&block);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	rc = 0;
 	for (unsigned k = 0; k < n; k++) {
 		c->workers[k].t = t;
-		err = pthread_create(&c->workers[k].tid, NULL, classic_worker,
-				     &c->workers[k]);
-		if (err) {
-			transport_log(LOG_ERR, "worker thread %u: %s", k, strerror(err));
-			rc = -err;
+		snprintf(name, sizeof(name), "zf-fuse/%u", k % 100);
+		rc = thread_start(&c->workers[k].tid, name,
+				  THREAD_SERVES | THREAD_WAKE, classic_worker,
+				  &c->workers[k]);
+		if (rc) {
+			transport_log(LOG_ERR, "worker thread %u: %s", k, strerror(-rc));
 			break;
 		}
 		c->nr_workers++;
-		/* named, for /proc/PID/task/TID/comm when diagnosing a hang */
-		snprintf(name, sizeof(name), "zf-fuse/%u", k % 100);
-		pthread_setname_np(c->workers[k].tid, name);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	/*
 	 * Wait for the workers that exist - however many pthread_create()

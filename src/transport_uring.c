@@ -69,9 +69,9 @@
  * classic workers run beside the rings and take them, and everything
  * after a failed registration.
  *
- * Swap safety, as for the classic workers: each ring thread is set up by
- * transport_thread_prepare() (PR_SET_IO_FLUSHER, the store's scratch
- * state, a touched stack and malloc arena) and faults in its ring and
+ * Swap safety, as for the classic workers: each ring thread is started by
+ * thread_start() (signals blocked, PR_SET_IO_FLUSHER, a touched stack and
+ * malloc arena) and makes the store's scratch state (fs_thread_init()) and faults in its ring and
  * buffers before INIT is answered; serving a hot request allocates
  * nothing and never waits for the kernel (the store's writes do not wait,
  * see store.h), so a queue is never held up behind reclaim.  A forwarded
@@ -80,7 +80,7 @@
  * Shutdown: an unmount tears the entries down (their commands complete
  * with ENOTCONN) and the thread leaves when it has none; otherwise the
  * main thread sets t->stopping and wakes the thread out of
- * io_uring_enter() with TRANSPORT_SIG_WAKE (transport_join()).
+ * io_uring_enter() with THREAD_SIG_WAKE (thread_join_woken()).
  *
  * Lock order.  Three mutexes, and today no thread holds two at once:
  *
@@ -119,6 +119,7 @@
 #include "fs.h"
 #include "fuse_uring_abi.h"
 #include "options.h"
+#include "thread.h"
 #include "transport.h"
 
 #define URING_ENABLE_PATH "/sys/module/fuse/parameters/enable_uring"
@@ -460,7 +461,7 @@ static void *uring_fwd_main(void *arg)
 	struct transport *t = ft->t;
 	struct transport_uring *u = t->uring;
 	struct uring_fwd *f = &u->fwd;
-	int rc = transport_thread_prepare(t);
+	int rc = fs_thread_init(t->fs);
 
 	pthread_mutex_lock(&u->lock);
 	ft->rc = rc;
@@ -766,13 +767,13 @@ static int uring_queue_setup(struct uring_queue *q)
 		return rc;
 	q->ring_ok = true;
 	/* the SQ and CQ rings are ours to fault in */
-	transport_touch(q->ring.sq.sqes, (size_t)p.sq_entries * 128);
-	transport_touch((void *)q->ring.cq.cqes, (size_t)p.cq_entries * sizeof(struct io_uring_cqe));
+	thread_touch(q->ring.sq.sqes, (size_t)p.sq_entries * 128);
+	thread_touch((void *)q->ring.cq.cqes, (size_t)p.cq_entries * sizeof(struct io_uring_cqe));
 
 	q->ents = calloc(u->depth, sizeof(*q->ents));
 	if (!q->ents || posix_memalign((void **)&q->hdrs, 4096, hsize))
 		return -ENOMEM;
-	transport_touch(q->hdrs, hsize);
+	thread_touch(q->hdrs, hsize);
 	for (unsigned k = 0; k < u->depth; k++) {
 		struct uring_ent *e = &q->ents[k];
 
@@ -780,7 +781,7 @@ static int uring_queue_setup(struct uring_queue *q)
 		e->hdr = &q->hdrs[k];
 		if (posix_memalign((void **)&e->payload, 4096, URING_PAYLOAD))
 			return -ENOMEM;
-		transport_touch(e->payload, URING_PAYLOAD);
+		thread_touch(e->payload, URING_PAYLOAD);
 		e->iov[0].iov_base = e->hdr;
 		e->iov[0].iov_len = sizeof(*e->hdr);
 		e->iov[1].iov_base = e->payload;
@@ -820,7 +821,7 @@ static void *uring_thread(void *arg)
 	struct transport_uring *u = q->t->uring;
 	int rc;
 
-	rc = transport_thread_prepare(q->t);
+	rc = fs_thread_init(q->t->fs);
 	if (!rc)
 		rc = uring_queue_setup(q);
 	pthread_mutex_lock(&u->lock);
@@ -862,7 +863,7 @@ static int uring_fwd_setup(struct transport *t)
 		f->th[k].buf = malloc(URING_FWD_BUF);
 		if (!f->th[k].buf)
 			return -ENOMEM;
-		transport_touch(f->th[k].buf, URING_FWD_BUF);
+		thread_touch(f->th[k].buf, URING_FWD_BUF);
 	}
 	f->se = uring_fwd_session(t);
 	return f->se ? 0 : -ENOMEM;
@@ -898,27 +899,23 @@ static void uring_fwd_free(struct transport_uring *u)
 static int uring_threads_start(struct transport *t)
 {
 	struct transport_uring *u = t->uring;
-	sigset_t block, old;
 	char name[16];
-	int rc = 0, err;
+	int rc = 0;
 
 	rc = uring_fwd_setup(t);
 	if (rc)
 		return rc;
-	transport_exit_signals(&block);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (unsigned k = 0; k < URING_FORWARDERS && !rc; k++) {
 		struct uring_fwd_thread *ft = &u->fwd.th[k];
 
-		err = pthread_create(&ft->tid, NULL, uring_fwd_main, ft);
-		if (err) {
-			rc = -err;
-			transport_log(LOG_ERR, "io_uring forwarder thread: %s", strerror(err));
+		snprintf(name, sizeof(name), "zf-uring-fwd/%u", k);
+		rc = thread_start(&ft->tid, name, THREAD_SERVES | THREAD_WAKE,
+				  uring_fwd_main, ft);
+		if (rc) {
+			transport_log(LOG_ERR, "io_uring forwarder thread: %s", strerror(-rc));
 			break;
 		}
 		ft->created = true;
-		snprintf(name, sizeof(name), "zf-uring-fwd/%u", k);
-		pthread_setname_np(ft->tid, name);
 	}
 	for (unsigned k = 0; k < u->nr_rings && !rc; k++) {
 		struct uring_queue *q = &u->queues[k];
@@ -927,18 +924,16 @@ static int uring_threads_start(struct transport *t)
 		/* ring k serves kernel queue k mod nr_queues */
 		q->qid = k % u->nr_queues;
 		q->efd = -1;
-		err = pthread_create(&q->tid, NULL, uring_thread, q);
-		if (err) {
-			rc = -err;
-			transport_log(LOG_ERR, "io_uring queue thread %u: %s", k, strerror(err));
+		snprintf(name, sizeof(name), "zf-uring/%u.%u", q->qid % 100,
+			 (k / u->nr_queues) % 10);
+		rc = thread_start(&q->tid, name, THREAD_SERVES | THREAD_WAKE,
+				  uring_thread, q);
+		if (rc) {
+			transport_log(LOG_ERR, "io_uring queue thread %u: %s", k, strerror(-rc));
 			break;
 		}
 		q->created = true;
-		snprintf(name, sizeof(name), "zf-uring/%u.%u", q->qid % 100,
-			 (k / u->nr_queues) % 10);
-		pthread_setname_np(q->tid, name);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&u->lock);
 	for (;;) {
 		unsigned created = 0;
@@ -983,7 +978,7 @@ static void uring_free(struct transport *t)
 		return;
 	for (unsigned k = 0; k < u->nr_rings; k++) {
 		if (u->queues[k].created)
-			transport_join(u->queues[k].tid);
+			thread_join_woken(u->queues[k].tid);
 	}
 	uring_fwd_free(u);
 	for (unsigned k = 0; k < u->nr_rings; k++)
@@ -1074,9 +1069,11 @@ int transport_uring_start(struct transport *t)
 		snprintf(t->desc, sizeof(t->desc), "transport=classic");
 		return 0;
 	}
-	rc = transport_wake_install();
-	if (rc)
+	rc = thread_wake_install();
+	if (rc) {
+		transport_log(LOG_ERR, "sigaction SIGUSR1: %s", strerror(-rc));
 		return rc;
+	}
 	buf = malloc(URING_INIT_BUF);
 	if (!buf)
 		return -ENOMEM;

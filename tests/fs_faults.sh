@@ -8,6 +8,9 @@
 #  - SIGTERM, SIGHUP and SIGINT while a file is held open (by a program,
 #    by a loop device): logged, ignored, data intact; with nothing open a
 #    clean exit, status 0; SIGQUIT forces an exit;
+#  - every other signal there is (all 64, but SIGKILL and SIGSTOP) while a
+#    loop device holds the file: taken by the main thread, the daemon
+#    neither ends nor stops, and every byte reads back the same;
 #  - the daemon killed (SIGKILL) under a loop device: I/O fails, no hang,
 #    losetup -d and umount work, and a new mount works.
 # Loop devices are machine-wide: the loop cases hold lib.sh's swap-test
@@ -156,6 +159,32 @@ s0=$(dsum "$ZF_LOOP" 8)
 for sig in TERM HUP; do
 	refused $sig "a loop device"
 done
+# Every other signal, by number, as a user might send one by mistake (1,
+# 2, 3, 15: HUP, INT, QUIT, TERM, tested on their own; 9 and 19, SIGKILL
+# and SIGSTOP, cannot be caught).  Each must be taken - nothing left in
+# the process's pending set (ShdPnd) - and leave the daemon running, not
+# stopped (SIGTSTP, SIGTTIN, SIGTTOU).
+shdpnd() { sed -n 's/^ShdPnd:[[:space:]]*//p' /proc/"$ZF_PID"/status; }
+pstate() { sed 's/^.*) //' /proc/"$ZF_PID"/stat | cut -d' ' -f1; }
+n=0
+while [ $n -lt 64 ]; do
+	n=$((n + 1))
+	case $n in 1 | 2 | 3 | 9 | 15 | 19) continue ;; esac
+	kill -"$n" "$ZF_PID" || zf_fail "kill -$n $ZF_PID"
+	zf_wait 100 eval '[ "$(shdpnd)" = 0000000000000000 ]' ||
+		zf_fail "signal $n: not taken (ShdPnd $(shdpnd))"
+	zf_alive "$ZF_PID" || zf_fail "signal $n ended the daemon"
+	case $(pstate) in T | t) zf_fail "signal $n stopped the daemon" ;; esac
+done
+expect "SIGALRM logged once" \
+	"$(lines "SIGALRM from pid [0-9]* ignored: zramfuse acts only on SIGTERM")" 1
+grep -q "SIGTSTP from pid [0-9]* ignored: .*; it never stops" "$LOG" ||
+	zf_fail "SIGTSTP: not logged ($(tail -2 "$LOG"))"
+kill -ALRM "$ZF_PID"
+zf_wait 100 eval '[ "$(shdpnd)" = 0000000000000000 ]' || zf_fail "SIGALRM again: not taken"
+expect "a second SIGALRM is not logged again" \
+	"$(lines "SIGALRM from pid [0-9]* ignored")" 1
+echo "58 other signals with $ZF_LOOP holding the file: each taken, the daemon serving, never stopped"
 expect "checksum through $ZF_LOOP after the signals" "$(dsum "$ZF_LOOP" 8)" "$s0"
 dd if="$T/rand" of="$ZF_LOOP" bs=1M seek=16 count=4 oflag=direct status=none ||
 	zf_fail "a write to $ZF_LOOP after the signals"

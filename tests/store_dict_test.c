@@ -323,7 +323,7 @@ static void test_writeback(uint64_t seed)
 	tap_ok(s.bd_count == done && matches(f) && dstats(st).dicts == 1,
 	       "they read back from the file, with and without the dictionary");
 	store_file_destroy(f);
-	store_wb_sync(st);
+	store_backing_sync(st);
 	store_destroy(st);
 	unlink(bd);
 }

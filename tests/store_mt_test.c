@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "pp.h"
+#include "recomp.h"
 #include "store_test.h"
 
 #define PAGE STORE_PAGE_SIZE
@@ -166,11 +167,12 @@ static void run(const char *comp, unsigned reclaim_threads, size_t queue_max,
 	struct store_config cfg = {
 		.comp = comp, .deferred_free = true,
 		.reclaim_threads = reclaim_threads, .reclaim_queue_max = queue_max,
-		.recomp = recomp, .recomp_readback = recomp != NULL,
+		.recomp = recomp,
 		.reserve_pages = recomp ? 64 : 0,
 	};
 	static struct worker w[NTHREADS];
 	struct store_stats s;
+	struct recomp *readback = NULL;
 	pthread_t churn;
 	unsigned long rounds = 0;
 	unsigned char *all;
@@ -184,6 +186,9 @@ static void run(const char *comp, unsigned reclaim_threads, size_t queue_max,
 	if (!tap_ok(ret == 0 && store_file_create(st, &file) == 0,
 		    "%s, %u reclaim threads, queue %zu: create", name, reclaim_threads, queue_max))
 		return;
+	/* the read-back recompression thread, as the daemon starts it */
+	if (recomp && recomp_start(st, &readback))
+		tap_diag("%s: no read-back recompression thread", name);
 	memset(model, 0, sizeof(model));
 	atomic_store(&failures, 0);
 	atomic_store(&done, 0);
@@ -229,6 +234,7 @@ static void run(const char *comp, unsigned reclaim_threads, size_t queue_max,
 		       (unsigned long long)s.readback_recomp);
 	store_file_destroy(file);
 	tap_ok(st_empty(st), "%s: 0 pages in use after destroy + drain", name);
+	recomp_stop(readback);
 	store_destroy(st);
 }
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "zctl.h"
+#include "zctl_conf.h"
 
 #define MIB (1024ULL * 1024)
 
