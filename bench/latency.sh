@@ -5,14 +5,15 @@
 # of any loop backend), and zramfuse over each transport.
 #
 #   bench/latency.sh [-r ROUNDS] [-n COUNT] [-s MIB] [-b BACKENDS] [-o DIR]
-#                    [-c lz4|zstd] [-t SECS] [-P PAGE_CLUSTER]
+#                    [-c lz4|zstd] [-t SECS] [-P PAGE_CLUSTER] [-q]
 #
 # For each backend (-b, comma-separated, default zram,tmpfs,classic,uring;
 # a name of the form classic+OPTS or uring+OPTS adds -o OPTS to that
 # daemon, e.g. uring+uring_depth=4), set up afresh each round:
 #   1. fio on the block device, direct, libaio, 60%-compressible buffers,
 #      a 512 MiB region filled first: 4 KiB random read and random write
-#      at QD 1, -t SECS (5) each - completion latency percentiles;
+#      at QD 1, -t SECS (5) each - completion latency percentiles; with
+#      -q also at QD 16 x 2 jobs (IOPS);
 #   2. the device made swap (swapon --discard) and vm.page-cluster set to
 #      -P (0: a fault reads one page; put back at exit);
 #      bench/suiteprobe latency -s MIB (256) -n COUNT (2000): COUNT
@@ -36,8 +37,8 @@ set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
 rounds=1 count=2000 mib=256 backends=zram,tmpfs,classic,uring out= comp=lz4
-secs=5 pc=0
-while getopts r:n:s:b:o:c:t:P: o; do
+secs=5 pc=0 qd16=
+while getopts r:n:s:b:o:c:t:P:q o; do
 	case $o in
 	r) rounds=$OPTARG ;;
 	n) count=$OPTARG ;;
@@ -47,6 +48,7 @@ while getopts r:n:s:b:o:c:t:P: o; do
 	c) comp=$OPTARG ;;
 	t) secs=$OPTARG ;;
 	P) pc=$OPTARG ;;
+	q) qd16=1 ;;
 	*) sed -n '3,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
@@ -73,9 +75,11 @@ printf 'round\tbackend\tmetric\tvalue\tunit\n' >"$RAW"
 
 rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$R" "$B" "$1" "$2" "$3" >>"$RAW"; }
 
-fioqd1() {	# NAME RW
+fioqd1() {	# NAME RW [QD JOBS]
 	fio --name="$1" --filename="$DEV" --direct=1 --ioengine=libaio \
-		--rw="$2" --bs=4k --iodepth=1 --size=512M --runtime="$secs" \
+		--rw="$2" --bs=4k --iodepth="${3:-1}" --numjobs="${4:-1}" \
+		--group_reporting --size=256M --offset_increment=256M \
+		--runtime="$secs" \
 		--time_based --buffer_compress_percentage=60 --refill_buffers \
 		--randrepeat=1 --output-format=json >"$ZF_TMP/fio.json" ||
 		zf_fail "fio $1 on $B"
@@ -136,6 +140,10 @@ for R in $(seq "$rounds"); do
 			>/dev/null || zf_fail "fill on $B"
 		fioqd1 rr4k_qd1 randread
 		fioqd1 rw4k_qd1 randwrite
+		if [ -n "$qd16" ]; then
+			fioqd1 rr4k_qd16x2 randread 16 2
+			fioqd1 rw4k_qd16x2 randwrite 16 2
+		fi
 		zf_swapon "$DEV"
 		echo "$pc" >/proc/sys/vm/page-cluster
 		probe plain

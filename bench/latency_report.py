@@ -308,6 +308,8 @@ def cmd_summary(raw):
         ("fio 4 KiB random write QD 1: clat p50", "fio_rw4k_qd1_clat_p50_us"),
         ("fio 4 KiB random write QD 1: clat p99", "fio_rw4k_qd1_clat_p99_us"),
         ("fio 4 KiB random write QD 1: mean latency", "fio_rw4k_qd1_mean_us"),
+        ("fio 4 KiB random read QD 16 x 2: IOPS", "fio_rr4k_qd16x2_iops"),
+        ("fio 4 KiB random write QD 16 x 2: IOPS", "fio_rw4k_qd16x2_iops"),
     ])
     table("One swap-in, traced: median of each stage", [
         (s, f"tr_si_{s}_us") for s in SI_STAGES] + [

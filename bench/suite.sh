@@ -60,7 +60,12 @@
 #   swapsmall  tests/swapload -s MIB (-S, 512) -p 1 in a -M MIB (64) cgroup:
 #              the same figures (those at the peak and of CPU in raw.tsv only)
 #   seed       a process with -k MIB (1024) swapped out is killed: time to
-#              exit and until memory is back (bench/suiteprobe seed)
+#              exit and until memory is back (bench/suiteprobe seed): it
+#              fills -k MIB + 64 MiB in a 64 MiB cgroup and is killed
+#   seedmix    the same after a working life: -k MIB + 256 MiB in a
+#              256 MiB cgroup, then half its pages rewritten at random
+#              (swapped in and out again: swap cache copies, slots freed
+#              in clusters not yet free), as issue 19 measured it
 #   fio        fio, direct, libaio, 60%-compressible buffers, on a -f MIB
 #              (1024) region: 1 MiB fill QD 8, 4 KiB random read and write
 #              at QD 1 and QD 16x2, 128 KiB sequential read and write at
@@ -112,7 +117,7 @@ done
 here=$PWD
 cd "$(dirname "$0")/.."
 top=$PWD
-rounds=3 workloads=swap,heap,swapsmall,seed,fio,corpus,discard,micro
+rounds=3 workloads=swap,heap,swapsmall,seed,seedmix,fio,corpus,discard,micro
 backends=zram,tmpfs,lz4,lz4-classic,zstd,lz4-nodf,lz4-wb out=
 # lz4-wb: pages idle this many seconds are written back, at most this
 # many a second
@@ -153,7 +158,7 @@ done
 workloads=$(echo "$workloads" | tr , ' ')
 backends=$(echo "$backends" | tr , ' ')
 for w in $workloads; do
-	case $w in swap | heap | swapsmall | seed | fio | corpus | discard | micro) ;;
+	case $w in swap | heap | swapsmall | seed | seedmix | fio | corpus | discard | micro) ;;
 	*) echo "${0##*/}: no workload $w" >&2; usage ;; esac
 done
 for b in $backends; do
@@ -169,7 +174,7 @@ applies() {
 	swap) _all="zram tmpfs lz4 lz4-classic zstd lz4-wb" ;;
 	heap) _all="zram tmpfs lz4 lz4-classic zstd" ;;
 	swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
-	seed) _all="zram tmpfs lz4 lz4-nodf" ;;
+	seed | seedmix) _all="zram tmpfs lz4 lz4-nodf" ;;
 	corpus) _all="zram lz4 zstd" ;;
 	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
 	esac
@@ -471,20 +476,25 @@ wl_swap() { swap_load "$swap_cg" "$top/tests/swapload" -m realistic -s "$swap_mi
 wl_swapsmall() { swap_load "$small_cg" "$top/tests/swapload" -s "$small_mib" -p 1 -v; }
 wl_heap() { swap_load "$swap_cg" python3 "$top/bench/heapload.py" -s "$heap_mib"; }
 
-# The seed scenario: the probe forks the process into a 64 MiB cgroup, so
-# that all but 64 MiB of what it fills is swapped out.
-wl_seed() {
+# The seed scenario: the probe forks the process into a CG_MIB cgroup, so
+# that all but CG_MIB of what it fills is swapped out (seed_run CG_MIB
+# PROBE_ARGS...).
+seed_run() {
+	_cgm=$1
+	shift
 	zf_swapon "$DEV"
-	cg_up seed 64
+	cg_up "$W" "$_cgm"
 	# shellcheck disable=SC2086
-	step 900 "$PROBE" seed -c "$ZF_CG" -s $((seed_mib + 64)) -t 30 $PARGS \
-		>"$ZF_TMP/seed" 2>>"$out/logs/seed-$B-r$R.log" ||
-		zf_fail "seed on $B, round $R: suiteprobe failed"
+	step 900 "$PROBE" seed -c "$ZF_CG" -s $((seed_mib + _cgm)) -t 30 $PARGS "$@" \
+		>"$ZF_TMP/seed" 2>>"$out/logs/$W-$B-r$R.log" ||
+		zf_fail "$W on $B, round $R: suiteprobe failed"
 	recs <"$ZF_TMP/seed"
 	zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
 	unreg ZF_SWAPS "$DEV"
 	cg_down
 }
+wl_seed() { seed_run 64; }
+wl_seedmix() { seed_run 256 -w 50; }
 
 # fio_job NAME RW BS QD JOBS MIB [FIO_ARGS...]: one fio run on $DEV over
 # MIB MiB (each of JOBS jobs on its own share), recorded as NAME_*.

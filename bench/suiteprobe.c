@@ -16,11 +16,13 @@
  *       peaks of the first four and of BD_COUNT (peak_*) and the other
  *       columns of the row where the backend memory peaked (the last such
  *       row: at_peak_*).
- *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]
+ *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [-w PCT] [BACKEND]
  *       The seed scenario: fork a process into the memory cgroup CGROUP
- *       that fills MIB MiB with pagemix pages, wait until it is done and
- *       its swapped pages have settled, SIGKILL it, and time waitpid()
- *       and the return of the backend's memory (see poll_back()).
+ *       that fills MIB MiB with pagemix pages (and with -w then rewrites
+ *       PCT% of them at random, each swapped in and out again), wait
+ *       until it is done and its swapped pages have settled, SIGKILL it,
+ *       and time waitpid() and the return of the backend's memory (see
+ *       poll_back()).
  *   suiteprobe corpus -s MIB [-S SEED] DEV
  *       Write MIB MiB of pagemix pages (seed SEED, 1) to the block device
  *       DEV from offset 0 with O_DIRECT, in 1 MiB writes.
@@ -82,6 +84,7 @@ struct opts {
 	uint64_t mib;		/* -s */
 	uint64_t seed;		/* -S */
 	unsigned timeout_s;	/* -t */
+	unsigned churn;		/* -w: seed's rewrites, % of the pages */
 };
 
 static volatile sig_atomic_t stop;
@@ -365,7 +368,8 @@ static int cmd_sample(const struct opts *o, const char *out)
 static void poll_back(const struct opts *o, double t0, long long mem_before,
 		      long long rss_before)
 {
-	double mem_t = -1, rss_t = -1, end = t0 + o->timeout_s;
+	double mem_t = -1, mem5_t = -1, rss_t = -1, rss5_t = -1;
+	double end = t0 + o->timeout_s;
 	bool rss = o->pid && o->base >= 0 && rss_before >= 0;
 	long long rss_goal = rss ? o->base + (long long)(BACK_SHARE *
 				(double)max_ll(rss_before - o->base, 0)) : 0;
@@ -378,19 +382,26 @@ static void poll_back(const struct opts *o, double t0, long long mem_before,
 		if (mem_t < 0 && m >= 0 &&
 		    (double)m <= BACK_SHARE * (double)mem_before)
 			mem_t = t - t0;
+		if (mem5_t < 0 && m >= 0 && m * 5 <= mem_before)
+			mem5_t = t - t0;
 		if (rss) {
 			r = rss_bytes(o->pid);
 			if (rss_t < 0 && r >= 0 && r <= rss_goal)
 				rss_t = t - t0;
+			/* issue 19's measure: below a fifth of what it was */
+			if (rss5_t < 0 && r >= 0 && r * 5 <= rss_before)
+				rss5_t = t - t0;
 		}
-		if ((mem_t >= 0 && (!rss || rss_t >= 0)) || t > end)
+		if ((mem_t >= 0 && (!rss || (rss_t >= 0 && rss5_t >= 0))) || t > end)
 			break;
 		sleep_ms(1);
 	}
 	put_ms("mem_back_ms", mem_t);
+	put_ms("mem_fifth_ms", mem5_t);
 	put_mib("mem_left_mib", m);
 	if (rss) {
 		put_ms("rss_back_ms", rss_t);
+		put_ms("rss_fifth_ms", rss5_t);
 		put_mib("rss_left_mib", r - o->base);
 	}
 }
@@ -421,6 +432,24 @@ static void hog(const struct opts *o, const struct pagemix *mix, int fd)
 	madvise(mem, len, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < len / PAGEMIX_PAGE; i++)
 		pagemix_fill(mix, mem + i * PAGEMIX_PAGE, i, 0);
+	/*
+	 * -w: a program that went on working - pages swapped in and out
+	 * again, at random, so that swap holds slots freed with the pages
+	 * read back (their clusters not yet free) and copies in the swap
+	 * cache, as after a real program's life rather than a single fill.
+	 */
+	if (o->churn) {
+		uint64_t x = o->seed * 0x9E3779B97F4A7C15ull + 1;
+		size_t n = len / PAGEMIX_PAGE;
+
+		for (size_t k = 0; k < n * o->churn / 100; k++) {
+			size_t i;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			i = (size_t)(x % n);
+			pagemix_fill(mix, mem + i * PAGEMIX_PAGE, i, 1 + k % 3);
+		}
+	}
 	if (write(fd, "x", 1) != 1)
 		_exit(3);
 	for (;;)
@@ -825,7 +854,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]\n"
 		"                         [-W BD_STAT] OUT\n"
-		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]\n"
+		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [-w PCT] [BACKEND]\n"
 		"       suiteprobe corpus -s MIB [-S SEED] DEV\n"
 		"       suiteprobe discard [-t SECS] [BACKEND] DEV\n"
 		"       suiteprobe latency -c CGROUP -s MIB [-n COUNT] [-S SEED] [-M TRACE_MARKER]\n"
@@ -861,7 +890,7 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:n:M:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:n:M:w:")) != -1) {
 		switch (c) {
 		case 'p': o.pid = (pid_t)strtol(optarg, NULL, 10); break;
 		case 'b': o.base = strtoll(optarg, NULL, 10); break;
@@ -877,6 +906,7 @@ int main(int argc, char **argv)
 		case 't': o.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'M': marker = optarg; break;
+		case 'w': o.churn = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
