@@ -5,7 +5,7 @@
 #
 #   bench/suite.sh [-r ROUNDS] [-w WORKLOADS] [-b BACKENDS] [-o DIR]
 #                  [-d DEVICE_MIB] [-s MIB] [-m MIB] [-S MIB] [-M MIB]
-#                  [-k MIB] [-f MIB] [-t SECS] [-c MIB] [-x MIB]
+#                  [-k MIB] [-f MIB] [-t SECS] [-c MIB] [-x MIB] [-H MIB]
 #
 # Run as root from a built tree (scripts/build.sh; gnuplot-nox, fio and
 # python3 from scripts/install-deps.sh).  It takes the swap-test lock of
@@ -16,8 +16,13 @@
 # each run and torn down after it, all of one size (-d):
 #   zram      kernel zram, /dev/zram0, lz4 (reset at exit)
 #   tmpfs     a loop device on a tmpfs file, as zramfuse's: no FUSE, no
-#             compression, the ceiling of any loop backend
-#   lz4       zramfuse -o comp=lz4, defaults otherwise
+#             compression, the ceiling of any loop backend; the tmpfs is
+#             mounted noswap, so that its pages never go to the swap
+#             device they back
+#   lz4       zramfuse -o comp=lz4, defaults otherwise (the daemon's own
+#             transport: FUSE over io_uring where the kernel has it)
+#   lz4-classic  zramfuse -o comp=lz4,transport=classic (swap, heap only):
+#             /dev/fuse, for comparison
 #   zstd      zramfuse -o comp=zstd
 #   lz4-nodf  zramfuse -o comp=lz4,deferred_free=off (seed, discard only)
 #   lz4-wb    zramfuse -o comp=lz4,backing_dev=FILE,writeback_idle=2,
@@ -43,10 +48,24 @@
 #              (/proc/meminfo) and .zram/readback_stat; at the end the
 #              daemon's CPU seconds per thread and, on lz4-wb, bd_stat
 #              (and the peak of its bd_count)
+#   heap       a real program: bench/heapload.py, CPython building -H MIB
+#              (700) of dicts, strings, lists and ints in a -m MIB (256)
+#              memory cgroup, reading as many records at random (each
+#              checked, a quarter rewritten), then checking every record;
+#              per-phase and wall time and the memory peaks as for swap.
+#              On swap and heap also the CPU per GiB swapped in and out
+#              (pswpin + pswpout of /proc/vmstat over the run): the
+#              daemon's (user + system), the workload's system time (on
+#              zram the compression is there), and their sum
 #   swapsmall  tests/swapload -s MIB (-S, 512) -p 1 in a -M MIB (64) cgroup:
 #              the same figures (those at the peak and of CPU in raw.tsv only)
 #   seed       a process with -k MIB (1024) swapped out is killed: time to
-#              exit and until memory is back (bench/suiteprobe seed)
+#              exit and until memory is back (bench/suiteprobe seed): it
+#              fills -k MIB + 64 MiB in a 64 MiB cgroup and is killed
+#   seedmix    the same after a working life: -k MIB + 256 MiB in a
+#              256 MiB cgroup, then half its pages rewritten at random
+#              (swapped in and out again: swap cache copies, slots freed
+#              in clusters not yet free), as issue 19 measured it
 #   fio        fio, direct, libaio, 60%-compressible buffers, on a -f MIB
 #              (1024) region: 1 MiB fill QD 8, 4 KiB random read and write
 #              at QD 1 and QD 16x2, 128 KiB sequential read and write at
@@ -98,18 +117,19 @@ done
 here=$PWD
 cd "$(dirname "$0")/.."
 top=$PWD
-rounds=3 workloads=swap,swapsmall,seed,fio,corpus,discard,micro
-backends=zram,tmpfs,lz4,zstd,lz4-nodf,lz4-wb out=
+rounds=3 workloads=swap,heap,swapsmall,seed,seedmix,fio,corpus,discard,micro
+backends=zram,tmpfs,lz4,lz4-classic,zstd,lz4-nodf,lz4-wb out=
 # lz4-wb: pages idle this many seconds are written back, at most this
 # many a second
 wb_idle=2 wb_pages=65536
 dev_mib=4096 swap_mib=1024 swap_cg=256 small_mib=512 small_cg=64
 seed_mib=1024 fio_mib=1024 fio_secs=10 corpus_mib=256 discard_mib=1024
+heap_mib=700
 usage() {
 	sed -n '3,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
 	exit 2
 }
-while getopts r:w:b:o:d:s:m:S:M:k:f:t:c:x:h o; do
+while getopts r:w:b:o:d:s:m:S:M:k:f:t:c:x:H:h o; do
 	case $o in
 	r) rounds=$OPTARG ;;
 	w) workloads=$OPTARG ;;
@@ -125,23 +145,24 @@ while getopts r:w:b:o:d:s:m:S:M:k:f:t:c:x:h o; do
 	t) fio_secs=$OPTARG ;;
 	c) corpus_mib=$OPTARG ;;
 	x) discard_mib=$OPTARG ;;
+	H) heap_mib=$OPTARG ;;
 	*) usage ;;
 	esac
 done
 [ $OPTIND -gt $# ] || usage
 for n in "$rounds" "$dev_mib" "$swap_mib" "$swap_cg" "$small_mib" \
 	 "$small_cg" "$seed_mib" "$fio_mib" "$fio_secs" "$corpus_mib" \
-	 "$discard_mib"; do
+	 "$discard_mib" "$heap_mib"; do
 	case $n in '' | *[!0-9]* | 0) echo "${0##*/}: not a count: $n" >&2; usage ;; esac
 done
 workloads=$(echo "$workloads" | tr , ' ')
 backends=$(echo "$backends" | tr , ' ')
 for w in $workloads; do
-	case $w in swap | swapsmall | seed | fio | corpus | discard | micro) ;;
+	case $w in swap | heap | swapsmall | seed | seedmix | fio | corpus | discard | micro) ;;
 	*) echo "${0##*/}: no workload $w" >&2; usage ;; esac
 done
 for b in $backends; do
-	case $b in zram | tmpfs | lz4 | zstd | lz4-nodf | lz4-wb) ;;
+	case $b in zram | tmpfs | lz4 | lz4-classic | zstd | lz4-nodf | lz4-wb) ;;
 	*) echo "${0##*/}: no backend $b" >&2; usage ;; esac
 done
 [ -n "$out" ] || out=$top/suite-results/$(date -u +%Y%m%d-%H%M%S)
@@ -150,9 +171,10 @@ case $out in /*) ;; *) out=$here/$out ;; esac
 # The backends a workload runs on, of those chosen.
 applies() {
 	case $1 in
-	swap) _all="zram tmpfs lz4 zstd lz4-wb" ;;
+	swap) _all="zram tmpfs lz4 lz4-classic zstd lz4-wb" ;;
+	heap) _all="zram tmpfs lz4 lz4-classic zstd" ;;
 	swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
-	seed) _all="zram tmpfs lz4 lz4-nodf" ;;
+	seed | seedmix) _all="zram tmpfs lz4 lz4-nodf" ;;
 	corpus) _all="zram lz4 zstd" ;;
 	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
 	esac
@@ -177,7 +199,7 @@ export top_srcdir top_builddir ZRAMFUSE
 PROBE=$top/bench/suiteprobe
 [ -x "$PROBE" ] && [ -x tests/swapload ] && [ -x bench/zspool_bench ] &&
 	[ -x bench/store_bench ] || zf_fail "not built: run scripts/build.sh"
-for c in fio python3 blkdiscard; do
+for c in fio python3 blkdiscard /usr/bin/time; do
 	command -v $c >/dev/null || zf_fail "$c is missing: run scripts/install-deps.sh"
 done
 command -v gnuplot >/dev/null ||
@@ -223,7 +245,7 @@ FMNT=$ZF_TMP/mnt TMNT=$ZF_TMP/tmpfs
 	echo "# zramfuse options: ${ZF_SUITE_OPTS:-defaults}"
 	[ -z "$BDFILE" ] ||
 		echo "# lz4-wb: writeback_idle=$wb_idle writeback_idle_pages=$wb_pages, backing file in $BDDIR ($(stat -f -c %T "$BDDIR"), $(df -P "$BDDIR" | awk 'NR == 2 {print $1}'))"
-	echo "# config: rounds=$rounds dev_mib=$dev_mib swap_mib=$swap_mib swap_cg_mib=$swap_cg small_mib=$small_mib small_cg_mib=$small_cg seed_mib=$seed_mib fio_mib=$fio_mib fio_secs=$fio_secs corpus_mib=$corpus_mib discard_mib=$discard_mib"
+	echo "# config: rounds=$rounds dev_mib=$dev_mib swap_mib=$swap_mib swap_cg_mib=$swap_cg small_mib=$small_mib small_cg_mib=$small_cg seed_mib=$seed_mib fio_mib=$fio_mib fio_secs=$fio_secs corpus_mib=$corpus_mib discard_mib=$discard_mib heap_mib=$heap_mib"
 	printf 'round\tworkload\tbackend\tmetric\tvalue\tunit\n'
 } >"$RAW"
 sed -n 's/^# //p' "$RAW" >&2
@@ -298,16 +320,20 @@ be_up() {
 		;;
 	tmpfs)
 		mkdir -p "$TMNT"
-		mount -t tmpfs -o size=$(($2 + 16))m tmpfs "$TMNT" ||
-			zf_fail "mount tmpfs"
+		# noswap: the file's pages must never be swapped out to the
+		# device they back (a loop worker deadlocked so, in
+		# shmem_swapin_folio, and swapoff then hung for good)
+		mount -t tmpfs -o size=$(($2 + 16))m,noswap tmpfs "$TMNT" ||
+			zf_fail "mount tmpfs (noswap: Linux 6.4 or later)"
 		ZF_MOUNTS="$TMNT $ZF_MOUNTS"
 		truncate -s "${2}M" "$TMNT/f"
 		zf_loop "$TMNT/f"
 		DEV=$ZF_LOOP PARGS="-f $TMNT/f"
 		;;
-	lz4 | zstd | lz4-nodf | lz4-wb)
-		_o="size=${2}M,comp=${1%-*}"
+	lz4 | lz4-classic | zstd | lz4-nodf | lz4-wb)
+		_o="size=${2}M,comp=${1%%-*}"
 		[ "$1" = lz4-nodf ] && _o="$_o,deferred_free=off"
+		[ "$1" = lz4-classic ] && _o="$_o,transport=classic"
 		if [ "$1" = lz4-wb ]; then
 			truncate -s "${2}M" "$BDFILE" || zf_fail "truncate $BDFILE"
 			_o="$_o,backing_dev=$BDFILE,writeback_idle=$wb_idle"
@@ -372,8 +398,21 @@ daemon_cpu() {
 	echo "${_s##*) }" | awk -v hz="$_hz" '{printf "cpu_total_s %.2f s\n", ($12 + $13) / hz}'
 }
 
-# swap_load CGROUP_MIB SWAPLOAD_ARGS...: swapload in a memory cgroup,
-# swapping to $DEV, with the memory sampled every 200 ms.
+# The daemon's CPU seconds (user + system, exited threads included).
+daemon_cpu_s() {
+	_s=$(cat /proc/"$DPID"/stat)
+	echo "${_s##*) }" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}'
+}
+
+# Pages swapped in and out so far, machine-wide (/proc/vmstat).
+swapped_pages() {
+	awk '$1 == "pswpin" || $1 == "pswpout" {n += $2} END {print n}' /proc/vmstat
+}
+
+# swap_load CGROUP_MIB CMD...: CMD (tests/swapload or bench/heapload.py,
+# which takes -P PROGRESS) in a memory cgroup, swapping to $DEV, with the
+# memory sampled every 200 ms; its CPU time, the daemon's and the pages
+# swapped, per GiB swapped.
 swap_load() {
 	_log=$out/logs/$W-$B-r$R.log
 	zf_swapon "$DEV"
@@ -390,14 +429,30 @@ swap_load() {
 	ZF_WORK="$ZF_WORK $_samp"
 	# (|| : because zf_watch is not written for set -e: its mm_stat read
 	# fails where no zramfuse is mounted; ZF_RC says how the run ended)
-	zf_watch "$ZF_CG" 60 900 "$FMNT" -- \
-		"$top/tests/swapload" "$@" -P "$ZF_TMP/progress" >"$_log" 2>&1 || :
+	_sw0=$(swapped_pages) _dc0=0
+	[ "$DPID" = 0 ] || _dc0=$(daemon_cpu_s)
+	zf_watch "$ZF_CG" 60 900 "$FMNT" -- /usr/bin/time -o "$ZF_TMP/time" \
+		-f 'utime %U\nstime %S' "$@" -P "$ZF_TMP/progress" >"$_log" 2>&1 || :
+	_sw1=$(swapped_pages) _dc1=0
+	[ "$DPID" = 0 ] || _dc1=$(daemon_cpu_s)
 	kill -TERM $_samp
 	wait $_samp || :
 	unreg ZF_WORK $_samp
-	[ "$ZF_RC" = 0 ] || zf_fail "$W on $B, round $R: swapload exit $ZF_RC (see $_log)"
+	[ "$ZF_RC" = 0 ] || zf_fail "$W on $B, round $R: $1 exit $ZF_RC (see $_log)"
 	awk '$1 == "phase" {print "phase_" $2 "_s", $3, "s"}
 	     $1 == "wall" {print "wall_s", $2, "s"}' "$_log" | recs
+	# what swapping cost in CPU, per GiB moved (in + out)
+	awk -v sw="$((_sw1 - _sw0))" -v dc="$(echo "$_dc1 $_dc0" | awk '{print $1 - $2}')" '
+		$1 == "utime" {u = $2} $1 == "stime" {s = $2}
+		END {g = sw * 4096 / 1073741824
+		     printf "swapped_gib %.2f GiB\n", g
+		     printf "work_utime_s %.2f s\nwork_stime_s %.2f s\n", u, s
+		     printf "daemon_cpu_run_s %.2f s\n", dc
+		     if (g > 0) {
+			printf "per_gib_daemon_cpu_s %.2f s\n", dc / g
+			printf "per_gib_work_stime_s %.2f s\n", s / g
+			printf "per_gib_cpu_sum_s %.2f s\n", (dc + s) / g }}' \
+		"$ZF_TMP/time" | recs
 	recs <"$ZF_TMP/peaks"
 	# at the end, before swapoff reads the pages back
 	[ "$DPID" = 0 ] || daemon_cpu | recs
@@ -417,23 +472,29 @@ swap_load() {
 	cg_down
 }
 
-wl_swap() { swap_load "$swap_cg" -m realistic -s "$swap_mib" -S 1; }
-wl_swapsmall() { swap_load "$small_cg" -s "$small_mib" -p 1 -v; }
+wl_swap() { swap_load "$swap_cg" "$top/tests/swapload" -m realistic -s "$swap_mib" -S 1; }
+wl_swapsmall() { swap_load "$small_cg" "$top/tests/swapload" -s "$small_mib" -p 1 -v; }
+wl_heap() { swap_load "$swap_cg" python3 "$top/bench/heapload.py" -s "$heap_mib"; }
 
-# The seed scenario: the probe forks the process into a 64 MiB cgroup, so
-# that all but 64 MiB of what it fills is swapped out.
-wl_seed() {
+# The seed scenario: the probe forks the process into a CG_MIB cgroup, so
+# that all but CG_MIB of what it fills is swapped out (seed_run CG_MIB
+# PROBE_ARGS...).
+seed_run() {
+	_cgm=$1
+	shift
 	zf_swapon "$DEV"
-	cg_up seed 64
+	cg_up "$W" "$_cgm"
 	# shellcheck disable=SC2086
-	step 900 "$PROBE" seed -c "$ZF_CG" -s $((seed_mib + 64)) -t 30 $PARGS \
-		>"$ZF_TMP/seed" 2>>"$out/logs/seed-$B-r$R.log" ||
-		zf_fail "seed on $B, round $R: suiteprobe failed"
+	step 900 "$PROBE" seed -c "$ZF_CG" -s $((seed_mib + _cgm)) -t 30 $PARGS "$@" \
+		>"$ZF_TMP/seed" 2>>"$out/logs/$W-$B-r$R.log" ||
+		zf_fail "$W on $B, round $R: suiteprobe failed"
 	recs <"$ZF_TMP/seed"
 	zf_unhang swapoff "$DEV" || zf_fail "swapoff $DEV"
 	unreg ZF_SWAPS "$DEV"
 	cg_down
 }
+wl_seed() { seed_run 64; }
+wl_seedmix() { seed_run 256 -w 50; }
 
 # fio_job NAME RW BS QD JOBS MIB [FIO_ARGS...]: one fio run on $DEV over
 # MIB MiB (each of JOBS jobs on its own share), recorded as NAME_*.

@@ -30,6 +30,7 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
     ("zram", "kernel zram", "zram"),
     ("tmpfs", "loop on tmpfs", "loop-tmpfs"),
     ("lz4", "zramfuse lz4", "lz4"),
+    ("lz4-classic", "zramfuse lz4, transport=classic", "lz4-classic"),
     ("zstd", "zramfuse zstd", "zstd"),
     ("lz4-nodf", "zramfuse lz4, deferred_free=off", "lz4-nodf"),
     ("lz4-wb", "zramfuse lz4, writeback_idle to a disk file", "lz4-wb"),
@@ -39,6 +40,7 @@ BACKENDS = [  # (name in raw.tsv, column title, short name in ratio titles)
 REFS = ("zram", "tmpfs")
 # One colour a backend in every chart.
 COLOR = {"zram": "#9400d3", "tmpfs": "#009e73", "lz4": "#56b4e9",
+         "lz4-classic": "#999999",
          "zstd": "#e69f00", "lz4-nodf": "#f0e442", "lz4+recomp": "#0072b2",
          "zstd+dict": "#e51e10", "lz4-wb": "#cc79a7"}
 TITLE = {b: t for b, t, _ in BACKENDS}
@@ -53,6 +55,36 @@ FIO_JOBS = [  # (metric prefix, description)
     ("sr128k", "128 KiB sequential read, QD 16 x 2 jobs"),
     ("sw128k", "128 KiB sequential write, QD 16 x 2 jobs"),
 ]
+
+# What swapping cost in CPU, per GiB swapped in and out (pswpin + pswpout):
+# the daemon's user + system time, the workload's system time (zram
+# compresses there, in direct reclaim), and the two together.
+SWAP_COST = [
+    ("swapped_gib", "swapped in + out, GiB", 2),
+    ("per_gib_daemon_cpu_s", "daemon CPU per GiB swapped, s", 2),
+    ("per_gib_work_stime_s", "workload's system time per GiB swapped, s", 2),
+    ("per_gib_cpu_sum_s", "the two together per GiB swapped, s", 2),
+    ("work_utime_s", "workload's user time, s", 1),
+]
+
+SEED_NOTE = (
+    "Times from the kill: until waitpid() returns, until mem_used_total "
+    "(loop on tmpfs: the file's allocated bytes) is below 5% (and below a "
+    "fifth) of its value before the kill, and until the daemon's RSS is "
+    "within 5% of its growth of its idle value (and below a fifth of its "
+    "value before the kill: issue 19's measure); polled every "
+    "millisecond, NA = not back within 30 s.")
+SEED_METRICS = [
+    ("exit_ms", "exit (waitpid returns), ms", 1),
+    ("mem_back_ms", "memory back (mem_used_total), ms", 1),
+    ("mem_fifth_ms", "mem_used_total below a fifth, ms", 1),
+    ("rss_back_ms", "memory back (daemon RSS), ms", 1),
+    ("rss_fifth_ms", "daemon RSS below a fifth, ms", 1),
+    ("swapped_mib", "swapped out before the kill, MiB", 0),
+    ("mem_before_mib", "mem_used_total before the kill, MiB", 0),
+    ("rss_before_mib", "daemon RSS before the kill, MiB", 0),
+    ("mem_left_mib", "mem_used_total at the end, MiB", 1),
+    ("rss_left_mib", "daemon RSS above idle at the end, MiB", 1)]
 
 # Per workload: its title (formatted with the config), a note, and its
 # metrics in order: (metric, label, decimals).
@@ -73,7 +105,25 @@ WORKLOADS = {
          ("peak_backend_mib", "peak backend memory, MiB", 0),
          ("peak_mem_used_mib", "peak mem_used_total, MiB", 0),
          ("peak_orig_mib", "peak orig_data_size, MiB", 0),
-         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)]),
+         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)] +
+        SWAP_COST),
+    "heap": (
+        "A real program's heap: bench/heapload.py, CPython building "
+        "{heap_mib} MiB of dicts, strings, lists and ints in a "
+        "{swap_cg_mib} MiB memory cgroup",
+        "Build the records, then read as many at random (each checked "
+        "against what it must hold, a quarter rewritten with a new "
+        "version), then check every record in order.  The cyclic garbage "
+        "collector is off.  Memory peaks as for the realistic swap "
+        "workload.",
+        [("wall_s", "wall time, s", 2),
+         ("phase_build_s", "  build, s", 2),
+         ("phase_random_s", "  random read/rewrite, s", 2),
+         ("phase_verify_s", "  check every record, s", 2),
+         ("peak_backend_mib", "peak backend memory, MiB", 0),
+         ("peak_mem_used_mib", "peak mem_used_total, MiB", 0),
+         ("peak_swap_mib", "peak swap used (/proc/swaps), MiB", 0)] +
+        SWAP_COST),
     "swapsmall": (
         "Swap, small: tests/swapload -s {small_mib} -p 1 in a "
         "{small_cg_mib} MiB memory cgroup",
@@ -89,19 +139,16 @@ WORKLOADS = {
     "seed": (
         "The seed scenario: a process with about {seed_mib} MiB swapped out "
         "is killed (SIGKILL)",
-        "Times from the kill: until waitpid() returns, until mem_used_total "
-        "(loop on tmpfs: the file's allocated bytes) is below 5% of its "
-        "value before the kill, and until the daemon's RSS is within 5% of "
-        "its growth of its idle value; polled every millisecond, NA = not "
-        "back within 30 s.",
-        [("exit_ms", "exit (waitpid returns), ms", 1),
-         ("mem_back_ms", "memory back (mem_used_total), ms", 1),
-         ("rss_back_ms", "memory back (daemon RSS), ms", 1),
-         ("swapped_mib", "swapped out before the kill, MiB", 0),
-         ("mem_before_mib", "mem_used_total before the kill, MiB", 0),
-         ("rss_before_mib", "daemon RSS before the kill, MiB", 0),
-         ("mem_left_mib", "mem_used_total at the end, MiB", 1),
-         ("rss_left_mib", "daemon RSS above idle at the end, MiB", 1)]),
+        "It filled {seed_mib} MiB + 64 MiB in a 64 MiB memory cgroup.  " + SEED_NOTE,
+        SEED_METRICS),
+    "seedmix": (
+        "The seed scenario after a working life: a process with about "
+        "{seed_mib} MiB swapped out, half its pages rewritten, is killed",
+        "It filled {seed_mib} MiB + 256 MiB in a 256 MiB memory cgroup, then "
+        "rewrote half of its pages at random (each swapped in and out "
+        "again: copies in the swap cache, slots freed in clusters not yet "
+        "free), as issue 19 measured it.  " + SEED_NOTE,
+        SEED_METRICS),
     "fio": (
         "Block I/O: fio on the block device, direct=1, libaio, "
         "60%-compressible buffers, {fio_mib} MiB region, {fio_secs} s a job",
@@ -140,13 +187,16 @@ WORKLOADS = {
          ("mem_left_mib", "mem_used_total at the end, MiB", 1),
          ("rss_left_mib", "daemon RSS above idle at the end, MiB", 1)]),
 }
-ORDER = ["swap", "swapsmall", "seed", "fio", "corpus", "discard"]
+ORDER = ["swap", "heap", "swapsmall", "seed", "seedmix", "fio", "corpus", "discard"]
 # Recorded in raw.tsv, left out of the summary: what another figure of the
 # same run already says (MB/s of 4 KiB jobs, IOPS of large ones).
 HIDDEN = ({f"{j}_iops" for j, _ in FIO_JOBS if "4k" not in j} |
-          {f"{j}_mbs" for j, _ in FIO_JOBS if "4k" in j} | {"trim1m_mbs"})
+          {f"{j}_mbs" for j, _ in FIO_JOBS if "4k" in j} | {"trim1m_mbs"} |
+          {f"{j}_mean_us" for j, _ in FIO_JOBS if "qd1" not in j} |
+          {"trim1m_mean_us"})
 # Figures whose ratio between backends means nothing.
 NO_RATIO = {"verify_ok", "mem_left_mib", "rss_left_mib", "swapped_mib",
+            "swapped_gib", "work_utime_s",
             "at_peak_swapcached_mib", "at_peak_readback_mib",
             "at_peak_readback_compr_mib", "at_peak_readback_recomp_mib",
             "at_peak_readback_todo_mib"}
@@ -227,6 +277,7 @@ CHART_LABEL = {
     "peak_backend_mib": "backend memory", "peak_mem_used_mib": "mem_used_total",
     "peak_swap_mib": "swap used", "exit_ms": "exit",
     "mem_back_ms": "mem_used_total back", "rss_back_ms": "daemon RSS back",
+    "rss_fifth_ms": "daemon RSS below 1/5", "mem_fifth_ms": "mem_used_total below 1/5",
     "whole_ms": "whole-device discard", "trim1m_p50_us": "p50",
     "trim1m_p99_us": "p99", "wall_s": "wall time",
 }
@@ -247,6 +298,8 @@ CHARTS = [  # (file, workload, title, y label, metrics, log scale)
      ["wall_s"], False),
     ("seed", "seed", "Seed scenario: after SIGKILL", "milliseconds",
      ["exit_ms", "mem_back_ms", "rss_back_ms"], False),
+    ("seedmix", "seedmix", "Seed scenario after a working life: after SIGKILL",
+     "milliseconds", ["exit_ms", "mem_back_ms", "rss_back_ms", "rss_fifth_ms"], False),
     ("fio_iops", "fio", "fio: 4 KiB random I/O", "IOPS",
      ["rr4k_qd1_iops", "rw4k_qd1_iops", "rr4k_qd16x2_iops",
       "rw4k_qd16x2_iops"], False),
@@ -277,8 +330,9 @@ def fio(path, name):
     pct = d["clat_ns"].get("percentile", {})
     print(f"{name}_iops {d['iops']:.0f} IOPS")
     print(f"{name}_mbs {d['bw_bytes'] / 1e6:.1f} MB/s")
-    # the median too for discards, where it says more than throughput
-    for p in (("50", "99") if d is job["trim"] else ("99",)):
+    print(f"{name}_mean_us {d['lat_ns']['mean'] / 1000:.1f} us")
+    # the median too for discards and QD 1, where it says more
+    for p in (("50", "99") if d is job["trim"] or "qd1" in name else ("99",)):
         key = f"{p}.000000"
         if key in pct:
             print(f"{name}_p{p}_us {pct[key] / 1000:.1f} us")
@@ -390,13 +444,29 @@ def table(res, w, conf, section=None, metrics=None, ratios=True):
 
 def targets(res):
     rows = [
-        ("swap realistic: wall time", "swap", "wall_s", ["lz4", "zstd"], "tmpfs"),
+        ("heap (CPython): wall time", "heap", "wall_s", ["lz4", "lz4-classic", "zstd"], "tmpfs"),
+        ("heap (CPython): random read/rewrite", "heap", "phase_random_s", ["lz4", "lz4-classic"], "tmpfs"),
+        ("swap realistic: wall time", "swap", "wall_s", ["lz4", "lz4-classic", "zstd"], "tmpfs"),
         ("swap realistic: peak backend memory (daemon RSS / zram's "
-         "mem_used_total)", "swap", "peak_backend_mib", ["lz4", "zstd"], "zram"),
+         "mem_used_total)", "swap", "peak_backend_mib", ["lz4", "lz4-classic", "zstd"], "zram"),
+        ("swap realistic: CPU per GiB swapped (daemon + workload's system "
+         "time; zram: the workload's system time)", "swap", "per_gib_cpu_sum_s",
+         ["lz4", "lz4-classic"], "zram"),
+        ("heap (CPython): CPU per GiB swapped (as above)", "heap",
+         "per_gib_cpu_sum_s", ["lz4", "lz4-classic"], "zram"),
+        ("fio 4 KiB random read QD 16 x 2: IOPS", "fio", "rr4k_qd16x2_iops", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random write QD 16 x 2: IOPS", "fio", "rw4k_qd16x2_iops", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random read QD 1: p50 latency", "fio", "rr4k_qd1_p50_us", ["lz4"], "tmpfs"),
+        ("fio 4 KiB random read QD 1: mean latency", "fio", "rr4k_qd1_mean_us", ["lz4"], "tmpfs"),
+        ("fio 128 KiB sequential read: MB/s", "fio", "sr128k_mbs", ["lz4"], "zram"),
+        ("fio 128 KiB sequential write: MB/s", "fio", "sw128k_mbs", ["lz4"], "zram"),
         ("corpus: memory per stored byte", "corpus", "mem_per_byte",
          ["lz4", "lz4+recomp", "zstd", "zstd+dict"], "zram"),
         ("seed: time to exit", "seed", "exit_ms", ["lz4", "lz4-nodf"], "zram"),
         ("seed: memory back (mem_used_total)", "seed", "mem_back_ms",
+         ["lz4", "lz4-nodf"], "zram"),
+        ("seedmix: time to exit", "seedmix", "exit_ms", ["lz4", "lz4-nodf"], "zram"),
+        ("seedmix: memory back (mem_used_total)", "seedmix", "mem_back_ms",
          ["lz4", "lz4-nodf"], "zram"),
     ]
     out = ["| measure | backend | against | backend, median | reference, median | ratio |",
@@ -410,13 +480,16 @@ def targets(res):
             out.append(f"| {lab} | {SHORT[b]} | {SHORT[ref]} | {fmt(a, 3)} | "
                        f"{fmt(z, 3)} | {fmt(r, 2) if r is not None else ''} |")
     # the daemon's RSS coming back, against zram's mem_used_total
-    for b in ("lz4", "lz4-nodf"):
-        a, z = res.median("seed", b, "rss_back_ms"), res.median("seed", "zram", "mem_back_ms")
-        if a is not None:
-            r = a / z if z else None
-            out.append(f"| seed: memory back (daemon RSS, against zram's "
-                       f"mem_used_total) | {b} | zram | {fmt(a, 3)} | {fmt(z, 3)} | "
-                       f"{fmt(r, 2) if r is not None else ''} |")
+    for w in ("seed", "seedmix"):
+        for b in ("lz4", "lz4-nodf"):
+            for ma, mz, what in (("rss_back_ms", "mem_back_ms", "memory back"),
+                                 ("rss_fifth_ms", "mem_fifth_ms", "below a fifth")):
+                a, z = res.median(w, b, ma), res.median(w, "zram", mz)
+                if a is not None:
+                    r = a / z if z else None
+                    out.append(f"| {w}: {what} (daemon RSS, against zram's "
+                               f"mem_used_total) | {b} | zram | {fmt(a, 3)} | {fmt(z, 3)} | "
+                               f"{fmt(r, 2) if r is not None else ''} |")
     return out if len(out) > 2 else []
 
 

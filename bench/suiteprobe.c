@@ -16,11 +16,13 @@
  *       peaks of the first four and of BD_COUNT (peak_*) and the other
  *       columns of the row where the backend memory peaked (the last such
  *       row: at_peak_*).
- *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]
+ *   suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [-w PCT] [BACKEND]
  *       The seed scenario: fork a process into the memory cgroup CGROUP
- *       that fills MIB MiB with pagemix pages, wait until it is done and
- *       its swapped pages have settled, SIGKILL it, and time waitpid()
- *       and the return of the backend's memory (see poll_back()).
+ *       that fills MIB MiB with pagemix pages (and with -w then rewrites
+ *       PCT% of them at random, each swapped in and out again), wait
+ *       until it is done and its swapped pages have settled, SIGKILL it,
+ *       and time waitpid() and the return of the backend's memory (see
+ *       poll_back()).
  *   suiteprobe corpus -s MIB [-S SEED] DEV
  *       Write MIB MiB of pagemix pages (seed SEED, 1) to the block device
  *       DEV from offset 0 with O_DIRECT, in 1 MiB writes.
@@ -48,6 +50,7 @@
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,6 +84,7 @@ struct opts {
 	uint64_t mib;		/* -s */
 	uint64_t seed;		/* -S */
 	unsigned timeout_s;	/* -t */
+	unsigned churn;		/* -w: seed's rewrites, % of the pages */
 };
 
 static volatile sig_atomic_t stop;
@@ -364,7 +368,8 @@ static int cmd_sample(const struct opts *o, const char *out)
 static void poll_back(const struct opts *o, double t0, long long mem_before,
 		      long long rss_before)
 {
-	double mem_t = -1, rss_t = -1, end = t0 + o->timeout_s;
+	double mem_t = -1, mem5_t = -1, rss_t = -1, rss5_t = -1;
+	double end = t0 + o->timeout_s;
 	bool rss = o->pid && o->base >= 0 && rss_before >= 0;
 	long long rss_goal = rss ? o->base + (long long)(BACK_SHARE *
 				(double)max_ll(rss_before - o->base, 0)) : 0;
@@ -377,19 +382,26 @@ static void poll_back(const struct opts *o, double t0, long long mem_before,
 		if (mem_t < 0 && m >= 0 &&
 		    (double)m <= BACK_SHARE * (double)mem_before)
 			mem_t = t - t0;
+		if (mem5_t < 0 && m >= 0 && m * 5 <= mem_before)
+			mem5_t = t - t0;
 		if (rss) {
 			r = rss_bytes(o->pid);
 			if (rss_t < 0 && r >= 0 && r <= rss_goal)
 				rss_t = t - t0;
+			/* issue 19's measure: below a fifth of what it was */
+			if (rss5_t < 0 && r >= 0 && r * 5 <= rss_before)
+				rss5_t = t - t0;
 		}
-		if ((mem_t >= 0 && (!rss || rss_t >= 0)) || t > end)
+		if ((mem_t >= 0 && (!rss || (rss_t >= 0 && rss5_t >= 0))) || t > end)
 			break;
 		sleep_ms(1);
 	}
 	put_ms("mem_back_ms", mem_t);
+	put_ms("mem_fifth_ms", mem5_t);
 	put_mib("mem_left_mib", m);
 	if (rss) {
 		put_ms("rss_back_ms", rss_t);
+		put_ms("rss_fifth_ms", rss5_t);
 		put_mib("rss_left_mib", r - o->base);
 	}
 }
@@ -420,6 +432,24 @@ static void hog(const struct opts *o, const struct pagemix *mix, int fd)
 	madvise(mem, len, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < len / PAGEMIX_PAGE; i++)
 		pagemix_fill(mix, mem + i * PAGEMIX_PAGE, i, 0);
+	/*
+	 * -w: a program that went on working - pages swapped in and out
+	 * again, at random, so that swap holds slots freed with the pages
+	 * read back (their clusters not yet free) and copies in the swap
+	 * cache, as after a real program's life rather than a single fill.
+	 */
+	if (o->churn) {
+		uint64_t x = o->seed * 0x9E3779B97F4A7C15ull + 1;
+		size_t n = len / PAGEMIX_PAGE;
+
+		for (size_t k = 0; k < n * o->churn / 100; k++) {
+			size_t i;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			i = (size_t)(x % n);
+			pagemix_fill(mix, mem + i * PAGEMIX_PAGE, i, 1 + k % 3);
+		}
+	}
 	if (write(fd, "x", 1) != 1)
 		_exit(3);
 	for (;;)
@@ -578,14 +608,256 @@ static int cmd_discard(const struct opts *o, const char *dev)
 	return 0;
 }
 
+/* ---- latency: one swap-in, one swap-out at a time ------------------------ */
+
+/* A trace marker (tracefs trace_marker, -M), or nothing. */
+static int marker_fd = -1;
+
+static void mark(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void mark(const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int n;
+
+	if (marker_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(marker_fd, buf, (size_t)n) < 0)
+		marker_fd = -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* "NAME_{n,mean,p50,p90,p99,max}" of @v (@n values, seconds) in us. */
+static void put_dist(const char *name, double *v, size_t n)
+{
+	static const struct { const char *tag; double q; } qs[] = {
+		{ "p50", 0.50 }, { "p90", 0.90 }, { "p99", 0.99 },
+	};
+	double sum = 0;
+
+	printf("%s_n %zu count\n", name, n);
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), cmp_double);
+	for (size_t k = 0; k < n; k++)
+		sum += v[k];
+	printf("%s_mean_us %.1f us\n", name, sum / (double)n * 1e6);
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
+		printf("%s_%s_us %.1f us\n", name, qs[k].tag,
+		       v[(size_t)(qs[k].q * (double)(n - 1))] * 1e6);
+	printf("%s_max_us %.1f us\n", name, v[n - 1] * 1e6);
+}
+
+/* Write @val to the cgroup file @name of o->cgroup; 0 or -1. */
+static int cg_write(const struct opts *o, const char *name, const char *val)
+{
+	char path[4096];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", o->cgroup, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, strlen(val)) < 0) {
+		fprintf(stderr, "suiteprobe: %s: %s\n", path, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Push every page of the region out and out of the swap cache too: a
+ * page that a loop device wrote stays in the swap cache until reclaim
+ * comes by again, and a fault on it would be a minor one.  So the
+ * cgroup's limit is lowered below what the region could hold (reclaim
+ * frees the written pages' swap cache copies) and lifted again, so that
+ * the timed faults do no reclaim.
+ */
+static int flush_out(const struct opts *o, unsigned char *mem, size_t len)
+{
+	char v[32];
+
+	if (madvise(mem, len, MADV_PAGEOUT) < 0) {
+		perror("suiteprobe: MADV_PAGEOUT");
+		return -1;
+	}
+	for (int k = 0; k < 3; k++) {
+		sleep_ms(200);
+		snprintf(v, sizeof(v), "%d\n", 8 << 20);
+		if (cg_write(o, "memory.limit_in_bytes", v))
+			return -1;
+		if (cg_write(o, "memory.limit_in_bytes", "-1\n"))
+			return -1;
+	}
+	return 0;
+}
+
+/* Pages of [mem, mem + len) not resident, neither mapped nor in the swap cache. */
+static size_t out_pages(unsigned char *mem, size_t len, unsigned char *vec)
+{
+	size_t n = 0;
+
+	if (mincore(mem, len, vec) < 0) {
+		perror("suiteprobe: mincore");
+		return 0;
+	}
+	for (size_t k = 0; k < len / PAGEMIX_PAGE; k++)
+		n += !(vec[k] & 1);
+	return n;
+}
+
+/*
+ * One swap-in at a time, then one swap-out at a time.  The process joins
+ * the memory cgroup -c (unlimited but for the flushes above), fills -s MiB
+ * with pagemix pages, pushes them out (MADV_PAGEOUT) and out of the swap
+ * cache, then reads -n random pages that mincore() says are out, timing
+ * each first touch (a major fault: with vm.page-cluster=0 one page is
+ * read) and checking the page against its content; then, for -n pages,
+ * rewrites a page and times madvise(MADV_PAGEOUT) of that page alone,
+ * 2 ms apart (a loop device's write completes after the call returns:
+ * the trace has its end), and at the end checks every rewritten page
+ * after one more flush.  With -M each timed step is bracketed by trace
+ * markers ("zf-si N" / "zf-si-end N", "zf-so N" / "zf-so-end N").
+ */
+static int cmd_latency(const struct opts *o, unsigned count, const char *marker)
+{
+	size_t len = (size_t)o->mib << 20, npages = len / PAGEMIX_PAGE;
+	unsigned char *mem, *vec, *want;
+	double *si, *sio, *so;
+	uint64_t *order, rng = o->seed * 0x9E3779B97F4A7C15ull + 1;
+	size_t nsi = 0, nsio = 0, nso = 0, out, bad = 0;
+	struct pagemix mix;
+	char pid[32];
+	int err;
+
+	if (marker) {
+		marker_fd = open(marker, O_WRONLY | O_CLOEXEC);
+		if (marker_fd < 0) {
+			perror(marker);
+			return 1;
+		}
+	}
+	err = pagemix_init(&mix, o->seed, PAGEMIX_LIB_PAGES, PAGEMIX_TEXT_BYTES);
+	if (err) {
+		fprintf(stderr, "suiteprobe: no real pages: %s\n", strerror(-err));
+		return 1;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (cg_write(o, "cgroup.procs", pid) || cg_write(o, "memory.limit_in_bytes", "-1\n"))
+		return 1;
+	si = calloc(count, sizeof(*si));
+	sio = calloc(count, sizeof(*sio));
+	so = calloc(count, sizeof(*so));
+	order = calloc(npages, sizeof(*order));
+	vec = calloc(npages, 1);
+	want = aligned_alloc(PAGEMIX_PAGE, PAGEMIX_PAGE);
+	if (!si || !sio || !so || !order || !vec || !want) {
+		perror("suiteprobe: memory");
+		return 1;
+	}
+	/* what the timed steps write to must not fault: locked now, not mem */
+	if (mlockall(MCL_CURRENT) < 0)
+		perror("suiteprobe: mlockall (timings may include minor faults)");
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		perror("suiteprobe: mmap");
+		return 1;
+	}
+	madvise(mem, len, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < npages; i++)
+		pagemix_fill(&mix, mem + i * PAGEMIX_PAGE, i, 0);
+	if (flush_out(o, mem, len))
+		return 1;
+	out = out_pages(mem, len, vec);
+	fprintf(stderr, "suiteprobe: %zu of %zu pages out before the swap-ins\n",
+		out, npages);
+	/* a random order of the pages (Fisher-Yates) */
+	for (size_t i = 0; i < npages; i++)
+		order[i] = i;
+	for (size_t i = npages - 1; i > 0; i--) {
+		size_t j;
+		uint64_t t;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		j = (size_t)(rng % (i + 1));
+		t = order[i], order[i] = order[j], order[j] = t;
+	}
+	for (size_t i = 0; i < npages && nsi < count; i++) {
+		size_t p = order[i];
+		volatile unsigned char *a = mem + p * PAGEMIX_PAGE;
+		enum pagemix_kind kind;
+		double t0, t1;
+
+		/* out still? (a readahead may have brought it in) */
+		if (mincore(mem + p * PAGEMIX_PAGE, PAGEMIX_PAGE, vec) < 0 || (vec[0] & 1))
+			continue;
+		kind = pagemix_fill(&mix, want, p, 0);
+		mark("zf-si %zu", nsi);
+		t0 = now();
+		(void)a[0];
+		t1 = now();
+		mark("zf-si-end %zu", nsi);
+		si[nsi++] = t1 - t0;
+		/* swap keeps a zero page as a bit: no I/O, on every backend */
+		if (kind != PAGEMIX_ZERO)
+			sio[nsio++] = t1 - t0;
+		bad += memcmp((const void *)a, want, PAGEMIX_PAGE) != 0;
+	}
+	/* swap-outs: pages just read (resident), rewritten, pushed out alone */
+	for (size_t i = 0; i < npages && nso < count; i++) {
+		size_t p = order[i];
+		unsigned char *a = mem + p * PAGEMIX_PAGE;
+		double t0, t1;
+
+		if (mincore(a, PAGEMIX_PAGE, vec) < 0 || !(vec[0] & 1))
+			continue;
+		pagemix_fill(&mix, a, p, 1);
+		mark("zf-so %zu", nso);
+		t0 = now();
+		madvise(a, PAGEMIX_PAGE, MADV_PAGEOUT);
+		t1 = now();
+		mark("zf-so-end %zu", nso);
+		so[nso++] = t1 - t0;
+		order[i] |= 1ull << 63;		/* rewritten: generation 1 */
+		sleep_ms(2);
+	}
+	/* every page touched: back and checked */
+	if (flush_out(o, mem, len))
+		return 1;
+	for (size_t i = 0; i < npages; i++) {
+		size_t p = (size_t)(order[i] & ~(1ull << 63));
+
+		pagemix_fill(&mix, want, p, order[i] >> 63);
+		bad += memcmp(mem + p * PAGEMIX_PAGE, want, PAGEMIX_PAGE) != 0;
+	}
+	put_dist("swapin", si, nsi);
+	put_dist("swapin_io", sio, nsio);
+	put_dist("pageout_call", so, nso);
+	printf("pages_checked %zu count\n", npages);
+	printf("pages_bad %zu count\n", bad);
+	pagemix_free(&mix);
+	return bad ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: suiteprobe sample [-i MS] [BACKEND] [-d SWAPDEV] [-R READBACK_STAT]\n"
 		"                         [-W BD_STAT] OUT\n"
-		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [BACKEND]\n"
+		"       suiteprobe seed -c CGROUP -s MIB [-S SEED] [-t SECS] [-w PCT] [BACKEND]\n"
 		"       suiteprobe corpus -s MIB [-S SEED] DEV\n"
 		"       suiteprobe discard [-t SECS] [BACKEND] DEV\n"
+		"       suiteprobe latency -c CGROUP -s MIB [-n COUNT] [-S SEED] [-M TRACE_MARKER]\n"
 		"BACKEND: [-p DAEMON_PID [-b IDLE_RSS_BYTES]] [-m MM_STAT] [-f TMPFS_FILE]\n");
 	exit(2);
 }
@@ -609,7 +881,8 @@ int main(int argc, char **argv)
 		.seed = 1, .timeout_s = 30,
 	};
 	struct sigaction sa = { .sa_handler = on_stop };
-	const char *cmd;
+	const char *cmd, *marker = NULL;
+	unsigned count = 2000;
 	int c;
 
 	if (argc < 2)
@@ -617,7 +890,7 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	argv++;
 	argc--;
-	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:")) != -1) {
+	while ((c = getopt(argc, argv, "p:b:m:f:d:R:W:c:i:s:S:t:n:M:w:")) != -1) {
 		switch (c) {
 		case 'p': o.pid = (pid_t)strtol(optarg, NULL, 10); break;
 		case 'b': o.base = strtoll(optarg, NULL, 10); break;
@@ -631,6 +904,9 @@ int main(int argc, char **argv)
 		case 's': o.mib = strtoull(optarg, NULL, 10); break;
 		case 'S': o.seed = strtoull(optarg, NULL, 0); break;
 		case 't': o.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'n': count = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'M': marker = optarg; break;
+		case 'w': o.churn = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -647,6 +923,8 @@ int main(int argc, char **argv)
 		return cmd_corpus(&o, argv[optind]);
 	if (strcmp(cmd, "discard") == 0 && optind == argc - 1)
 		return cmd_discard(&o, argv[optind]);
+	if (strcmp(cmd, "latency") == 0 && optind == argc && o.cgroup && o.mib && count)
+		return cmd_latency(&o, count, marker);
 	usage();
 	return 2;
 }

@@ -40,51 +40,10 @@ zf_init
 zf_swap_lock
 [ -e "$ZF_URING_SWITCH" ] || zf_skip "no FUSE over io_uring in this kernel"
 ZF_URING_RESTORE=$(cat "$ZF_URING_SWITCH")
-ZF_ATEXIT='echo 1 >/sys/block/zram0/reset 2>/dev/null; umount "$ZF_TMP/tmpfs" 2>/dev/null'
-modprobe zram 2>/dev/null || true
-mnt=$ZF_TMP/mnt
+BK_COMP=$comp BK_SIZE=1G
+. bench/backends.sh
 R=$ZF_TMP/results
 : >"$R"
-SIZE=1G
-
-up() {	# backend: sets DEV (and DPID for zramfuse)
-	DPID=
-	case $1 in
-	tmpfs)
-		mkdir -p "$ZF_TMP/tmpfs"
-		mount -t tmpfs -o size=1200M tmpfs "$ZF_TMP/tmpfs"
-		truncate -s $SIZE "$ZF_TMP/tmpfs/f"
-		zf_loop "$ZF_TMP/tmpfs/f"
-		DEV=$ZF_LOOP ;;
-	zram)
-		echo 1 >/sys/block/zram0/reset
-		echo "$comp" >/sys/block/zram0/comp_algorithm
-		echo $SIZE >/sys/block/zram0/disksize
-		DEV=/dev/zram0 ;;
-	classic | uring)
-		[ $1 = uring ] && echo Y >"$ZF_URING_SWITCH"
-		ZF_TOPT=-otransport=$1
-		zf_mount "$mnt" -o "size=$SIZE,comp=$comp"
-		[ $1 = uring ] && echo "$ZF_URING_RESTORE" >"$ZF_URING_SWITCH"
-		DPID=$ZF_PID
-		zf_loop "$mnt/swap"
-		DEV=$ZF_LOOP ;;
-	esac
-}
-down() {
-	case $1 in
-	zram) echo 1 >/sys/block/zram0/reset ;;
-	*)
-		zf_unhang losetup -d "$DEV"
-		ZF_LOOPS=
-		if [ $1 = tmpfs ]; then
-			umount "$ZF_TMP/tmpfs"
-		else
-			zf_umount "$mnt"
-			ZF_MOUNTS= ZF_PIDS=
-		fi ;;
-	esac
-}
 
 # fiojob NAME RW BS QD JOBS: run fio, record NAME's figures; the CPU time
 # is the daemon's utime + stime over the run plus fio's system time (its
@@ -121,13 +80,13 @@ PY
 
 for i in $(seq "$rounds"); do
 	for be in tmpfs zram classic uring; do
-		up $be
+		bk_up $be
 		fiojob rw4k randwrite 4k 16 2
 		fiojob rr4k randread 4k 16 2
 		fiojob rr4kqd1 randread 4k 1 1
 		fiojob sw128k write 128k 16 2
 		fiojob sr128k read 128k 16 2
-		down $be
+		bk_down $be
 	done
 done
 
@@ -149,14 +108,14 @@ if [ -n "$prof" ]; then
 	command -v perf >/dev/null || zf_fail "-p needs perf (linux-perf)"
 	mkdir -p "$prof"
 	for be in classic uring; do
-		up $be
+		bk_up $be
 		fio --name=f --filename="$DEV" --direct=1 --ioengine=libaio \
 			--rw=write --bs=1M --iodepth=8 --size=1000M \
 			--buffer_compress_percentage=60 --refill_buffers \
 			>/dev/null || zf_fail "fill"
 		profile rr4k randread
 		profile rw4k randwrite
-		down $be
+		bk_down $be
 	done
 fi
 

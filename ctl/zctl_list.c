@@ -34,6 +34,7 @@ enum zctl_list_col {
 	COL_DATA,
 	COL_COMPR,
 	COL_ALGORITHM,
+	COL_TRANSPORT,
 	COL_TOTAL,
 	COL_MEMLIMIT,
 	COL_MEMUSED,
@@ -65,6 +66,7 @@ static const struct zctl_list_coldesc {
 	[COL_DATA] = { "DATA", 5, SCOLS_FL_RIGHT, K_SIZE, true, "uncompressed size of the file's stored data" },
 	[COL_COMPR] = { "COMPR", 5, SCOLS_FL_RIGHT, K_SIZE, true, "compressed size of the file's stored data" },
 	[COL_ALGORITHM] = { "ALGORITHM", 3, 0, K_TEXT, true, "the compression algorithm" },
+	[COL_TRANSPORT] = { "TRANSPORT", 3, 0, K_TEXT, true, "what serves the mount: uring (FUSE over io_uring) or classic (/dev/fuse)" },
 	[COL_TOTAL] = { "TOTAL", 5, SCOLS_FL_RIGHT, K_SIZE, true, "memory the mount's store uses, fragmentation included" },
 	[COL_MEMLIMIT] = { "MEM-LIMIT", 5, SCOLS_FL_RIGHT, K_SIZE, true, "the mount's memory limit (0: none)" },
 	[COL_MEMUSED] = { "MEM-USED", 5, SCOLS_FL_RIGHT, K_SIZE, false, "the most memory the store has used" },
@@ -136,6 +138,7 @@ struct zctl_list_rowdata {
 	struct zctl_sys_mm mm;
 	struct zctl_sys_reclaim rs;
 	char alg[32];
+	char transport[16];
 	char loop[32];
 	struct zctl_sys_swap sw;
 };
@@ -156,6 +159,8 @@ static int zctl_list_cell(struct libscols_line *ln, size_t i, int col,
 		return f ? scols_line_set_data(ln, i, f->name) : 0;
 	case COL_ALGORITHM:
 		return *r->alg ? scols_line_set_data(ln, i, r->alg) : 0;
+	case COL_TRANSPORT:
+		return *r->transport ? scols_line_set_data(ln, i, r->transport) : 0;
 	case COL_LOOP:
 		if (!r->has_loop)
 			return 0;
@@ -265,6 +270,8 @@ static int zctl_list_mount(struct libscols_table *tb, const int *cols,
 	r.has_rs = !zctl_sys_reclaim_stat(mnt, &r.rs);
 	if (zctl_sys_algorithm(mnt, r.alg, sizeof(r.alg)))
 		*r.alg = '\0';
+	if (zctl_sys_transport(mnt, r.transport, sizeof(r.transport)))
+		*r.transport = '\0';
 	rc = zctl_sys_files(mnt, &files, &n);
 	if (rc) {
 		errno = -rc;

@@ -353,6 +353,20 @@ int zctl_sys_algorithm(const char *mnt, char *alg, size_t len)
 	return 0;
 }
 
+int zctl_sys_transport(const char *mnt, char *out, size_t len)
+{
+	char buf[256];
+	long rc = zctl_sys_ctl_read(mnt, "transport", buf, sizeof(buf));
+
+	if (rc < 0)
+		return (int)rc;
+	buf[strcspn(buf, " \n")] = '\0';
+	if (!*buf)
+		return -EPROTO;
+	snprintf(out, len, "%s", buf);
+	return 0;
+}
+
 /* .zram/files writes a newline in a name as \n and a backslash as \\. */
 static void zctl_sys_unescape(char *s)
 {

@@ -109,6 +109,11 @@ struct zctl_sys_reclaim {
 int zctl_sys_reclaim_stat(const char *mnt, struct zctl_sys_reclaim *rs);
 /* The codec in use: the bracketed word of comp_algorithm. */
 int zctl_sys_algorithm(const char *mnt, char *alg, size_t len);
+/*
+ * What serves the mount: the first word of .zram/transport ("uring" or
+ * "classic"); 0 or -errno (a daemon too old to have the file: -ENOENT).
+ */
+int zctl_sys_transport(const char *mnt, char *out, size_t len);
 
 /* One line of .zram/files; name unescaped. */
 struct zctl_sys_file {

@@ -54,6 +54,15 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out);
 void fs_destroy(struct fs *fs);
 
 /*
+ * What serves the requests, for .zram/transport: one line, its first
+ * word the transport ("uring" or "classic"), then the details (sizes, or
+ * why not uring).  The transport sets it when it starts and again when
+ * it falls back; "none" before.
+ */
+#define FS_TRANSPORT_MAX 192
+void fs_set_transport(struct fs *fs, const char *desc);
+
+/*
  * Per-thread set-up for a thread that will serve requests: the store's
  * scratch state and a read buffer of FS_MAX_IO bytes, faulted in now so
  * the I/O path neither allocates nor faults.  Returns 0 or -errno.

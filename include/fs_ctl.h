@@ -59,6 +59,8 @@ ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h, const char *data,
 /* ---- what fs.c lends the control files (defined in src/fs.c) --------- */
 
 struct store *fs_store(struct fs *fs);
+/* fs_set_transport()'s line, with its newline, into @buf; its length. */
+size_t fs_transport(struct fs *fs, char *buf, size_t cap);
 struct policy *fs_policy(struct fs *fs);
 
 /*

@@ -41,7 +41,7 @@ struct transport {
 	atomic_bool stopping;		/* relaxed; main.c sets it to stop */
 	struct transport_classic *classic;
 	struct transport_uring *uring;	/* NULL: classic only */
-	char desc[160];			/* transport_describe(); set at start-up */
+	char desc[208];			/* transport_describe(); set at start-up */
 };
 
 /* The main thread's wake-up: a worker left, the session is over. */
@@ -75,6 +75,12 @@ unsigned transport_classic_threads(const struct transport *t);
  * -errno when transport=uring cannot be had (logged with the reason).
  */
 int transport_uring_start(struct transport *t);
+/*
+ * Before the mount, with transport=auto or uring: turn fuse's global
+ * enable_uring switch on when it is off (logged once; see the comment in
+ * src/transport_uring.c for what that changes and why it stays on).
+ */
+void transport_uring_enable(const struct options *o);
 void transport_uring_stop(struct transport *t);
 
 #endif

@@ -138,6 +138,15 @@ struct fs {
 	struct fs_inode inodes;		/* list head: every live inode */
 	uint64_t next_serial;
 	unsigned nr_open;		/* open data-file handles */
+
+	/*
+	 * What serves the requests (.zram/transport), set by the transport.
+	 * A leaf lock of its own, not lock: a ring thread that falls back
+	 * sets it, and must never wait for a holder of lock (who may
+	 * allocate, see fs_getattr()).
+	 */
+	pthread_mutex_t transport_lock;
+	char transport[FS_TRANSPORT_MAX];	/* protected by transport_lock */
 };
 
 /* A snapshot of a directory, made at opendir. */
@@ -1028,6 +1037,10 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 	rc = -pthread_mutex_init(&fs->lock, NULL);
 	if (rc)
 		goto err_free;
+	rc = -pthread_mutex_init(&fs->transport_lock, NULL);
+	if (rc)
+		goto err_lock;
+	snprintf(fs->transport, sizeof(fs->transport), "none\n");
 	{
 		static const uint64_t off[POLICY_NR_KNOBS] = {
 			[POLICY_WRITEBACK_PAGES] = POLICY_DEFAULT_PAGES,
@@ -1037,7 +1050,7 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 		rc = policy_create(st, cfg->policy ? cfg->policy : off,
 				   &fs->policy);
 		if (rc)
-			goto err_lock;
+			goto err_transport_lock;
 	}
 	if (cfg->recomp_readback) {
 		rc = recomp_start(st, &fs->readback);
@@ -1063,6 +1076,8 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 err_policy:
 	recomp_stop(fs->readback);
 	policy_destroy(fs->policy);
+err_transport_lock:
+	pthread_mutex_destroy(&fs->transport_lock);
 err_lock:
 	pthread_mutex_destroy(&fs->lock);
 err_free:
@@ -1082,8 +1097,26 @@ void fs_destroy(struct fs *fs)
 		fs_list_del(i);
 		fs_inode_finish(&r);
 	}
+	pthread_mutex_destroy(&fs->transport_lock);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
+}
+
+void fs_set_transport(struct fs *fs, const char *desc)
+{
+	pthread_mutex_lock(&fs->transport_lock);
+	snprintf(fs->transport, sizeof(fs->transport), "%s\n", desc);
+	pthread_mutex_unlock(&fs->transport_lock);
+}
+
+size_t fs_transport(struct fs *fs, char *buf, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->transport_lock);
+	n = (size_t)snprintf(buf, cap, "%s", fs->transport);
+	pthread_mutex_unlock(&fs->transport_lock);
+	return n < cap ? n : cap ? cap - 1 : 0;
 }
 
 int fs_thread_init(struct fs *fs)

@@ -191,6 +191,14 @@ static ssize_t fs_ctl_files_show(struct fs *fs, char *buf, size_t cap)
 	return (ssize_t)t.n;
 }
 
+/* ---- the transport (not in zram) -------------------------------------------- */
+
+/* "uring (...)" or "classic (...)": what serves the requests */
+static ssize_t fs_ctl_transport_show(struct fs *fs, char *buf, size_t cap)
+{
+	return (ssize_t)fs_transport(fs, buf, cap);
+}
+
 /* ---- codecs ----------------------------------------------------------------- */
 
 static ssize_t fs_ctl_comp_algorithm_show(struct fs *fs, char *buf, size_t cap)
@@ -486,6 +494,7 @@ static const struct fs_ctl_file fs_ctl_files[] = {
 	{ "reserve_stat", 0444, fs_ctl_reserve_stat_show, NULL },
 	{ "readback_stat", 0444, fs_ctl_readback_stat_show, NULL },
 	{ "files", 0444, fs_ctl_files_show, NULL },
+	{ "transport", 0444, fs_ctl_transport_show, NULL },
 	/* post-processing, zram's names */
 	{ "idle", 0200, NULL, fs_ctl_idle_store },
 	{ "writeback", 0200, NULL, fs_ctl_writeback_store },

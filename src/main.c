@@ -465,6 +465,8 @@ static int main_run(struct options *o, int status_fd)
 		rc = -EINVAL;
 		goto err_fs;
 	}
+	/* INIT comes with the mount: the switch must be on before */
+	transport_uring_enable(o);
 	if (fuse_session_mount(m.se, o->mountpoint)) {
 		rc = -EINVAL;
 		goto err_session;

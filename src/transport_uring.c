@@ -204,6 +204,8 @@
 #define URING_TEST_BAD_ID (1ull << 62)
 /* Where fusectl puts a connection's abort file. */
 #define URING_ABORT_PATH "/sys/fs/fuse/connections/%u/abort"
+/* Test hook: the path of fuse's enable_uring switch (uring_switch_path()). */
+#define URING_TEST_SWITCH_ENV "ZRAMFUSE_TEST_URING_SWITCH"
 
 struct uring_queue;
 
@@ -341,18 +343,84 @@ static long uring_possible_cpus(void)
 	return top >= 0 ? top + 1 : -1;
 }
 
-/* Why the kernel did not offer FUSE over io_uring, for the log. */
-static const char *uring_why_not(void)
+/* ---- fuse's enable_uring switch ------------------------------------------ */
+
+/*
+ * The switch's path: the kernel's, or for a test the file the
+ * URING_TEST_SWITCH_ENV names (one the daemon cannot write, to see it
+ * fall back).
+ */
+static const char *uring_switch_path(void)
+{
+	const char *p = getenv(URING_TEST_SWITCH_ENV);
+
+	return p && *p ? p : URING_ENABLE_PATH;
+}
+
+/* The switch's state: 1 on, 0 off, -1 absent (no FUSE over io_uring). */
+static int uring_switch_state(void)
 {
 	char c = 0;
-	int fd = open(URING_ENABLE_PATH, O_RDONLY | O_CLOEXEC);
+	int fd = open(uring_switch_path(), O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return "this kernel has no FUSE over io_uring (Linux 6.14+ with CONFIG_FUSE_IO_URING)";
+		return -1;
 	if (read(fd, &c, 1) != 1)
 		c = 0;
 	close(fd);
-	if (c == 'N' || c == '0')
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+/* errno of the attempt to turn the switch on that failed; 0 none. */
+static int uring_switch_err;
+
+/*
+ * The kernel offers FUSE over io_uring in INIT, which it sends at mount,
+ * only while fuse's global switch is on, and the switch is off by
+ * default.  So, before the mount, transport=auto and uring turn it on
+ * when it is off and the daemon may write it (root), and log that once.
+ * What it changes system-wide: a FUSE server that asks for io_uring in
+ * its INIT reply may have rings; one that does not ask (every other
+ * today) is served exactly as before.  It stays on: a mount that
+ * negotiated rings keeps them whatever the switch says later, and
+ * turning it off at exit would take it from another daemon starting
+ * meanwhile.  A failure is not fatal here: auto serves classic and says
+ * why in its start-up line (uring_why_not()), uring refuses to start.
+ * transport=classic leaves the switch alone.
+ */
+void transport_uring_enable(const struct options *o)
+{
+	const char *path = uring_switch_path();
+	int fd;
+
+	if (o->transport == OPTIONS_TRANSPORT_CLASSIC || uring_switch_state() != 0)
+		return;		/* on already, or no FUSE over io_uring at all */
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "Y\n", 2) != 2) {
+		uring_switch_err = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	transport_log(LOG_NOTICE, "turned on fuse's enable_uring switch (%s), so that this mount can be served over io_uring: system-wide, it lets FUSE servers that ask for io_uring have it and changes nothing for the others (zramfuse(8), TRANSPORT)",
+		      path);
+}
+
+/* Why the kernel did not offer FUSE over io_uring, for the log. */
+static const char *uring_why_not(void)
+{
+	static char why[128];
+	int on = uring_switch_state();
+
+	if (on < 0)
+		return "this kernel has no FUSE over io_uring (Linux 6.14+ with CONFIG_FUSE_IO_URING)";
+	if (!on && uring_switch_err) {
+		snprintf(why, sizeof(why), "fuse's enable_uring switch is off and could not be turned on: %s",
+			 strerror(uring_switch_err));
+		return why;
+	}
+	if (!on)
 		return "fuse's enable_uring switch is off (as root: echo Y > " URING_ENABLE_PATH "; see zramfuse(8))";
 	return "the kernel did not offer it in INIT";
 }
@@ -1166,6 +1234,8 @@ static void *uring_thread(void *arg)
 	pthread_mutex_unlock(&u->lock);
 	if (!rc)
 		uring_loop(q);
+	if (atomic_load_explicit(&u->fell_back, memory_order_relaxed))
+		fs_set_transport(q->t->fs, "classic (the kernel refused to register the rings and turned FUSE over io_uring off for this mount)");
 	/* the ring goes with the thread that made it (single issuer) */
 	if (q->ring_ok)
 		io_uring_queue_exit(&q->ring);
@@ -1459,6 +1529,20 @@ static int uring_abort_open(const char *mnt)
 	return open(path, O_WRONLY | O_CLOEXEC);
 }
 
+/*
+ * Say what serves: the start-up line's "transport=..." (t->desc) and
+ * .zram/transport.  Called before any ring serves, so that a fallback
+ * (uring_thread()) comes after it.
+ */
+_Static_assert(sizeof(((struct transport *)0)->desc) >= FS_TRANSPORT_MAX + 10,
+	       "t->desc holds \"transport=\" and .zram/transport's line");
+
+static void uring_describe(struct transport *t, const char *desc)
+{
+	snprintf(t->desc, sizeof(t->desc), "transport=%s", desc);
+	fs_set_transport(t->fs, desc);
+}
+
 int transport_uring_start(struct transport *t)
 {
 	const struct options *o = t->o;
@@ -1476,7 +1560,7 @@ int transport_uring_start(struct transport *t)
 	int rc = 0;
 
 	if (o->transport == OPTIONS_TRANSPORT_CLASSIC) {
-		snprintf(t->desc, sizeof(t->desc), "transport=classic");
+		uring_describe(t, "classic");
 		return 0;
 	}
 	rc = thread_wake_install();
@@ -1584,14 +1668,18 @@ int transport_uring_start(struct transport *t)
 		goto out;
 	}
 	if (want) {
+		char d[FS_TRANSPORT_MAX];
+
+		snprintf(d, sizeof(d), "uring (%u queues x %u threads x %u entries of %u KiB)",
+			 u->nr_queues, o->uring_threads, u->depth, URING_PAYLOAD >> 10);
+		uring_describe(t, d);
 		/* now the kernel takes REGISTER; it holds requests until then */
 		uring_threads_go(u, true);
-		snprintf(t->desc, sizeof(t->desc),
-			 "transport=uring (%u queues x %u threads x %u entries)",
-			 u->nr_queues, o->uring_threads, u->depth);
 	} else {
-		snprintf(t->desc, sizeof(t->desc),
-			 "transport=classic (auto: no FUSE over io_uring: %s)", why);
+		char d[FS_TRANSPORT_MAX];
+
+		snprintf(d, sizeof(d), "classic (auto: no FUSE over io_uring: %s)", why);
+		uring_describe(t, d);
 	}
 out:
 	if (rc && t->uring) {

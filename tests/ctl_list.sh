@@ -57,15 +57,15 @@ set -- $b_line; b_size=$1 b_data=$(($2 * 4096)) b_compr=$3
 	[ "$b_data" = 0 ] || zf_fail "unexpected .zram/files: $(cat "$DATAMNT/.zram/files")"
 
 # --- --raw --bytes, every column ----------------------------------------
-all=MOUNTPOINT,FILE,DISKSIZE,DATA,COMPR,ALGORITHM,TOTAL,MEM-LIMIT,MEM-USED,SAME-PAGES,HUGE-PAGES,MIGRATED,QUEUED,QUEUED-DATA,LOOP,SWAP,PRIO,SWAP-USED
+all=MOUNTPOINT,FILE,DISKSIZE,DATA,COMPR,ALGORITHM,TRANSPORT,TOTAL,MEM-LIMIT,MEM-USED,SAME-PAGES,HUGE-PAGES,MIGRATED,QUEUED,QUEUED-DATA,LOOP,SWAP,PRIO,SWAP-USED
 hdr=$(ctl --raw --output-all | head -1)
 [ "$hdr" = "$(echo $all | tr , ' ')" ] || zf_fail "--output-all header: $hdr"
-raw=$(ctl --raw --bytes --noheadings -o FILE,DISKSIZE,DATA,COMPR,ALGORITHM,TOTAL,MEM-LIMIT,MEM-USED,SAME-PAGES,HUGE-PAGES,MIGRATED,QUEUED,MOUNTPOINT |
+raw=$(ctl --raw --bytes --noheadings -o FILE,DISKSIZE,DATA,COMPR,ALGORITHM,TRANSPORT,TOTAL,MEM-LIMIT,MEM-USED,SAME-PAGES,HUGE-PAGES,MIGRATED,QUEUED,MOUNTPOINT |
 	awk -v m="$DATAMNT" '$NF == m')
 echo "$raw"
 # libsmartcols' raw mode writes a space in a value as \x20
-want="a $a_size $a_data $a_compr zstd $total $limit $used $same $huge $compacted $queued $DATAMNT
-b\\x20w $b_size $b_data $b_compr zstd $total $limit $used $same $huge $compacted $queued $DATAMNT"
+want="a $a_size $a_data $a_compr zstd classic $total $limit $used $same $huge $compacted $queued $DATAMNT
+b\\x20w $b_size $b_data $b_compr zstd classic $total $limit $used $same $huge $compacted $queued $DATAMNT"
 [ "$raw" = "$want" ] || zf_fail "--raw --bytes:
 $raw
 wanted:
@@ -74,14 +74,20 @@ $want"
 [ "$(ctl --raw --noheadings -o LOOP,SWAP,PRIO,MOUNTPOINT | awk -v m="$DATAMNT" '$NF == m' |
 	tr '\n' '|')" = " 0  $DATAMNT| 0  $DATAMNT|" ] ||
 	zf_fail "the data mount's files show a loop or swap: $(ctl --raw -o LOOP,SWAP,PRIO,MOUNTPOINT)"
-swapline=$(ctl --raw --noheadings --bytes -o FILE,DISKSIZE,LOOP,SWAP,PRIO,MOUNTPOINT |
+swapline=$(ctl --raw --noheadings --bytes -o FILE,DISKSIZE,LOOP,SWAP,PRIO,TRANSPORT,MOUNTPOINT |
 	awk -v m="$SWAPMNT" '$NF == m')
-[ "$swapline" = "swap 16777216 $dev 1 3 $SWAPMNT" ] || zf_fail "swap row: $swapline"
+# zramfusectl's daemon runs transport=auto: FUSE over io_uring wherever
+# the kernel has it (it turns fuse's switch on itself); the data mount is
+# tests/lib.sh's, classic
+strans=$(cut -d' ' -f1 "$SWAPMNT/.zram/transport")
+[ -e "$ZF_URING_SWITCH" ] && [ "$strans" != uring ] &&
+	zf_fail "zramfusectl swapon serves $(cat "$SWAPMNT/.zram/transport"), not uring"
+[ "$swapline" = "swap 16777216 $dev 1 3 $strans $SWAPMNT" ] || zf_fail "swap row: $swapline"
 
 # --- the table: human sizes, aligned, with its header -------------------
 table=$(ctl)
 echo "$table"
-echo "$table" | head -1 | grep -q '^MOUNTPOINT  *FILE  *DISKSIZE  *DATA  *COMPR  *ALGORITHM  *TOTAL  *MEM-LIMIT  *SAME-PAGES  *QUEUED  *LOOP  *SWAP$' ||
+echo "$table" | head -1 | grep -q '^MOUNTPOINT  *FILE  *DISKSIZE  *DATA  *COMPR  *ALGORITHM  *TRANSPORT  *TOTAL  *MEM-LIMIT  *SAME-PAGES  *QUEUED  *LOOP  *SWAP$' ||
 	zf_fail "default columns: $(echo "$table" | head -1)"
 echo "$table" | grep -q "^$DATAMNT  *a  *4M  *2M " || zf_fail "table row of a"
 echo "$table" | grep -q "^$DATAMNT  *b w  *8M  *0B " || zf_fail "table row of b w"
@@ -101,10 +107,10 @@ for mode in human bytes; do
 	[ $mode = human ] && echo "$j" | head -30
 	echo "$j" | python3 -c '
 import json, sys
-mode, mnt, smnt, dev = sys.argv[1:5]
+mode, mnt, smnt, dev, strans = sys.argv[1:6]
 want = dict(zip(["a_size", "a_data", "a_compr", "b_size", "total", "limit",
                  "used", "same", "huge", "compacted", "queued"],
-                map(int, sys.argv[5:])))
+                map(int, sys.argv[6:])))
 rows = json.load(sys.stdin)["filesystems"]
 def size(v, n):
     if mode == "bytes":
@@ -121,12 +127,13 @@ size(a["mem-used"], want["used"])
 for k, w in (("same-pages", "same"), ("huge-pages", "huge"),
              ("migrated", "compacted"), ("queued", "queued")):
     assert a[k] == want[w] and type(a[k]) is int, (k, a[k], want[w])
-assert a["algorithm"] == "zstd"
+assert a["algorithm"] == "zstd" and a["transport"] == "classic", a
+assert s["transport"] == strans, s
 if mode == "human":
     assert a["disksize"] == "4M" and a["data"] == "2M" and b["data"] == "0B", a
 assert a["swap"] is False and a["loop"] is None and a["prio"] is None, a
 assert s["swap"] is True and s["loop"] == dev and s["prio"] == 3, s
-' $mode "$DATAMNT" "$SWAPMNT" "$dev" "$a_size" "$a_data" "$a_compr" "$b_size" \
+' $mode "$DATAMNT" "$SWAPMNT" "$dev" "$strans" "$a_size" "$a_data" "$a_compr" "$b_size" \
 		"$total" "$limit" "$used" "$same" "$huge" "$compacted" "$queued" ||
 		zf_fail "--json ($mode) does not match the control directory"
 done

@@ -156,7 +156,7 @@ expect "rename into .zram" "$($H errno rename "$MNT/b" "$MNT/.zram/b")" EPERM
 # --- control files -------------------------------------------------------
 Z=$MNT/.zram
 expect "control files" "$(ls "$Z" | tr '\n' ' ')" \
-	"algorithm_params backing_dev bd_stat block_state comp_algorithm compact compressed_writeback files idle io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat recomp_algorithm recompress recompress_idle recompress_idle_pages reserve_stat train_dict writeback writeback_batch_size writeback_idle writeback_idle_pages writeback_limit writeback_limit_enable "
+	"algorithm_params backing_dev bd_stat block_state comp_algorithm compact compressed_writeback files idle io_stat mem_limit mem_used_max mm_stat readback_stat reclaim_stat recomp_algorithm recompress recompress_idle recompress_idle_pages reserve_stat train_dict transport writeback writeback_batch_size writeback_idle writeback_idle_pages writeback_limit writeback_limit_enable "
 expect "mm_stat columns" "$(wc -w <"$Z/mm_stat")" 9
 expect "io_stat columns" "$(wc -w <"$Z/io_stat")" 4
 expect "reclaim_stat columns" "$(wc -w <"$Z/reclaim_stat")" 5

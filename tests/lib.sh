@@ -16,6 +16,9 @@
 ZF_TOPT="-otransport=$ZF_TRANSPORT"
 ZF_URING_SWITCH=/sys/module/fuse/parameters/enable_uring
 ZF_URING_RESTORE=""	# the switch's value to put back, if we changed it
+# Its value when the test started: a daemon with transport=auto (every one
+# zramfusectl starts) turns it on itself, and the teardown puts it back.
+ZF_URING_AT_START=$(cat "$ZF_URING_SWITCH" 2>/dev/null || :)
 
 ZF_MOUNTS=""	# mount points, newest first
 ZF_LOOPS=""	# loop devices
@@ -186,7 +189,9 @@ zf_teardown() {
 	done
 	# a caller's own last step (e.g. resetting kernel zram)
 	[ -n "${ZF_ATEXIT:-}" ] && eval "$ZF_ATEXIT"
-	if [ -n "$ZF_URING_RESTORE" ]; then
+	[ -n "$ZF_URING_RESTORE" ] || ZF_URING_RESTORE=$ZF_URING_AT_START
+	if [ -n "$ZF_URING_RESTORE" ] &&
+	   [ "$(cat "$ZF_URING_SWITCH" 2>/dev/null)" != "$ZF_URING_RESTORE" ]; then
 		echo "$ZF_URING_RESTORE" >"$ZF_URING_SWITCH" ||
 			zf_log "could not restore $ZF_URING_SWITCH to $ZF_URING_RESTORE"
 	fi
