@@ -64,8 +64,10 @@ raw=$(ctl --raw --bytes --noheadings -o FILE,DISKSIZE,DATA,COMPR,ALGORITHM,TRANS
 	awk -v m="$DATAMNT" '$NF == m')
 echo "$raw"
 # libsmartcols' raw mode writes a space in a value as \x20
-want="a $a_size $a_data $a_compr zstd classic $total $limit $used $same $huge $compacted $queued $DATAMNT
-b\\x20w $b_size $b_data $b_compr zstd classic $total $limit $used $same $huge $compacted $queued $DATAMNT"
+# the data mount is tests/lib.sh's: the transport it names ($ZF_TRANSPORT)
+dtrans=$ZF_TRANSPORT
+want="a $a_size $a_data $a_compr zstd $dtrans $total $limit $used $same $huge $compacted $queued $DATAMNT
+b\\x20w $b_size $b_data $b_compr zstd $dtrans $total $limit $used $same $huge $compacted $queued $DATAMNT"
 [ "$raw" = "$want" ] || zf_fail "--raw --bytes:
 $raw
 wanted:
@@ -78,7 +80,7 @@ swapline=$(ctl --raw --noheadings --bytes -o FILE,DISKSIZE,LOOP,SWAP,PRIO,TRANSP
 	awk -v m="$SWAPMNT" '$NF == m')
 # zramfusectl's daemon runs transport=auto: FUSE over io_uring wherever
 # the kernel has it (it turns fuse's switch on itself); the data mount is
-# tests/lib.sh's, classic
+# tests/lib.sh's ($ZF_TRANSPORT)
 strans=$(cut -d' ' -f1 "$SWAPMNT/.zram/transport")
 [ -e "$ZF_URING_SWITCH" ] && [ "$strans" != uring ] &&
 	zf_fail "zramfusectl swapon serves $(cat "$SWAPMNT/.zram/transport"), not uring"
@@ -105,8 +107,8 @@ echo "$table" | awk -v m="$DATAMNT" '
 for mode in human bytes; do
 	if [ $mode = bytes ]; then j=$(ctl --json --bytes --output-all); else j=$(ctl --json --output-all); fi
 	[ $mode = human ] && echo "$j" | head -30
-	echo "$j" | python3 -c '
-import json, sys
+	echo "$j" | DTRANS=$dtrans python3 -c '
+import json, os, sys
 mode, mnt, smnt, dev, strans = sys.argv[1:6]
 want = dict(zip(["a_size", "a_data", "a_compr", "b_size", "total", "limit",
                  "used", "same", "huge", "compacted", "queued"],
@@ -127,7 +129,7 @@ size(a["mem-used"], want["used"])
 for k, w in (("same-pages", "same"), ("huge-pages", "huge"),
              ("migrated", "compacted"), ("queued", "queued")):
     assert a[k] == want[w] and type(a[k]) is int, (k, a[k], want[w])
-assert a["algorithm"] == "zstd" and a["transport"] == "classic", a
+assert a["algorithm"] == "zstd" and a["transport"] == os.environ["DTRANS"], a
 assert s["transport"] == strans, s
 if mode == "human":
     assert a["disksize"] == "4M" and a["data"] == "2M" and b["data"] == "0B", a
