@@ -7,6 +7,11 @@
  * (FS_CTL_FIRST_ID + its index in the table), stats it with the table's
  * mode and passes opens, reads and writes through to the functions below.
  * fs_ctl.c owns what each file says and does.  Neither includes libfuse.
+ *
+ * The calls run one way, fs -> fs_ctl: what a control file needs of the
+ * filesystem (its store, its policy, its files) it gets through the
+ * struct fs_ctl_host that fs.c hands to every read and write, never by
+ * calling into fs.c (sysfs hands a zram attribute its device the same way).
  */
 #ifndef ZRAMFUSE_FS_CTL_H
 #define ZRAMFUSE_FS_CTL_H
@@ -15,7 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct fs;
+struct fs_ctl_host;
 struct fs_inode;
 struct fs_ctl_handle;
 struct policy;
@@ -47,42 +52,52 @@ void fs_ctl_release(struct fs_ctl_handle *h);
  * at offset 0 and kept in the handle for the reads after it.  Returns the
  * byte count or -errno.
  */
-ssize_t fs_ctl_read(struct fs *fs, struct fs_ctl_handle *h, char *buf,
+ssize_t fs_ctl_read(const struct fs_ctl_host *host, struct fs_ctl_handle *h, char *buf,
 		    size_t len, uint64_t off);
 /*
  * A write, as sysfs takes one: the whole value in one write of less than
  * a page, trailing blanks and newlines ignored.  Returns @len or -errno.
  */
-ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h, const char *data,
+ssize_t fs_ctl_write(const struct fs_ctl_host *host, struct fs_ctl_handle *h, const char *data,
 		     size_t len, uid_t uid);
 
-/* ---- what fs.c lends the control files (defined in src/fs.c) --------- */
+/* ---- what fs.c lends the control files ------------------------------ */
 
-struct store *fs_store(struct fs *fs);
-/* fs_set_transport()'s line, with its newline, into @buf; its length. */
-size_t fs_transport(struct fs *fs, char *buf, size_t cap);
-struct policy *fs_policy(struct fs *fs);
+struct fs_ctl_host_ops;
 
-/*
- * Call @fn for every named data file, oldest first, under the
- * filesystem's lock: @fn must not call back into fs.  @pages and @compr
- * are what the store holds for the file (store_file_usage()).
- */
-void fs_for_each_file(struct fs *fs,
-		      void (*fn)(void *arg, const char *name, uint64_t size,
-				 uint64_t pages, uint64_t compr),
-		      void *arg);
+/* One per filesystem, filled in by fs.c before it serves. */
+struct fs_ctl_host {
+	struct store *st;
+	struct policy *policy;
+	const struct fs_ctl_host_ops *ops;
+};
 
-/*
- * The device file of zram's page indexes (writeback page_index=,
- * block_state): the oldest named file, normally the one size= made.
- * Returned pinned - its pages stay until fs_file_unpin() - or NULL when
- * there is none.
- */
-struct fs_inode *fs_file_primary(struct fs *fs);
-void fs_file_unpin(struct fs_inode *i);
-/* A pinned file's pages in the store, and its size. */
-struct store_file *fs_file_pages(struct fs_inode *i);
-uint64_t fs_file_size(struct fs_inode *i);
+struct fs_ctl_host_ops {
+	/* .zram/transport's line, with its newline, into @buf; its length. */
+	size_t (*transport)(const struct fs_ctl_host *host, char *buf,
+			    size_t cap);
+	/*
+	 * Call @fn for every named data file, oldest first, under the
+	 * filesystem's lock: @fn must not call back into the host.  @pages
+	 * and @compr are what the store holds for the file
+	 * (store_file_usage()).
+	 */
+	void (*for_each_file)(const struct fs_ctl_host *host,
+			      void (*fn)(void *arg, const char *name,
+					 uint64_t size, uint64_t pages,
+					 uint64_t compr),
+			      void *arg);
+	/*
+	 * The device file of zram's page indexes (writeback page_index=,
+	 * block_state): the oldest named file, normally the one size= made.
+	 * Returned pinned - its pages stay until file_unpin() - or NULL when
+	 * there is none.
+	 */
+	struct fs_inode *(*file_primary)(const struct fs_ctl_host *host);
+	void (*file_unpin)(struct fs_inode *i);
+	/* A pinned file's pages in the store, and its size. */
+	struct store_file *(*file_pages)(struct fs_inode *i);
+	uint64_t (*file_size)(struct fs_inode *i);
+};
 
 #endif

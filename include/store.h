@@ -9,7 +9,7 @@
  * file sizes or names; the caller (fs.c) keeps those and clamps offsets.
  * Every function returns 0 / a byte count or -errno, and is safe to call
  * from many threads at once on the same file.  The implementation's map
- * is at the top of src/store_internal.h.
+ * is at the top of src/store_core.h.
  */
 #ifndef ZRAMFUSE_STORE_H
 #define ZRAMFUSE_STORE_H

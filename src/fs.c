@@ -128,6 +128,7 @@ struct fs_inode {
 struct fs {
 	struct store *st;
 	struct policy *policy;		/* its thread: age-based post-processing */
+	struct fs_ctl_host ctl;		/* what the control files see of us */
 	struct recomp *readback;	/* its thread, or NULL: read-back pages */
 	uid_t uid;
 	gid_t gid;
@@ -956,21 +957,31 @@ static int fs_dir_open(struct fs *fs, uint64_t nodeid, struct fs_dir **out)
 
 /* ---- for the control files (include/fs_ctl.h) ------------------------- */
 
-struct store *fs_store(struct fs *fs)
+static struct fs *fs_of_host(const struct fs_ctl_host *host)
 {
-	return fs->st;
+	return (struct fs *)((const char *)host - offsetof(struct fs, ctl));
 }
 
-struct policy *fs_policy(struct fs *fs)
+static size_t fs_host_transport(const struct fs_ctl_host *host, char *buf,
+				size_t cap)
 {
-	return fs->policy;
+	struct fs *fs = fs_of_host(host);
+	size_t n;
+
+	pthread_mutex_lock(&fs->transport_lock);
+	n = (size_t)snprintf(buf, cap, "%s", fs->transport);
+	pthread_mutex_unlock(&fs->transport_lock);
+	return n < cap ? n : cap ? cap - 1 : 0;
 }
 
-void fs_for_each_file(struct fs *fs,
-		      void (*fn)(void *arg, const char *name, uint64_t size,
-				 uint64_t pages, uint64_t compr),
-		      void *arg)
+static void fs_host_for_each_file(const struct fs_ctl_host *host,
+				  void (*fn)(void *arg, const char *name,
+					     uint64_t size, uint64_t pages,
+					     uint64_t compr),
+				  void *arg)
 {
+	struct fs *fs = fs_of_host(host);
+
 	pthread_mutex_lock(&fs->lock);
 	for (struct fs_inode *i = fs->inodes.next; i != &fs->inodes; i = i->next) {
 		uint64_t pages = 0, compr = 0;
@@ -985,8 +996,9 @@ void fs_for_each_file(struct fs *fs,
 	pthread_mutex_unlock(&fs->lock);
 }
 
-struct fs_inode *fs_file_primary(struct fs *fs)
+static struct fs_inode *fs_host_file_primary(const struct fs_ctl_host *host)
 {
+	struct fs *fs = fs_of_host(host);
 	struct fs_inode *found = NULL;
 
 	pthread_mutex_lock(&fs->lock);
@@ -1001,21 +1013,30 @@ struct fs_inode *fs_file_primary(struct fs *fs)
 	return found;
 }
 
-void fs_file_unpin(struct fs_inode *i)
+static void fs_host_file_unpin(struct fs_inode *i)
 {
 	fs_inode_unpin(i, false);
 }
 
 /* Pinned: i->sf stays until the last unpin (fs_inode_reap_locked()). */
-struct store_file *fs_file_pages(struct fs_inode *i)
+static struct store_file *fs_host_file_pages(struct fs_inode *i)
 {
 	return i->sf;
 }
 
-uint64_t fs_file_size(struct fs_inode *i)
+static uint64_t fs_host_file_size(struct fs_inode *i)
 {
 	return atomic_load_explicit(&i->size, memory_order_relaxed);
 }
+
+static const struct fs_ctl_host_ops fs_host_ops = {
+	.transport = fs_host_transport,
+	.for_each_file = fs_host_for_each_file,
+	.file_primary = fs_host_file_primary,
+	.file_unpin = fs_host_file_unpin,
+	.file_pages = fs_host_file_pages,
+	.file_size = fs_host_file_size,
+};
 
 /* ---- set-up ----------------------------------------------------------- */
 
@@ -1052,6 +1073,8 @@ int fs_create(struct store *st, const struct fs_config *cfg, struct fs **out)
 		if (rc)
 			goto err_transport_lock;
 	}
+	fs->ctl = (struct fs_ctl_host){ .st = st, .policy = fs->policy,
+					.ops = &fs_host_ops };
 	if (cfg->recomp_readback) {
 		rc = recomp_start(st, &fs->readback);
 		if (rc)
@@ -1107,16 +1130,6 @@ void fs_set_transport(struct fs *fs, const char *desc)
 	pthread_mutex_lock(&fs->transport_lock);
 	snprintf(fs->transport, sizeof(fs->transport), "%s\n", desc);
 	pthread_mutex_unlock(&fs->transport_lock);
-}
-
-size_t fs_transport(struct fs *fs, char *buf, size_t cap)
-{
-	size_t n;
-
-	pthread_mutex_lock(&fs->transport_lock);
-	n = (size_t)snprintf(buf, cap, "%s", fs->transport);
-	pthread_mutex_unlock(&fs->transport_lock);
-	return n < cap ? n : cap ? cap - 1 : 0;
 }
 
 int fs_thread_init(struct fs *fs)
@@ -1476,7 +1489,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 	}
 	if (fs_is_ctl(ino))
-		n = fs_ctl_read(fs_of(req), (struct fs_ctl_handle *)(uintptr_t)fi->fh,
+		n = fs_ctl_read(&fs_of(req)->ctl, (struct fs_ctl_handle *)(uintptr_t)fi->fh,
 				buf, size, (uint64_t)off);
 	else
 		n = fs_read(fs_inode_of(fi->fh), buf, size, (uint64_t)off);
@@ -1497,7 +1510,7 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	if (fs_is_ctl(ino))
-		n = fs_ctl_write(fs_of(req), (struct fs_ctl_handle *)(uintptr_t)fi->fh,
+		n = fs_ctl_write(&fs_of(req)->ctl, (struct fs_ctl_handle *)(uintptr_t)fi->fh,
 				 buf, size, fuse_req_ctx(req)->uid);
 	else
 		n = fs_write(fs_inode_of(fi->fh), buf, size, (uint64_t)off);

@@ -26,7 +26,7 @@
  * No show or store waits for a writeback or recompression pass that
  * runs: a show answers at once, a store that would change what the pass
  * uses gets -EBUSY and a second pass -EAGAIN, as zram's (the store's
- * locks, src/store_internal.h, are built for it).
+ * locks, src/store_core.h, are built for it).
  *
  * Reading: the text is made whole when a read starts at offset 0 and kept
  * in the open handle, so a reader that takes it in pieces sees one
@@ -69,9 +69,9 @@ struct fs_ctl_file {
 	const char *name;
 	mode_t mode;
 	/* NULL for a file that cannot be read (mode without r) */
-	ssize_t (*show)(struct fs *fs, char *buf, size_t cap);
+	ssize_t (*show)(const struct fs_ctl_host *host, char *buf, size_t cap);
 	/* NULL for a file that cannot be written (mode without w) */
-	int (*store)(struct fs *fs, const char *val);
+	int (*store)(const struct fs_ctl_host *host, const char *val);
 };
 
 /* A control file's open handle: its text, made at offset 0. */
@@ -91,22 +91,22 @@ static size_t fs_ctl_room(size_t cap, size_t n)
 /* ---- zram's statistics --------------------------------------------------- */
 
 /* A file that is one stats.c formatter over the store's figures. */
-static ssize_t fs_ctl_stats(struct fs *fs,
+static ssize_t fs_ctl_stats(const struct fs_ctl_host *host,
 			    int (*fmt)(const struct store_stats *s, char *buf,
 				       size_t len),
 			    char *buf, size_t cap)
 {
 	struct store_stats s;
 
-	store_stats(fs_store(fs), &s);
+	store_stats(host->st, &s);
 	return fmt(&s, buf, cap);
 }
 
 /* fs_ctl_<name>_show(): stats_<name>() */
 #define FS_CTL_STATS(name)						\
-static ssize_t fs_ctl_##name##_show(struct fs *fs, char *buf, size_t cap) \
+static ssize_t fs_ctl_##name##_show(const struct fs_ctl_host *host, char *buf, size_t cap) \
 {									\
-	return fs_ctl_stats(fs, stats_##name, buf, cap);		\
+	return fs_ctl_stats(host, stats_##name, buf, cap);		\
 }
 
 FS_CTL_STATS(mm_stat)
@@ -115,48 +115,48 @@ FS_CTL_STATS(bd_stat)
 
 /* ---- memory ---------------------------------------------------------------- */
 
-static ssize_t fs_ctl_mem_limit_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_mem_limit_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	struct store_stats s;
 
-	store_stats(fs_store(fs), &s);
+	store_stats(host->st, &s);
 	return stats_u64(s.mem_limit, buf, cap);
 }
 
 /* "1G\n", "0" (no limit) */
-static int fs_ctl_mem_limit_store(struct fs *fs, const char *val)
+static int fs_ctl_mem_limit_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
 	if (size_parse(val, 0, &v))
 		return -EINVAL;
-	store_set_mem_limit(fs_store(fs), v);
+	store_set_mem_limit(host->st, v);
 	return 0;
 }
 
-static ssize_t fs_ctl_mem_used_max_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_mem_used_max_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	struct store_stats s;
 
-	store_stats(fs_store(fs), &s);
+	store_stats(host->st, &s);
 	return stats_u64(s.mem_used_max, buf, cap);
 }
 
 /* Only "0": the peak starts again from what is used now. */
-static int fs_ctl_mem_used_max_store(struct fs *fs, const char *val)
+static int fs_ctl_mem_used_max_store(const struct fs_ctl_host *host, const char *val)
 {
 	if (strcmp(val, "0"))
 		return -EINVAL;
-	store_reset_mem_used_max(fs_store(fs));
+	store_reset_mem_used_max(host->st);
 	return 0;
 }
 
 /* Any value: free what waits in the reclaim queue first, then compact. */
-static int fs_ctl_compact_store(struct fs *fs, const char *val)
+static int fs_ctl_compact_store(const struct fs_ctl_host *host, const char *val)
 {
 	(void)val;
-	store_drain(fs_store(fs));
-	store_compact(fs_store(fs));
+	store_drain(host->st);
+	store_compact(host->st);
 	return 0;
 }
 
@@ -182,39 +182,39 @@ static void fs_ctl_files_line(void *arg, const char *name, uint64_t size,
 					t->buf + (room ? t->n : 0), room);
 }
 
-static ssize_t fs_ctl_files_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_files_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	struct fs_ctl_files_text t = { .buf = buf, .cap = cap };
 
 	buf[0] = '\0';
-	fs_for_each_file(fs, fs_ctl_files_line, &t);
+	host->ops->for_each_file(host, fs_ctl_files_line, &t);
 	return (ssize_t)t.n;
 }
 
 /* ---- the transport (not in zram) -------------------------------------------- */
 
 /* "uring (...)" or "classic (...)": what serves the requests */
-static ssize_t fs_ctl_transport_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_transport_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
-	return (ssize_t)fs_transport(fs, buf, cap);
+	return (ssize_t)host->ops->transport(host, buf, cap);
 }
 
 /* ---- codecs ----------------------------------------------------------------- */
 
-static ssize_t fs_ctl_comp_algorithm_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_comp_algorithm_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
-	return stats_comp_algorithm(store_comp_name(fs_store(fs)), codec_names(),
+	return stats_comp_algorithm(store_comp_name(host->st), codec_names(),
 				    buf, cap);
 }
 
 /* zram's form: "#1: lz4 [zstd]", a line per priority set */
-static ssize_t fs_ctl_recomp_algorithm_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_recomp_algorithm_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
 	for (unsigned p = 1; p < PP_MAX_COMPS; p++) {
-		const char *name = store_recomp_name(fs_store(fs), p, NULL);
+		const char *name = store_recomp_name(host->st, p, NULL);
 		size_t room = fs_ctl_room(cap, n);
 		char line[128];
 		int k;
@@ -231,7 +231,7 @@ static ssize_t fs_ctl_recomp_algorithm_show(struct fs *fs, char *buf, size_t cap
 }
 
 /* zram's: algo= and priority= (1 when absent); and level= */
-static int fs_ctl_recomp_algorithm_store(struct fs *fs, const char *val)
+static int fs_ctl_recomp_algorithm_store(const struct fs_ctl_host *host, const char *val)
 {
 	char algo[16], dict[8];
 	int prio, level, rc;
@@ -240,12 +240,12 @@ static int fs_ctl_recomp_algorithm_store(struct fs *fs, const char *val)
 			   sizeof(dict));
 	if (rc || !algo[0] || dict[0] || prio == 0)
 		return -EINVAL;
-	return store_set_recomp(fs_store(fs), prio < 0 ? 1 : (unsigned)prio, algo,
+	return store_set_recomp(host->st, prio < 0 ? 1 : (unsigned)prio, algo,
 				level);
 }
 
 /* zram's: priority= or algo= names the codec; level=, dict= */
-static int fs_ctl_algorithm_params_store(struct fs *fs, const char *val)
+static int fs_ctl_algorithm_params_store(const struct fs_ctl_host *host, const char *val)
 {
 	char algo[16], dict[PATH_MAX];
 	int prio, level, rc;
@@ -254,21 +254,21 @@ static int fs_ctl_algorithm_params_store(struct fs *fs, const char *val)
 			   sizeof(dict));
 	if (rc || (!algo[0] && prio < 0))
 		return -EINVAL;
-	return store_set_params(fs_store(fs), prio, algo[0] ? algo : NULL, level,
+	return store_set_params(host->st, prio, algo[0] ? algo : NULL, level,
 				dict[0] ? dict : NULL);
 }
 
 /* Not in zram: the last training and the dictionaries in use. */
-static ssize_t fs_ctl_train_dict_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_train_dict_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	struct store_dict_stats d;
 
-	store_dict_stats(fs_store(fs), &d);
+	store_dict_stats(host->st, &d);
 	return stats_train_dict(&d, buf, cap);
 }
 
 /* "1": a dictionary of the default size; else its size ("16K"). */
-static int fs_ctl_train_dict_store(struct fs *fs, const char *val)
+static int fs_ctl_train_dict_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
@@ -276,38 +276,38 @@ static int fs_ctl_train_dict_store(struct fs *fs, const char *val)
 		v = STORE_TRAIN_DEFAULT_BYTES;
 	else if (size_parse(val, 0, &v) || v > SIZE_MAX)
 		return -EINVAL;
-	return store_train_dict(fs_store(fs), (size_t)v);
+	return store_train_dict(host->st, (size_t)v);
 }
 
-static int fs_ctl_recompress_store(struct fs *fs, const char *val)
+static int fs_ctl_recompress_store(const struct fs_ctl_host *host, const char *val)
 {
 	struct pp_recompress r;
 	uint64_t done;
 	int rc;
 
-	rc = pp_parse_recompress(val, (unsigned)store_huge_size(fs_store(fs)), &r);
+	rc = pp_parse_recompress(val, (unsigned)store_huge_size(host->st), &r);
 	if (rc)
 		return rc;
-	return store_recompress(fs_store(fs), &r, 0, &done);
+	return store_recompress(host->st, &r, 0, &done);
 }
 
 /* ---- idle pages and writeback ------------------------------------------- */
 
 /* "all", or pages not accessed for that many seconds */
-static int fs_ctl_idle_store(struct fs *fs, const char *val)
+static int fs_ctl_idle_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
 	if (pp_parse_idle(val, &v))
 		return -EINVAL;
-	store_mark_idle(fs_store(fs), v);
+	store_mark_idle(host->st, v);
 	return 0;
 }
 
 /* zram's modes and page indexes, the latter in the oldest file's pages. */
-static int fs_ctl_writeback_store(struct fs *fs, const char *val)
+static int fs_ctl_writeback_store(const struct fs_ctl_host *host, const char *val)
 {
-	struct store *st = fs_store(fs);
+	struct store *st = host->st;
 	struct pp_scan *scans;
 	struct fs_inode *i;
 	uint64_t nr_pages, done;
@@ -319,71 +319,71 @@ static int fs_ctl_writeback_store(struct fs *fs, const char *val)
 	scans = calloc(FS_CTL_MAX_SCANS, sizeof(*scans));
 	if (!scans)
 		return -ENOMEM;
-	i = fs_file_primary(fs);
-	nr_pages = i ? (fs_file_size(i) + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT : 0;
+	i = host->ops->file_primary(host);
+	nr_pages = i ? (host->ops->file_size(i) + STORE_PAGE_SIZE - 1) >> STORE_PAGE_SHIFT : 0;
 	rc = pp_parse_writeback(val, nr_pages, scans, FS_CTL_MAX_SCANS, &n);
 	if (!rc)
-		rc = store_writeback(st, i ? fs_file_pages(i) : NULL, scans, n, 0,
+		rc = store_writeback(st, i ? host->ops->file_pages(i) : NULL, scans, n, 0,
 				     0, &done);
 	if (i)
-		fs_file_unpin(i);
+		host->ops->file_unpin(i);
 	free(scans);
 	return rc;
 }
 
-static ssize_t fs_ctl_writeback_limit_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_writeback_limit_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
-	return stats_u64(store_wb_limit(fs_store(fs)), buf, cap);
+	return stats_u64(store_wb_limit(host->st), buf, cap);
 }
 
-static int fs_ctl_writeback_limit_store(struct fs *fs, const char *val)
+static int fs_ctl_writeback_limit_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
 	if (pp_parse_u64(val, 10, &v))
 		return -EINVAL;
-	store_set_wb_limit(fs_store(fs), v);
+	store_set_wb_limit(host->st, v);
 	return 0;
 }
 
-static ssize_t fs_ctl_writeback_limit_enable_show(struct fs *fs, char *buf,
+static ssize_t fs_ctl_writeback_limit_enable_show(const struct fs_ctl_host *host, char *buf,
 						  size_t cap)
 {
-	return stats_u64(store_wb_limit_enable(fs_store(fs)), buf, cap);
+	return stats_u64(store_wb_limit_enable(host->st), buf, cap);
 }
 
-static int fs_ctl_writeback_limit_enable_store(struct fs *fs, const char *val)
+static int fs_ctl_writeback_limit_enable_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
 	if (pp_parse_u64(val, 10, &v))
 		return -EINVAL;
-	store_set_wb_limit_enable(fs_store(fs), v != 0);
+	store_set_wb_limit_enable(host->st, v != 0);
 	return 0;
 }
 
 /* zram's: how many pages a writeback pass keeps in flight, 32 by default */
-static ssize_t fs_ctl_writeback_batch_size_show(struct fs *fs, char *buf,
+static ssize_t fs_ctl_writeback_batch_size_show(const struct fs_ctl_host *host, char *buf,
 						size_t cap)
 {
-	return stats_u64(store_wb_batch(fs_store(fs)), buf, cap);
+	return stats_u64(store_wb_batch(host->st), buf, cap);
 }
 
 /* zram's kstrtouint(): a decimal number, 0 refused (EINVAL) */
-static int fs_ctl_writeback_batch_size_store(struct fs *fs, const char *val)
+static int fs_ctl_writeback_batch_size_store(const struct fs_ctl_host *host, const char *val)
 {
 	uint64_t v;
 
 	if (pp_parse_u64(val, 10, &v))
 		return -EINVAL;
-	return store_set_wb_batch(fs_store(fs), v);
+	return store_set_wb_batch(host->st, v);
 }
 
 /* zram's compressed_writeback: always on here (pages go compressed) */
-static ssize_t fs_ctl_compressed_writeback_show(struct fs *fs, char *buf,
+static ssize_t fs_ctl_compressed_writeback_show(const struct fs_ctl_host *host, char *buf,
 						size_t cap)
 {
-	(void)fs;
+	(void)host;
 	return stats_u64(1, buf, cap);
 }
 
@@ -393,20 +393,20 @@ static ssize_t fs_ctl_compressed_writeback_show(struct fs *fs, char *buf,
  * store keeps every page compressed - and gets zram's errno for a
  * setting that cannot change on an initialised device, EBUSY.
  */
-static int fs_ctl_compressed_writeback_store(struct fs *fs, const char *val)
+static int fs_ctl_compressed_writeback_store(const struct fs_ctl_host *host, const char *val)
 {
 	bool on;
 
-	(void)fs;
+	(void)host;
 	if (pp_parse_bool(val, &on))
 		return -EINVAL;
 	return on ? 0 : -EBUSY;
 }
 
-static ssize_t fs_ctl_backing_dev_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_backing_dev_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
 	char path[PATH_MAX];
-	bool has = store_backing_dev(fs_store(fs), path, sizeof(path));
+	bool has = store_backing_dev(host->st, path, sizeof(path));
 
 	return snprintf(buf, cap, "%s\n", has ? path : "none");
 }
@@ -415,20 +415,20 @@ static ssize_t fs_ctl_backing_dev_show(struct fs *fs, char *buf, size_t cap)
  * A file shorter than the device file (the disksize) is made that long
  * (store_set_backing_dev()); the errno says why it was refused, as zram's.
  */
-static int fs_ctl_backing_dev_store(struct fs *fs, const char *val)
+static int fs_ctl_backing_dev_store(const struct fs_ctl_host *host, const char *val)
 {
-	struct fs_inode *i = fs_file_primary(fs);
-	uint64_t need = i ? fs_file_size(i) : 0;
+	struct fs_inode *i = host->ops->file_primary(host);
+	uint64_t need = i ? host->ops->file_size(i) : 0;
 
 	if (i)
-		fs_file_unpin(i);
-	return store_set_backing_dev(fs_store(fs), val, need, NULL, 0);
+		host->ops->file_unpin(i);
+	return store_set_backing_dev(host->st, val, need, NULL, 0);
 }
 
 /* The oldest file's pages, one line each; empty when there is no file. */
-static ssize_t fs_ctl_block_state_show(struct fs *fs, char *buf, size_t cap)
+static ssize_t fs_ctl_block_state_show(const struct fs_ctl_host *host, char *buf, size_t cap)
 {
-	struct fs_inode *i = fs_file_primary(fs);
+	struct fs_inode *i = host->ops->file_primary(host);
 	size_t len, copy;
 	char *text;
 	int rc;
@@ -436,8 +436,8 @@ static ssize_t fs_ctl_block_state_show(struct fs *fs, char *buf, size_t cap)
 	buf[0] = '\0';
 	if (!i)
 		return 0;
-	rc = store_block_state(fs_file_pages(i), &text, &len);
-	fs_file_unpin(i);
+	rc = store_block_state(host->ops->file_pages(i), &text, &len);
+	host->ops->file_unpin(i);
 	if (rc)
 		return rc;
 	copy = len < cap ? len : cap - 1;
@@ -449,31 +449,31 @@ static ssize_t fs_ctl_block_state_show(struct fs *fs, char *buf, size_t cap)
 
 /* ---- the policies (include/policy.h), not in zram ------------------------- */
 
-static ssize_t fs_ctl_policy_show(struct fs *fs, enum policy_knob k, char *buf,
+static ssize_t fs_ctl_policy_show(const struct fs_ctl_host *host, enum policy_knob k, char *buf,
 				  size_t cap)
 {
-	return stats_u64(policy_get(fs_policy(fs), k), buf, cap);
+	return stats_u64(policy_get(host->policy, k), buf, cap);
 }
 
-static int fs_ctl_policy_store(struct fs *fs, enum policy_knob k,
+static int fs_ctl_policy_store(const struct fs_ctl_host *host, enum policy_knob k,
 			       const char *val)
 {
 	uint64_t v;
 
 	if (pp_parse_u64(val, 10, &v))
 		return -EINVAL;
-	return policy_set(fs_policy(fs), k, v);
+	return policy_set(host->policy, k, v);
 }
 
 /* A knob's two functions: its value, and a decimal number that sets it. */
 #define FS_CTL_POLICY(name, knob)					\
-static ssize_t fs_ctl_##name##_show(struct fs *fs, char *buf, size_t cap) \
+static ssize_t fs_ctl_##name##_show(const struct fs_ctl_host *host, char *buf, size_t cap) \
 {									\
-	return fs_ctl_policy_show(fs, knob, buf, cap);			\
+	return fs_ctl_policy_show(host, knob, buf, cap);			\
 }									\
-static int fs_ctl_##name##_store(struct fs *fs, const char *val)	\
+static int fs_ctl_##name##_store(const struct fs_ctl_host *host, const char *val)	\
 {									\
-	return fs_ctl_policy_store(fs, knob, val);			\
+	return fs_ctl_policy_store(host, knob, val);			\
 }
 
 FS_CTL_POLICY(writeback_idle, POLICY_WRITEBACK_IDLE)
@@ -583,7 +583,7 @@ void fs_ctl_release(struct fs_ctl_handle *h)
 }
 
 /* Run @f's show in a buffer large enough for its whole text. */
-static int fs_ctl_text(struct fs *fs, const struct fs_ctl_file *f, char **text,
+static int fs_ctl_text(const struct fs_ctl_host *host, const struct fs_ctl_file *f, char **text,
 		       size_t *len)
 {
 	size_t cap = FS_CTL_TEXT_MIN;
@@ -596,7 +596,7 @@ static int fs_ctl_text(struct fs *fs, const struct fs_ctl_file *f, char **text,
 
 		if (!buf)
 			return -ENOMEM;
-		k = f->show(fs, buf, cap);
+		k = f->show(host, buf, cap);
 		if (k >= 0 && (size_t)k < cap) {
 			*text = buf;
 			*len = (size_t)k;
@@ -609,7 +609,7 @@ static int fs_ctl_text(struct fs *fs, const struct fs_ctl_file *f, char **text,
 	}
 }
 
-ssize_t fs_ctl_read(struct fs *fs, struct fs_ctl_handle *h, char *buf,
+ssize_t fs_ctl_read(const struct fs_ctl_host *host, struct fs_ctl_handle *h, char *buf,
 		    size_t len, uint64_t off)
 {
 	ssize_t n = 0;
@@ -618,7 +618,7 @@ ssize_t fs_ctl_read(struct fs *fs, struct fs_ctl_handle *h, char *buf,
 	if (off == 0 || !h->text) {
 		char *text = NULL;
 		size_t tlen = 0;
-		int rc = fs_ctl_text(fs, h->f, &text, &tlen);
+		int rc = fs_ctl_text(host, h->f, &text, &tlen);
 
 		if (rc) {
 			n = rc;
@@ -637,7 +637,7 @@ out:
 	return n;
 }
 
-ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h, const char *data,
+ssize_t fs_ctl_write(const struct fs_ctl_host *host, struct fs_ctl_handle *h, const char *data,
 		     size_t len, uid_t uid)
 {
 	char val[STORE_PAGE_SIZE];	/* what sysfs takes in one write */
@@ -654,6 +654,6 @@ ssize_t fs_ctl_write(struct fs *fs, struct fs_ctl_handle *h, const char *data,
 	val[n] = '\0';
 	if (!h->f->store)
 		return -EACCES;
-	rc = h->f->store(fs, val);
+	rc = h->f->store(host, val);
 	return rc ? rc : (ssize_t)len;
 }

@@ -7,7 +7,7 @@
  * recompress the pages not accessed for recompress_idle seconds (with
  * the recompression codecs of recomp_algorithm), then write back those
  * not accessed for writeback_idle seconds.  Ages come from the access
- * time every page carries (see src/store_internal.h), not from idle marks, so a
+ * time every page carries (see src/store_core.h), not from idle marks, so a
  * policy never disturbs what a user's "idle" marked.  A pass takes at
  * most its page budget, so one pass never holds the post-processing lock
  * for long.  A pass that finds another running (a user's writeback, the

@@ -4,7 +4,7 @@
  * write, discard, seek, the files, the store's life and its figures.
  * Each operation is a loop over the pages it covers that works on their
  * slots through the core (store_core.c); the data structure and its
- * trade-offs are explained there and in store_internal.h.
+ * trade-offs are explained there and in store_core.h.
  *
  * A 4 KiB write: the start of the request (this thread's state, the range
  * checked, its encoding current), the slot's leaf (created on first use),
@@ -14,7 +14,7 @@
  * content, and after the unlock the old object freed.  A partial page is
  * read under the lock, modified and re-encoded without it, and switched
  * in only if the slot's (info, val) are unchanged - its generation and
- * its content's stamp (store_internal.h); an idle mark set meanwhile does
+ * its content's stamp (store_core.h); an idle mark set meanwhile does
  * not count - else redone.  Failure at any point leaves
  * the old content in place.
  *
@@ -37,7 +37,7 @@
  * punches the hole.
  *
  * Locks: slot locks, one at a time; files_lock and tls_lock for the lists
- * of files and threads, never with a slot lock (store_internal.h).
+ * of files and threads, never with a slot lock (store_core.h).
  */
 #include "config.h"
 
@@ -54,7 +54,7 @@
 #include "codec.h"
 #include "reclaim.h"
 #include "reserve.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "zspool.h"
 
 /* ---- read and write --------------------------------------------------- */

@@ -4,7 +4,7 @@
  * table of slots, each thread's state, the encoding and decoding of a
  * page, the accounting, and the walks the post-processing passes make.
  * The face (store.c) and the passes (store_writeback.c, store_recomp.c,
- * store_dict.c) work through it; store_internal.h holds the types and
+ * store_dict.c) work through it; store_core.h holds the types and
  * the inline helpers.
  *
  * The table.  A file is a radix tree of fixed height: three levels of 4 KiB
@@ -83,7 +83,7 @@
  * between slots.
  *
  * Locks: a slot lock (then zspool's, inside it); tls_lock and files_lock,
- * leaves, never with a slot lock (the full order: store_internal.h).
+ * leaves, never with a slot lock (the full order: store_core.h).
  */
 #include "config.h"
 
@@ -98,10 +98,10 @@
 #include "backing.h"
 #include "codec.h"
 #include "reclaim.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "zspool.h"
 
-/* Tests only (store_internal.h). */
+/* Tests only (store_core.h). */
 void (*store_test_wait)(struct slot *s);
 
 /* ---- the slot lock ---------------------------------------------------- */
@@ -284,6 +284,79 @@ void store_tls_alt(struct store *st, struct store_tls *t)
 		if (codec_ctx_create(&c, &t->alt) < 0)
 			t->alt = NULL;
 	}
+}
+
+/*
+ * The encoding a thread compresses with: the primary's (st->dict.enc),
+ * which algorithm_params and train_dict replace (store_dict.c makes,
+ * publishes and retires encodings; a thread takes the current one here,
+ * at its first write and after each change).
+ */
+/*
+ * Set this thread's context up for encoding @e (announced): a new level
+ * needs a new context (the level is set in it); should that fail, the old
+ * one goes on at its level (with @e's dictionary, whose own level then
+ * applies), and the next write tries again.  The context first lets go of
+ * its old dictionary, which may be freed by now: that only drops the
+ * pointer (codec_zstd.c).  Returns 0, or -errno when the thread has no
+ * context at all.
+ */
+static int store_enc_setup(struct store *st, struct store_tls *t,
+			   struct store_enc *e)
+{
+	struct codec_ctx *ctx;
+	int ret = 0;
+
+	if (t->ctx && t->dict_val)
+		codec_ctx_set_cdict(t->ctx, NULL);
+	t->dict_val = 0;
+	t->enc_seq = 0;
+	if (!t->ctx || e->level != t->level) {
+		ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
+							.level = e->level }, &ctx);
+		if (ret == 0) {
+			codec_ctx_destroy(t->ctx);
+			t->ctx = ctx;
+			t->level = e->level;
+		}
+	}
+	if (!t->ctx)
+		return ret;
+	if (ret == 0)
+		t->enc_seq = e->seq;
+	if (e->cdict) {
+		codec_ctx_set_cdict(t->ctx, e->cdict);
+		t->dict_val = (uint64_t)e->dict << SLOT_DICT_SHIFT;
+	}
+	store_ctx_warm(t, t->ctx);
+	return 0;
+}
+
+/*
+ * Announce the primary's encoding (st->dict.enc as loaded), then check
+ * that it is still the current one - a store_dict_gc() between the load
+ * and the announcement may have freed it - and take the newer one if
+ * not; set the context up for it.  Without a dictionary the context
+ * holds nothing shared, and the announcement ends at once.
+ */
+int store_enc_enter(struct store *st, struct store_tls *t)
+{
+	struct store_enc *e, *now;
+	int ret = 0;
+
+	e = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
+	for (;;) {
+		atomic_store_explicit(&t->enc, e, memory_order_seq_cst);
+		now = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
+		if (now == e)
+			break;
+		e = now;
+	}
+	if (e->seq != t->enc_seq)
+		ret = store_enc_setup(st, t, e);
+	if (!t->dict_val)
+		atomic_store_explicit(&t->enc, NULL, memory_order_release);
+	return ret;
 }
 
 int store_tls_create(struct store *st, struct store_tls **out)
@@ -631,7 +704,7 @@ void store_release(struct store *st, uint32_t info, uint64_t val)
 
 /* ---- passes and walks ------------------------------------------------- */
 
-/* The start of a pass (store_internal.h). */
+/* The start of a pass (store_core.h). */
 int store_pp_begin(struct store *st, unsigned flags, struct store_tls **t)
 {
 	int ret = store_tls_get(st, t);
@@ -689,7 +762,7 @@ void store_files_unpin(struct store_file **v, size_t n)
 	free(v);
 }
 
-/* Call @fn on the stored slots of @f in [lo, hi) (store_internal.h). */
+/* Call @fn on the stored slots of @f in [lo, hi) (store_core.h). */
 int store_walk(struct store_file *f, uint64_t lo, uint64_t hi,
 	       store_slot_fn fn, void *arg)
 {

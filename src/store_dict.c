@@ -46,7 +46,7 @@
  * st->dict.retired until nothing uses it.  A write announces the
  * primary's encoding its context uses in t->enc (a hazard pointer:
  * store, then check that it is still current, both seq_cst;
- * store_enc_enter()) for as long as it runs with that encoding's
+ * store_enc_enter(), in store_core.c) for as long as it runs with that encoding's
  * dictionary, and clears it when it ends (store_write_leave()); a write
  * without a dictionary announces nothing once its context is set up.  So
  * an idle thread holds nothing, and a retired encoding is freed as soon
@@ -75,7 +75,7 @@
  * pointers are installed under conf_lock.
  *
  * Locks: dict.train_lock (only tried) -> conf_lock -> tls_lock
- * (store_internal.h); never a slot lock with conf_lock.
+ * (store_core.h); never a slot lock with conf_lock.
  */
 #include "config.h"
 
@@ -90,7 +90,7 @@
 
 #include "codec.h"
 #include "pp.h"
-#include "store_internal.h"
+#include "store_core.h"
 
 /* ---- encodings -------------------------------------------------------- */
 
@@ -166,73 +166,6 @@ void store_dict_fini(struct store *st)
 		codec_dict_destroy(atomic_load_explicit(&st->dict.table[k],
 							memory_order_relaxed));
 	pthread_mutex_destroy(&st->dict.train_lock);
-}
-
-/*
- * Set this thread's context up for encoding @e (announced): a new level
- * needs a new context (the level is set in it); should that fail, the old
- * one goes on at its level (with @e's dictionary, whose own level then
- * applies), and the next write tries again.  The context first lets go of
- * its old dictionary, which may be freed by now: that only drops the
- * pointer (codec_zstd.c).  Returns 0, or -errno when the thread has no
- * context at all.
- */
-static int store_enc_setup(struct store *st, struct store_tls *t,
-			   struct store_enc *e)
-{
-	struct codec_ctx *ctx;
-	int ret = 0;
-
-	if (t->ctx && t->dict_val)
-		codec_ctx_set_cdict(t->ctx, NULL);
-	t->dict_val = 0;
-	t->enc_seq = 0;
-	if (!t->ctx || e->level != t->level) {
-		ret = codec_ctx_create(&(struct codec){ .ops = st->codec.ops,
-							.level = e->level }, &ctx);
-		if (ret == 0) {
-			codec_ctx_destroy(t->ctx);
-			t->ctx = ctx;
-			t->level = e->level;
-		}
-	}
-	if (!t->ctx)
-		return ret;
-	if (ret == 0)
-		t->enc_seq = e->seq;
-	if (e->cdict) {
-		codec_ctx_set_cdict(t->ctx, e->cdict);
-		t->dict_val = (uint64_t)e->dict << SLOT_DICT_SHIFT;
-	}
-	store_ctx_warm(t, t->ctx);
-	return 0;
-}
-
-/*
- * Announce the primary's encoding (st->dict.enc as loaded), then check
- * that it is still the current one - a store_dict_gc() between the load
- * and the announcement may have freed it - and take the newer one if
- * not; set the context up for it.  Without a dictionary the context
- * holds nothing shared, and the announcement ends at once.
- */
-int store_enc_enter(struct store *st, struct store_tls *t)
-{
-	struct store_enc *e, *now;
-	int ret = 0;
-
-	e = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
-	for (;;) {
-		atomic_store_explicit(&t->enc, e, memory_order_seq_cst);
-		now = atomic_load_explicit(&st->dict.enc, memory_order_seq_cst);
-		if (now == e)
-			break;
-		e = now;
-	}
-	if (e->seq != t->enc_seq)
-		ret = store_enc_setup(st, t, e);
-	if (!t->dict_val)
-		atomic_store_explicit(&t->enc, NULL, memory_order_release);
-	return ret;
 }
 
 /* ---- the collector ---------------------------------------------------- */

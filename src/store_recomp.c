@@ -44,7 +44,7 @@
 
 #include "codec.h"
 #include "pp.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "zspool.h"
 
 /* ---- the codecs ------------------------------------------------------- */

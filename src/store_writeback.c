@@ -61,7 +61,7 @@
 
 #include "backing.h"
 #include "pp.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "zspool.h"
 
 /* ---- idle marking ----------------------------------------------------- */

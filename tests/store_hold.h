@@ -2,7 +2,7 @@
 /*
  * store_hold.h: stop one operation of the store where it waits with no
  * lock held (the store's hook for tests, store_test_wait in
- * src/store_internal.h), do something meanwhile, and let it go on.
+ * src/store_core.h), do something meanwhile, and let it go on.
  *
  *	hold_install();			once, before any thread uses the store
  *	if (hold_start(&th, fn, arg))	fn runs on thread th, stopped at its
@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "store_internal.h"
+#include "store_core.h"
 #include "thread.h"
 
 #define HOLD_MAX_S 30

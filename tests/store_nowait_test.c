@@ -32,7 +32,7 @@
 
 #include "pp.h"
 #include "store_hold.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "store_test.h"
 #include "thread.h"
 

@@ -14,7 +14,7 @@
  * pair for unchanged: the partial write put the old page back over the
  * newer one, the read returned the old page, and recompression installed
  * the old page re-encoded.  Each must see the change instead (val's
- * stamp, src/store_internal.h) and redo or drop its work.
+ * stamp, src/store_core.h) and redo or drop its work.
  *
  * The written-back case needs a backing file with direct I/O in $TMPDIR
  * (else /tmp); without it that case says so and is skipped.
@@ -31,7 +31,7 @@
 
 #include "pp.h"
 #include "store_hold.h"
-#include "store_internal.h"
+#include "store_core.h"
 #include "store_test.h"
 
 #define WRAP 1024u			/* info's generation: 10 bits */

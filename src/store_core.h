@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * store_internal.h: what the store's files share and nobody else sees.
+ * store_core.h: what the store's files share and nobody else sees.
  *
  * The store is one data structure - each file's pages in a radix table of
  * 16-byte slots - served by five files, one concern each, that share this
@@ -56,8 +56,8 @@
  * is refused with -EBUSY at once instead of waiting (zram's errno for a
  * setting that cannot change now).
  */
-#ifndef ZRAMFUSE_STORE_INTERNAL_H
-#define ZRAMFUSE_STORE_INTERNAL_H
+#ifndef ZRAMFUSE_STORE_CORE_H
+#define ZRAMFUSE_STORE_CORE_H
 
 #include <errno.h>
 #include <linux/futex.h>
