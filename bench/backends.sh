@@ -37,7 +37,8 @@ bk_up() {
 		DEV=/dev/zram0 ;;
 	classic* | uring* | auto*)
 		_bk=${1%%+*} _bx=
-		case $1 in *+*) _bx=,${1#*+} ;; esac
+		# (OPTS separated by ':' where a ',' would split a list)
+		case $1 in *+*) _bx=,$(echo "${1#*+}" | tr : ,) ;; esac
 		_bsw=
 		if [ "$_bk" = uring ] && [ -e "$ZF_URING_SWITCH" ]; then
 			_bsw=$(cat "$ZF_URING_SWITCH")

@@ -8,8 +8,9 @@
 #                    [-c lz4|zstd] [-t SECS] [-P PAGE_CLUSTER] [-q]
 #
 # For each backend (-b, comma-separated, default zram,tmpfs,classic,uring;
-# a name of the form classic+OPTS or uring+OPTS adds -o OPTS to that
-# daemon, e.g. uring+uring_depth=4), set up afresh each round:
+# a name of the form classic+OPTS or uring+OPTS adds -o OPTS, separated
+# by ":", to that daemon, e.g. uring+uring_threads=1:uring_depth=16), set
+# up afresh each round:
 #   1. fio on the block device, direct, libaio, 60%-compressible buffers,
 #      a 512 MiB region filled first: 4 KiB random read and random write
 #      at QD 1, -t SECS (5) each - completion latency percentiles; with

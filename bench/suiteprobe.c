@@ -38,6 +38,10 @@
  *   -f FILE    a tmpfs file: its allocated bytes stand for mem_used_total.
  * The "backend memory" column is the daemon's RSS when -p is given, else
  * mem_used_total (zram) or the file's allocated bytes (tmpfs).
+ * With SUITEPROBE_SERIES=FILE in the environment, seed and discard also
+ * write each poll of the memory's return to FILE, one "MS MEM_USED RSS"
+ * line (bytes, -1 where the backend has none): how it comes back, not
+ * only when.
  *
  * Results are printed as "METRIC VALUE UNIT" lines, "NA" for a value not
  * reached; the suite records them as they are.  Exit status 0, 1 when the
@@ -374,6 +378,9 @@ static void poll_back(const struct opts *o, double t0, long long mem_before,
 	long long rss_goal = rss ? o->base + (long long)(BACK_SHARE *
 				(double)max_ll(rss_before - o->base, 0)) : 0;
 	long long m = -1, r = -1;
+	/* SUITEPROBE_SERIES (see the top of this file) */
+	const char *series = getenv("SUITEPROBE_SERIES");
+	FILE *sf = series ? fopen(series, "we") : NULL;
 
 	for (;;) {
 		double t = now();
@@ -392,10 +399,14 @@ static void poll_back(const struct opts *o, double t0, long long mem_before,
 			if (rss5_t < 0 && r >= 0 && r * 5 <= rss_before)
 				rss5_t = t - t0;
 		}
+		if (sf)
+			fprintf(sf, "%.3f %lld %lld\n", (t - t0) * 1000, m, r);
 		if ((mem_t >= 0 && (!rss || (rss_t >= 0 && rss5_t >= 0))) || t > end)
 			break;
 		sleep_ms(1);
 	}
+	if (sf)
+		fclose(sf);
 	put_ms("mem_back_ms", mem_t);
 	put_ms("mem_fifth_ms", mem5_t);
 	put_mib("mem_left_mib", m);
