@@ -16,7 +16,7 @@
 #
 # --check then checks the package: dpkg -c lists every file it must hold
 # and nothing under /usr/local or /etc, the unit runs /usr/bin/zramfusectl,
-# Depends names fuse3 and libfuse3, and lintian reports no error and no
+# Depends names fuse3, libfuse3 and mount, and lintian reports no error and no
 # warning (overrides, each with its reason, are in
 # debian/zramfuse.lintian-overrides).
 set -eu
@@ -100,6 +100,12 @@ if [ $check = yes ]; then
 	case "$depends" in
 	*fuse3*libfuse3-3*|*libfuse3-3*fuse3*) ;;
 	*) log "FAIL: Depends lacks fuse3 or libfuse3-3: $depends"; bad=1 ;;
+	esac
+	# zramfusectl runs mount, losetup and swapon (Debian 12's mount
+	# package, not essential) and mkswap (util-linux, essential)
+	case ", $depends," in
+	*", mount,"*) ;;
+	*) log "FAIL: Depends lacks mount (losetup, swapon): $depends"; bad=1 ;;
 	esac
 	log "$(wc -l <"$tmp/files") paths in the package; Depends: $depends"
 	# lintian: no error, no warning (info and pedantic are printed)
