@@ -124,12 +124,31 @@ void zspool_page_free(struct zspool *pool, void *page);
 
 /* Move objects out of sparse zspages; returns the number of pages freed. */
 uint64_t zspool_compact(struct zspool *pool);
+/*
+ * The same, but up to @keep of the pages freed stay resident beyond the
+ * reserve target, for the caller's next allocations: a caller that
+ * compacts between batches of new objects (read-back recompression)
+ * would otherwise release pages and fault them in again, a madvise (and
+ * its TLB shootdown) and a page fault per page.
+ */
+uint64_t zspool_compact_keep(struct zspool *pool, uint64_t keep);
 
 /*
  * Give free pages beyond the reserve target back to the kernel
  * (madvise); returns the number of pages released.
  */
 uint64_t zspool_trim(struct zspool *pool);
+/* The same, keeping up to @keep free pages beyond the reserve target. */
+uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep);
+/*
+ * Pages that allocations (zspages and zspool_page_alloc()) took in the
+ * last half second to second.  A caller that trims while allocations go
+ * on keeps about that many (zspool_trim_keep(), zspool_compact_keep()):
+ * the next moment wants as many again, and releasing them would cost a
+ * madvise now and a fault when the refill thread takes them in again.
+ * When allocations stop, it falls to 0 within a second.
+ */
+uint64_t zspool_demand(struct zspool *pool);
 /*
  * The same, but only runs of at least @min_run adjacent free pages (one
  * madvise, and one TLB shootdown, per run): cheap enough to call after

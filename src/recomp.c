@@ -15,7 +15,9 @@
  * it dropped its clean copy again.  So a read-back page is re-encoded by
  * the recompression codecs (recomp_algorithm; by default zstd behind lz4)
  * in the background - zram's recompress, for pages read back - and the
- * allocator's pages emptied by the moves are compacted away.
+ * allocator's pages emptied by the moves are compacted away: kept for the
+ * pass's own next objects while it runs, released when it ends but for
+ * what the pool's allocations took in the last second (zspool_demand()).
  *
  * Only once it has been left alone for RECOMP_MIN_AGE seconds: a page
  * behind a swap-cache copy is not read again (the kernel has it), but on
@@ -50,6 +52,8 @@
 #define RECOMP_MIN_TODO 64u	/* pages waiting before a pass starts */
 #define RECOMP_BATCH 4096u	/* pages tried per store_recompress() call */
 #define RECOMP_COMPACT_PAGES 4096u	/* pages recompressed between compactions */
+#define RECOMP_KEEP_PAGES 4096u	/* freed pages a mid-pass compaction keeps */
+#define RECOMP_KEEP_MAX 8192u	/* and the pass's last, at most (32 MiB) */
 #define RECOMP_MIN_AGE 5u		/* s a read-back page is left alone first */
 #define RECOMP_IDLE_MS 1000u	/* next look after a pass that found none old */
 
@@ -100,6 +104,7 @@ static void *recomp_main(void *arg)
 	while (!recomp_sleep(r, wait)) {
 		struct store_stats s;
 		uint64_t todo, done;
+		bool kept = false;
 		int ret;
 
 		wait = RECOMP_PERIOD_MS;
@@ -112,10 +117,17 @@ static void *recomp_main(void *arg)
 			todo = s.readback_todo;
 			ret = store_recompress(r->st, &req, 0, &done);
 			since_compact += done;
-			/* the moves left holes in the old objects' zspages */
+			/*
+			 * The moves left holes in the old objects' zspages.
+			 * The pages a compaction empties are what the next
+			 * batch's objects need: kept, not released and
+			 * faulted in again (a madvise, a TLB shootdown on
+			 * the CPU serving, and a fault per page).
+			 */
 			if (since_compact >= RECOMP_COMPACT_PAGES) {
 				since_compact = 0;
-				store_compact(r->st);
+				store_compact_keep(r->st, RECOMP_KEEP_PAGES);
+				kept = true;
 			}
 			store_stats(r->st, &s);
 			/* a walk that found every page too young: not so soon */
@@ -123,6 +135,14 @@ static void *recomp_main(void *arg)
 				wait = RECOMP_IDLE_MS;
 		} while (ret == 0 && s.readback_todo < todo &&
 			 s.readback_todo >= RECOMP_MIN_TODO && !recomp_stopping(r));
+		/* the pass is over: what it kept goes, but what allocations want */
+		if (kept) {
+			uint64_t want = store_pool_demand(r->st);
+
+			since_compact = 0;
+			store_compact_keep(r->st, want < RECOMP_KEEP_MAX ?
+						  want : RECOMP_KEEP_MAX);
+		}
 	}
 	return NULL;
 }

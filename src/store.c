@@ -872,6 +872,16 @@ uint64_t store_compact(struct store *st)
 	return zspool_compact(st->pool);
 }
 
+uint64_t store_compact_keep(struct store *st, uint64_t pages)
+{
+	return zspool_compact_keep(st->pool, pages);
+}
+
+uint64_t store_pool_demand(struct store *st)
+{
+	return zspool_demand(st->pool);
+}
+
 void store_drain(struct store *st)
 {
 	reclaim_drain(st->reclaim);

@@ -3,7 +3,8 @@
  * Memory really goes back to the kernel: fill a pool with ~80 MiB of
  * objects, free a random half, compact and trim, and see the process's
  * RSS (/proc/self/smaps) fall with pages_used; free the rest and see RSS
- * return near where it started.  The second round runs under
+ * return near where it started; a compaction told to keep pages keeps
+ * them, and the next objects take them without a fault.  The second round runs under
  * mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT), as the daemon does,
  * where plain MADV_DONTNEED fails and MADV_DONTNEED_LOCKED must be used
  * (skipped when mlockall is not permitted, and under the sanitizers, whose
@@ -27,11 +28,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "zspool_test.h"
 
 #define NOBJ 50000
 #define SLACK_KIB (3 * 1024)	/* descriptors, handle table, libc noise */
+#define KEEP 2048u		/* pages a compaction keeps (zspool_compact_keep) */
 
 #ifdef __SANITIZE_THREAD__
 #define RSS_OURS 0		/* see above: TSan's sync objects */
@@ -91,6 +94,68 @@ static void round_(const char *what, uint64_t rng)
 		tap_ok(runs + rest == before && st.reserve_pages == 0,
 		       "%s: trim_runs(16) released %" PRIu64 ", trim %" PRIu64
 		       " more of %" PRIu64 " free pages", what, runs, rest, before);
+	}
+	{
+		/*
+		 * A compaction that keeps KEEP freed pages resident: the next
+		 * objects take them, with no fault (RSS stays put) and no
+		 * page of the reserve's released ones.
+		 */
+		uint64_t freed, used_k, res_k;
+		long rss_k, rss_a;
+		unsigned n = 0;
+
+		freed = zspool_compact_keep(pool, KEEP);
+		zspool_stats(pool, &st);
+		used_k = st.pages_used;
+		res_k = st.reserve_pages;
+		tap_ok(freed > KEEP && res_k == KEEP,
+		       "%s: compact_keep(%u) freed %" PRIu64 ", %" PRIu64
+		       " kept resident", what, KEEP, freed, res_k);
+		rss_k = zt_rss_kib();
+		ok = 1;
+		while (ok && n < NOBJ / 2) {
+			zspool_stats(pool, &st);
+			if (st.reserve_pages < 8)
+				break;
+			ok = TAP_CHECK(zspool_alloc(pool, 2048, 0, &h[n]) == 0);
+			if (ok)
+				zspool_write(pool, h[n++], buf, 2048);
+		}
+		zspool_stats(pool, &st);
+		rss_a = zt_rss_kib();
+		/* the kept pages hold the new zspages and their descriptors */
+		tap_ok(ok && n > KEEP && st.pages_used - used_k > KEEP * 9 / 10 &&
+		       st.pages_used - used_k <= res_k - st.reserve_pages &&
+		       rss_a - rss_k <= SLACK_KIB,
+		       "%s: %u new objects: pages_used +%" PRIu64 ", %" PRIu64
+		       " kept pages taken, RSS +%ld KiB", what, n,
+		       st.pages_used - used_k, res_k - st.reserve_pages,
+		       rss_a - rss_k);
+		zspool_free_batch(pool, h, n);
+	}
+	{
+		/*
+		 * The demand: what allocations took lately (the objects just
+		 * made and freed, at least), and nothing once they stop for
+		 * two windows (half a second each).
+		 */
+		uint64_t d1, d2, kept;
+
+		d1 = zspool_demand(pool);
+		zspool_trim_keep(pool, d1);
+		zspool_stats(pool, &st);
+		kept = st.reserve_pages;
+		nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 100000000 }, NULL);
+		d2 = zspool_demand(pool);
+		d2 = zspool_demand(pool);	/* the second call sees the window roll */
+		zspool_trim_keep(pool, d2);
+		zspool_stats(pool, &st);
+		tap_ok(d1 > 0 && kept > 0 && kept <= d1 && d2 == 0 &&
+		       st.reserve_pages == 0,
+		       "%s: demand %" PRIu64 " pages kept %" PRIu64 "; idle: demand %"
+		       PRIu64 ", %" PRIu64 " kept", what, d1, kept, d2,
+		       st.reserve_pages);
 	}
 	zspool_compact(pool);
 	zspool_trim(pool);
