@@ -169,15 +169,14 @@ def main(argv):
     print(f"heap_mib {count * sample / 1048576:.0f}")
     if bad:
         print(f"heapload: {bad} records wrong", file=sys.stderr)
-        return 1
-    return 0
+    # os._exit here, with the heap still referenced: returning would free
+    # every object (the frame's locals), reading the whole heap back in once
+    # more - tens of seconds in a small cgroup, unmeasured and with no
+    # progress told, which the suite's watchdog calls a hang.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1 if bad else 0)
 
 
 if __name__ == "__main__":
-    # os._exit: no teardown.  Freeing every object would read the whole
-    # heap back in once more (tens of seconds in a small cgroup), unmeasured
-    # and with no progress told, which the suite's watchdog calls a hang.
-    status = main(sys.argv[1:])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    sys.exit(main(sys.argv[1:]))
