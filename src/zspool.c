@@ -45,7 +45,8 @@
  * per free state; pages are taken lowest address first, resident before
  * released, so that use stays dense and trims find long runs: a trim
  * releases resident pages beyond the reserve target from the highest
- * chunk down, one madvise per run of adjacent pages.  Freeing a page never
+ * chunk down, runs of adjacent pages, up to TRIM_RUNS of them in one
+ * process_madvise() (one TLB flush; see release_runs()).  Freeing a page never
  * writes to it.  Chunks are unmapped only by zspool_destroy().  Release is
  * MADV_DONTNEED_LOCKED (MADV_DONTNEED on kernels that refuse it); frees and
  * compaction trim by themselves only once the excess is large (more than
@@ -56,8 +57,12 @@
  * TLB shootdown on every CPU running one of our threads: measured, 167k
  * madvise calls per benchmark run made two threads slower than one.  So
  * automatic trims release only runs of at least AUTO_TRIM_RUN pages; the
- * owner calls zspool_trim_runs() after batches of frees and zspool_trim()
- * (everything) at quiet moments or when it must; compaction trims all.
+ * owner calls zspool_trim_keep() after batches of frees, keeping what
+ * allocations took lately (zspool_demand()), and zspool_trim() (everything)
+ * at quiet moments or when it must; compaction trims all but what its
+ * caller asks to keep.  Released pages come back through the refill
+ * thread, populated a run at a time (populate()), not by a write fault
+ * per page.
  *
  * Each zspage has a descriptor (struct zspage): its page pointers and, per
  * object, an owner word: the index of the handle that owns the object, or a
