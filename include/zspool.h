@@ -146,7 +146,8 @@ uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep);
  * on keeps about that many (zspool_trim_keep(), zspool_compact_keep()):
  * the next moment wants as many again, and releasing them would cost a
  * madvise now and a fault when the refill thread takes them in again.
- * When allocations stop, it falls to 0 within a second.
+ * When allocations stop, it is 0 from the first call that finds none for
+ * 50 ms (an earlier call saw the last one).
  */
 uint64_t zspool_demand(struct zspool *pool);
 /*

@@ -31,7 +31,7 @@
  * frees (discards) and allocates (swap-outs), releasing every freed page
  * made the refill thread fault as many back in, at about 23 us a fault on
  * this machine.  When allocations stop - a swapping process killed - the
- * demand falls to 0 within a second, and a worker idle for
+ * demand is 0 once none came for 50 ms, and a worker idle for
  * RECLAIM_IDLE_TRIM_NS after a trim that kept pages releases them.  A worker
  * that finds only a few handles waits up to RECLAIM_GATHER_NS for more,
  * and after a batch it lingers as long before it goes idle; producers
@@ -70,7 +70,7 @@
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
 #define RECLAIM_KEEP_MAX 8192u	/* pages a trim keeps for allocations, 32 MiB */
-#define RECLAIM_IDLE_TRIM_NS (1000 * 1000 * 1000u)	/* then the rest goes */
+#define RECLAIM_IDLE_TRIM_NS (200 * 1000 * 1000u)	/* then the rest goes */
 
 _Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
 

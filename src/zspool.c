@@ -170,6 +170,7 @@
 #define AUTO_TRIM_RUN 16u	/* shortest run an automatic trim releases */
 #define TRIM_RUNS 256u		/* runs released per trim round (one call) */
 #define DEMAND_WINDOW_NS 500000000ull	/* zspool_demand()'s window */
+#define DEMAND_IDLE_NS 50000000ull	/* no allocation for this long: no demand */
 
 #define NR_GROUPS 10u		/* 0..8 by in-use fraction, 9 = full */
 #define GROUP_FULL (NR_GROUPS - 1)
@@ -267,8 +268,9 @@ struct zspool {
 	_Atomic uint64_t nr_resident;	/* written under page_lock; relaxed */
 	uint64_t trim_floor;		/* resident pages the last trim left; page_lock */
 	/* pages allocations took in the current and the previous
-	 * DEMAND_WINDOW_NS (from dem_start, CLOCK_MONOTONIC); page_lock */
-	uint64_t dem_cur, dem_prev, dem_start;
+	 * DEMAND_WINDOW_NS (from dem_start, CLOCK_MONOTONIC), in all, and
+	 * as zspool_demand() last saw it change (when); page_lock */
+	uint64_t dem_cur, dem_prev, dem_start, dem_total, dem_seen, dem_seen_at;
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	_Atomic unsigned nr_chunks;	/* written under page_lock; relaxed */
 	unsigned max_chunks;		/* protected by page_lock */
@@ -638,6 +640,7 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 	STORE_RELAXED(&pool->nr_resident, res);
 	resident = got;
 	pool->dem_cur += n;
+	pool->dem_total += n;
 	if (pool->trim_floor > res)
 		pool->trim_floor = res;
 	while (got < n) {
@@ -1759,6 +1762,13 @@ uint64_t zspool_demand(struct zspool *pool)
 		pool->dem_start = now;
 	}
 	n = pool->dem_prev + pool->dem_cur;
+	/* nothing taken for DEMAND_IDLE_NS: allocations stopped, want none */
+	if (pool->dem_total != pool->dem_seen) {
+		pool->dem_seen = pool->dem_total;
+		pool->dem_seen_at = now;
+	} else if (now - pool->dem_seen_at >= DEMAND_IDLE_NS) {
+		n = 0;
+	}
 	pthread_mutex_unlock(&pool->page_lock);
 	return n;
 }
