@@ -267,10 +267,16 @@ struct zspool {
 	pthread_mutex_t page_lock;
 	_Atomic uint64_t nr_resident;	/* written under page_lock; relaxed */
 	uint64_t trim_floor;		/* resident pages the last trim left; page_lock */
-	/* pages allocations took in the current and the previous
-	 * DEMAND_WINDOW_NS (from dem_start, CLOCK_MONOTONIC), in all, and
-	 * as zspool_demand() last saw it change (when); page_lock */
-	uint64_t dem_cur, dem_prev, dem_start, dem_total, dem_seen, dem_seen_at;
+	/*
+	 * Pages zspages took: in the current DEMAND_WINDOW_NS (from
+	 * dem_start, CLOCK_MONOTONIC) and in all (relaxed); in the previous
+	 * window, and the total as zspool_demand() last saw it change, and
+	 * when (page_lock).  Metadata pages (zspool_page_alloc(): the
+	 * store's slot tables, the reclaim queue's nodes) do not count: a
+	 * stream of discards takes nodes, and is no reason to keep pages.
+	 */
+	_Atomic uint64_t dem_cur, dem_total;
+	uint64_t dem_prev, dem_start, dem_seen, dem_seen_at;
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	_Atomic unsigned nr_chunks;	/* written under page_lock; relaxed */
 	unsigned max_chunks;		/* protected by page_lock */
@@ -639,8 +645,6 @@ static int pages_get(struct zspool *pool, unsigned n, unsigned flags, void **out
 	}
 	STORE_RELAXED(&pool->nr_resident, res);
 	resident = got;
-	pool->dem_cur += n;
-	pool->dem_total += n;
 	if (pool->trim_floor > res)
 		pool->trim_floor = res;
 	while (got < n) {
@@ -1184,6 +1188,8 @@ static int zspage_pages_get(struct zspool *pool, unsigned n, unsigned extra,
 			ADD_RELAXED(&pool->nowait_failed, 1);
 		return err;
 	}
+	ADD_RELAXED(&pool->dem_cur, n + extra);
+	ADD_RELAXED(&pool->dem_total, n + extra);
 	max_update(&pool->pages_used_max, used);
 	return 0;
 }
@@ -1748,23 +1754,26 @@ uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep)
 uint64_t zspool_demand(struct zspool *pool)
 {
 	struct timespec ts;
-	uint64_t now, el, n;
+	uint64_t now, el, n, total;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&pool->page_lock);
 	el = now - pool->dem_start;
 	if (el >= DEMAND_WINDOW_NS) {
+		uint64_t cur = atomic_exchange_explicit(&pool->dem_cur, 0,
+							memory_order_relaxed);
+
 		/* a window with no call in it: the average over the time */
-		pool->dem_prev = el < 2 * DEMAND_WINDOW_NS ? pool->dem_cur :
-			(uint64_t)((double)pool->dem_cur * DEMAND_WINDOW_NS / (double)el);
-		pool->dem_cur = 0;
+		pool->dem_prev = el < 2 * DEMAND_WINDOW_NS ? cur :
+			(uint64_t)((double)cur * DEMAND_WINDOW_NS / (double)el);
 		pool->dem_start = now;
 	}
-	n = pool->dem_prev + pool->dem_cur;
+	n = pool->dem_prev + LOAD_RELAXED(&pool->dem_cur);
+	total = LOAD_RELAXED(&pool->dem_total);
 	/* nothing taken for DEMAND_IDLE_NS: allocations stopped, want none */
-	if (pool->dem_total != pool->dem_seen) {
-		pool->dem_seen = pool->dem_total;
+	if (total != pool->dem_seen) {
+		pool->dem_seen = total;
 		pool->dem_seen_at = now;
 	} else if (now - pool->dem_seen_at >= DEMAND_IDLE_NS) {
 		n = 0;
