@@ -21,7 +21,8 @@
 #             device they back
 #   lz4       zramfuse -o comp=lz4, defaults otherwise (the daemon's own
 #             transport: FUSE over io_uring where the kernel has it)
-#   lz4-classic  zramfuse -o comp=lz4,transport=classic (swap, heap only):
+#   lz4-classic  zramfuse -o comp=lz4,transport=classic (swap, heap,
+#             seed, seedmix):
 #             /dev/fuse, for comparison
 #   zstd      zramfuse -o comp=zstd
 #   lz4-nodf  zramfuse -o comp=lz4,deferred_free=off (seed, discard only)
@@ -174,7 +175,7 @@ applies() {
 	swap) _all="zram tmpfs lz4 lz4-classic zstd lz4-wb" ;;
 	heap) _all="zram tmpfs lz4 lz4-classic zstd" ;;
 	swapsmall | fio) _all="zram tmpfs lz4 zstd" ;;
-	seed | seedmix) _all="zram tmpfs lz4 lz4-nodf" ;;
+	seed | seedmix) _all="zram tmpfs lz4 lz4-classic lz4-nodf" ;;
 	corpus) _all="zram lz4 zstd" ;;
 	discard) _all="zram tmpfs lz4 lz4-nodf zstd" ;;
 	esac
