@@ -787,11 +787,11 @@ static int self_pidfd(struct zspool *pool)
  */
 static void release_runs(struct zspool *pool, const struct run *runs, unsigned nr)
 {
-	struct iovec iov[TRIM_RUNS];
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
 	int fd = nr > 1 ? self_pidfd(pool) : -1;
 
-#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
 	if (fd >= 0) {
+		struct iovec iov[TRIM_RUNS];
 		size_t total = 0;
 		ssize_t done;
 
@@ -1900,13 +1900,15 @@ static void populate(struct zspool *pool, void *const *pg, unsigned n)
 
 		while (j < n && (char *)pg[j] == (char *)pg[j - 1] + PAGE_SIZE)
 			j++;
-		if (!LOAD_RELAXED(&pool->populate_off) &&
-		    madvise(pg[i], (size_t)(j - i) * PAGE_SIZE, MADV_POPULATE_WRITE) == 0) {
-			i = j;
-			continue;
+		if (!LOAD_RELAXED(&pool->populate_off)) {
+			if (madvise(pg[i], (size_t)(j - i) * PAGE_SIZE,
+				    MADV_POPULATE_WRITE) == 0) {
+				i = j;
+				continue;
+			}
+			if (errno == EINVAL)	/* before Linux 5.14 */
+				STORE_RELAXED(&pool->populate_off, true);
 		}
-		if (errno == EINVAL)
-			STORE_RELAXED(&pool->populate_off, true);
 		for (; i < j; i++)
 			*(volatile char *)pg[i] = 0;
 	}
