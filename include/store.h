@@ -179,8 +179,8 @@ const char *store_comp_name(struct store *st);
 uint64_t store_compact(struct store *st);
 /* The same, keeping up to @pages freed pages resident (zspool_compact_keep()). */
 uint64_t store_compact_keep(struct store *st, uint64_t pages);
-/* Pool pages allocations took in the last second or so (zspool_demand()). */
-uint64_t store_pool_demand(struct store *st);
+/* Compact, keeping only what the pool's allocations want (zspool_tidy()). */
+uint64_t store_tidy(struct store *st);
 /* Wait until everything queued for reclaim so far has been freed. */
 void store_drain(struct store *st);
 void store_set_mem_limit(struct store *st, uint64_t bytes);

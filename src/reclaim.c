@@ -25,9 +25,9 @@
  * zspool_free_batch() (which sorts by size class and takes each class lock
  * once per node), walk destroyed tables through the owner's callback, and
  * after the queue runs dry return empty zspages to the kernel with
- * zspool_trim_keep() (or compact, when frees left the pool sparse), keeping
- * as many free pages as allocations took in the last second or so
- * (zspool_demand()), up to RECLAIM_KEEP_MAX.  While a swap workload both
+ * zspool_tidy() (compacting first when frees left the pool sparse), which
+ * keeps as many free pages as allocations took in the last second or so
+ * (zspool_demand()), up to ZSPOOL_KEEP_MAX.  While a swap workload both
  * frees (discards) and allocates (swap-outs), releasing every freed page
  * made the refill thread fault as many back in, at about 23 us a fault on
  * this machine.  When allocations stop - a swapping process killed - the
@@ -69,7 +69,6 @@
 #define RECLAIM_GATHER_NS (2 * 1000 * 1000u)
 #define RECLAIM_WAKE_HANDLES RECLAIM_NODE_HANDLES
 #define RECLAIM_FREE_NODES_MAX 64
-#define RECLAIM_KEEP_MAX 8192u	/* pages a trim keeps for allocations, 32 MiB */
 #define RECLAIM_IDLE_TRIM_NS (200 * 1000 * 1000u)	/* then the rest goes */
 
 _Static_assert(sizeof(struct reclaim_node) == ZSPOOL_PAGE_SIZE, "a node is one pool page");
@@ -271,13 +270,7 @@ static void *reclaim_worker_main(void *arg)
 		}
 		if (empty) {
 			/* what allocations took in the last second stays */
-			keep = zspool_demand(r->pool);
-			if (keep > RECLAIM_KEEP_MAX)
-				keep = RECLAIM_KEEP_MAX;
-			if (reclaim_fragmented(r->pool))
-				zspool_compact_keep(r->pool, keep);	/* trims too */
-			else
-				zspool_trim_keep(r->pool, keep);
+			keep = zspool_tidy(r->pool, reclaim_fragmented(r->pool));
 		}
 		pthread_mutex_lock(&r->lock);
 		if (empty)

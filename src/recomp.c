@@ -17,7 +17,7 @@
  * in the background - zram's recompress, for pages read back - and the
  * allocator's pages emptied by the moves are compacted away: kept for the
  * pass's own next objects while it runs, released when it ends but for
- * what the pool's allocations took in the last second (zspool_demand()).
+ * what the pool's allocations took in the last second (zspool_tidy()).
  *
  * Only once it has been left alone for RECOMP_MIN_AGE seconds: a page
  * behind a swap-cache copy is not read again (the kernel has it), but on
@@ -53,7 +53,6 @@
 #define RECOMP_BATCH 4096u	/* pages tried per store_recompress() call */
 #define RECOMP_COMPACT_PAGES 4096u	/* pages recompressed between compactions */
 #define RECOMP_KEEP_PAGES 4096u	/* freed pages a mid-pass compaction keeps */
-#define RECOMP_KEEP_MAX 8192u	/* and the pass's last, at most (32 MiB) */
 #define RECOMP_MIN_AGE 5u		/* s a read-back page is left alone first */
 #define RECOMP_IDLE_MS 1000u	/* next look after a pass that found none old */
 
@@ -137,11 +136,8 @@ static void *recomp_main(void *arg)
 			 s.readback_todo >= RECOMP_MIN_TODO && !recomp_stopping(r));
 		/* the pass is over: what it kept goes, but what allocations want */
 		if (kept) {
-			uint64_t want = store_pool_demand(r->st);
-
 			since_compact = 0;
-			store_compact_keep(r->st, want < RECOMP_KEEP_MAX ?
-						  want : RECOMP_KEEP_MAX);
+			store_tidy(r->st);
 		}
 	}
 	return NULL;

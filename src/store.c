@@ -877,9 +877,9 @@ uint64_t store_compact_keep(struct store *st, uint64_t pages)
 	return zspool_compact_keep(st->pool, pages);
 }
 
-uint64_t store_pool_demand(struct store *st)
+uint64_t store_tidy(struct store *st)
 {
-	return zspool_demand(st->pool);
+	return zspool_tidy(st->pool, true);
 }
 
 void store_drain(struct store *st)

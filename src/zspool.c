@@ -1700,7 +1700,8 @@ uint64_t zspool_compact(struct zspool *pool)
 	return zspool_compact_keep(pool, 0);
 }
 
-uint64_t zspool_compact_keep(struct zspool *pool, uint64_t keep)
+/* Move objects out of sparse zspages; the pages freed stay in the pool. */
+static uint64_t compact_classes(struct zspool *pool)
 {
 	char buf[ZSPOOL_MAX_OBJ];
 	uint64_t freed = 0;
@@ -1729,13 +1730,20 @@ uint64_t zspool_compact_keep(struct zspool *pool, uint64_t keep)
 				break;
 		}
 	}
+	DEBUG_CHECK(pool);
+	return freed;
+}
+
+uint64_t zspool_compact_keep(struct zspool *pool, uint64_t keep)
+{
+	uint64_t freed = compact_classes(pool);
+
 	/*
 	 * The emptied zspages left runs of free pages: release them now,
 	 * beyond the @keep the caller's next allocations will take.
 	 */
 	if (freed)
 		trim_to(pool, LOAD_RELAXED(&pool->reserve_target) + keep, 1);
-	DEBUG_CHECK(pool);
 	return freed;
 }
 
@@ -1780,6 +1788,19 @@ uint64_t zspool_demand(struct zspool *pool)
 	}
 	pthread_mutex_unlock(&pool->page_lock);
 	return n;
+}
+
+uint64_t zspool_tidy(struct zspool *pool, bool compact)
+{
+	uint64_t keep = zspool_demand(pool);
+
+	if (keep > ZSPOOL_KEEP_MAX)
+		keep = ZSPOOL_KEEP_MAX;
+	if (compact)
+		compact_classes(pool);
+	/* what frees emptied is released too, not only what moves did */
+	trim_to(pool, LOAD_RELAXED(&pool->reserve_target) + keep, 1);
+	return keep;
 }
 
 uint64_t zspool_trim_runs(struct zspool *pool, unsigned min_run)
