@@ -268,15 +268,16 @@ struct zspool {
 	_Atomic uint64_t nr_resident;	/* written under page_lock; relaxed */
 	uint64_t trim_floor;		/* resident pages the last trim left; page_lock */
 	/*
-	 * Pages zspages took: in the current DEMAND_WINDOW_NS (from
-	 * dem_start, CLOCK_MONOTONIC) and in all (relaxed); in the previous
-	 * window, and the total as zspool_demand() last saw it change, and
-	 * when (page_lock).  Metadata pages (zspool_page_alloc(): the
+	 * Pages zspages took in all (dem_total, relaxed); the total when
+	 * the current DEMAND_WINDOW_NS began (dem_base, at dem_start,
+	 * CLOCK_MONOTONIC), the previous window's count, and the total as
+	 * zspool_demand() last saw it change, and when (page_lock).
+	 * Metadata pages (zspool_page_alloc(): the
 	 * store's slot tables, the reclaim queue's nodes) do not count: a
 	 * stream of discards takes nodes, and is no reason to keep pages.
 	 */
-	_Atomic uint64_t dem_cur, dem_total;
-	uint64_t dem_prev, dem_start, dem_seen, dem_seen_at;
+	_Atomic uint64_t dem_total;
+	uint64_t dem_base, dem_prev, dem_start, dem_seen, dem_seen_at;
 	struct chunk **chunks;		/* sorted by base; protected by page_lock */
 	_Atomic unsigned nr_chunks;	/* written under page_lock; relaxed */
 	unsigned max_chunks;		/* protected by page_lock */
@@ -1188,7 +1189,6 @@ static int zspage_pages_get(struct zspool *pool, unsigned n, unsigned extra,
 			ADD_RELAXED(&pool->nowait_failed, 1);
 		return err;
 	}
-	ADD_RELAXED(&pool->dem_cur, n + extra);
 	ADD_RELAXED(&pool->dem_total, n + extra);
 	max_update(&pool->pages_used_max, used);
 	return 0;
@@ -1767,18 +1767,18 @@ uint64_t zspool_demand(struct zspool *pool)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&pool->page_lock);
+	total = LOAD_RELAXED(&pool->dem_total);
 	el = now - pool->dem_start;
 	if (el >= DEMAND_WINDOW_NS) {
-		uint64_t cur = atomic_exchange_explicit(&pool->dem_cur, 0,
-							memory_order_relaxed);
+		uint64_t cur = total - pool->dem_base;
 
 		/* a window with no call in it: the average over the time */
 		pool->dem_prev = el < 2 * DEMAND_WINDOW_NS ? cur :
 			(uint64_t)((double)cur * DEMAND_WINDOW_NS / (double)el);
 		pool->dem_start = now;
+		pool->dem_base = total;
 	}
-	n = pool->dem_prev + LOAD_RELAXED(&pool->dem_cur);
-	total = LOAD_RELAXED(&pool->dem_total);
+	n = pool->dem_prev + (total - pool->dem_base);
 	/* nothing taken for DEMAND_IDLE_NS: allocations stopped, want none */
 	if (total != pool->dem_seen) {
 		pool->dem_seen = total;
