@@ -152,18 +152,18 @@ uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep);
 uint64_t zspool_demand(struct zspool *pool);
 /*
  * What an owner's background thread calls after a batch of frees or of
- * moves: with @compact, move objects out of sparse zspages first
- * (zspool_compact_keep()); then release free pages beyond the reserve
- * target and the pool's demand (zspool_demand(), at most
- * ZSPOOL_KEEP_MAX).  Returns the pages kept for that demand, 0 when
+ * moves: with @compact, move objects out of sparse zspages first (as
+ * zspool_compact() does); then, whether or not any moved, release free
+ * pages beyond the reserve target and the pool's demand (zspool_demand(),
+ * at most ZSPOOL_KEEP_MAX).  Returns the pages kept for that demand, 0 when
  * everything was released: an owner that kept some calls again once its
  * thread has been idle a while, and then keeps none.
  */
 #define ZSPOOL_KEEP_MAX 8192u	/* pages kept for the demand, 32 MiB */
 uint64_t zspool_tidy(struct zspool *pool, bool compact);
 /*
- * The same, but only runs of at least @min_run adjacent free pages (one
- * madvise, and one TLB shootdown, per run): cheap enough to call after
+ * zspool_trim(), but only runs of at least @min_run adjacent free pages
+ * (one madvise, and one TLB shootdown, per run): cheap enough to call after
  * every batch of frees.  Short runs stay resident until zspool_trim() or
  * until allocations reuse them.  @min_run 0 or 1 = zspool_trim().
  */
