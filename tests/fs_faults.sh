@@ -19,7 +19,7 @@ set -u
 . "$top_srcdir/tests/lib.sh"
 zf_init
 command -v python3 >/dev/null || zf_skip "no python3"
-env --default-signal=QUIT true 2>/dev/null || zf_skip "env has no --default-signal"
+[ -n "$ZF_SIGDFL" ] || zf_skip "env has no --default-signal"
 
 H="python3 $top_srcdir/tests/fs_faults.py"
 T=$ZF_TMP
@@ -31,13 +31,14 @@ expect() {	# expect WHAT GOT WANT
 }
 
 # start [OPTS]: the daemon, in the foreground of a background job, with
-# SIGINT and SIGQUIT at their defaults (a shell's background job ignores
-# them; systemd and a terminal do not).  Sets ZF_PID and LOG.
+# the signals it acts on at their defaults (a shell's background job
+# ignores SIGINT and SIGQUIT, nohup(1) SIGHUP; systemd and a terminal do
+# not: lib.sh's ZF_SIGDFL).  Sets ZF_PID and LOG.
 start() {
 	N=$((N + 1))
 	LOG=$T/daemon.$N.log
 	mkdir -p "$MNT"
-	env --default-signal=INT,QUIT "$ZRAMFUSE" -f $ZF_TOPT "$@" "$MNT" >"$LOG" 2>&1 &
+	$ZF_SIGDFL "$ZRAMFUSE" -f $ZF_TOPT "$@" "$MNT" >"$LOG" 2>&1 &
 	ZF_PID=$!
 	ZF_PIDS="$ZF_PID $ZF_PIDS"
 	case " $ZF_MOUNTS " in *" $MNT "*) ;; *) ZF_MOUNTS="$MNT $ZF_MOUNTS" ;; esac

@@ -266,13 +266,24 @@ zf_wait() {
 	done
 }
 
+# The signals the daemon acts on start at their defaults, whatever this
+# shell inherited: the daemon keeps a signal it inherited as ignored
+# ignored, by design (src/main.c), so a suite run under nohup(1) (SIGHUP
+# ignored) or as a shell's background job (SIGINT, SIGQUIT) would find
+# them ignored.  A shell cannot undo an ignore it inherited; env(1) can.
+if env --default-signal=HUP true 2>/dev/null; then
+	ZF_SIGDFL="env --default-signal=HUP,INT,QUIT,TERM"
+else
+	ZF_SIGDFL=
+fi
+
 # zf_mount MNT [ARGS...]: start the daemon in the foreground, in the
 # background of this shell, and wait for the mount.  Sets ZF_PID.
 zf_mount() {
 	_mnt=$1
 	shift
 	mkdir -p "$_mnt"
-	"$ZRAMFUSE" -f $ZF_TOPT "$@" "$_mnt" >"$ZF_TMP/daemon.$$.log" 2>&1 &
+	$ZF_SIGDFL "$ZRAMFUSE" -f $ZF_TOPT "$@" "$_mnt" >"$ZF_TMP/daemon.$$.log" 2>&1 &
 	ZF_PID=$!
 	ZF_PIDS="$ZF_PID $ZF_PIDS"
 	ZF_MOUNTS="$_mnt $ZF_MOUNTS"
