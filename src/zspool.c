@@ -57,7 +57,7 @@
  * TLB shootdown on every CPU running one of our threads: measured, 167k
  * madvise calls per benchmark run made two threads slower than one.  So
  * automatic trims release only runs of at least AUTO_TRIM_RUN pages; the
- * owner calls zspool_trim_keep() after batches of frees, keeping what
+ * owner calls zspool_tidy() after batches of frees, keeping what
  * allocations took lately (zspool_demand()), and zspool_trim() (everything)
  * at quiet moments or when it must; compaction trims all but what its
  * caller asks to keep.  Released pages come back through the refill
