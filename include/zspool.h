@@ -138,12 +138,10 @@ uint64_t zspool_compact_keep(struct zspool *pool, uint64_t keep);
  * (madvise); returns the number of pages released.
  */
 uint64_t zspool_trim(struct zspool *pool);
-/* The same, keeping up to @keep free pages beyond the reserve target. */
-uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep);
 /*
  * Pages that zspages (not zspool_page_alloc()) took in the last half
  * second to second.  A caller that trims while allocations go
- * on keeps about that many (zspool_trim_keep(), zspool_compact_keep()):
+ * on keeps about that many (zspool_tidy(), zspool_compact_keep()):
  * the next moment wants as many again, and releasing them would cost a
  * madvise now and a fault when the refill thread takes them in again.
  * When allocations stop, it is 0 from the first call that finds none for

@@ -1754,11 +1754,6 @@ uint64_t zspool_trim(struct zspool *pool)
 	return trim_to(pool, LOAD_RELAXED(&pool->reserve_target), 1);
 }
 
-uint64_t zspool_trim_keep(struct zspool *pool, uint64_t keep)
-{
-	return trim_to(pool, LOAD_RELAXED(&pool->reserve_target) + keep, 1);
-}
-
 uint64_t zspool_demand(struct zspool *pool)
 {
 	struct timespec ts;
