@@ -239,6 +239,13 @@ FMNT=$ZF_TMP/mnt TMNT=$ZF_TMP/tmpfs
 	echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "# kernel: $(uname -r)"
 	echo "# cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores"
+	# what a system call, a fault and a context switch cost depends on
+	# these: with pti and no pcid each one flushes the TLB
+	_f=" $(sed -n 's/^flags[^:]*: //p' /proc/cpuinfo | head -n 1) " _c=
+	for _x in hypervisor pti pcid; do
+		case $_f in *" $_x "*) _c="$_c $_x" ;; *) _c="$_c no-$_x" ;; esac
+	done
+	echo "# cpu flags:$_c"
 	echo "# memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 	echo "# command: $cmdline"
 	echo "# tree: $(git describe --always --dirty 2>/dev/null || echo '?')"

@@ -656,7 +656,7 @@ def report(d):
     res = Results(rows)
     rounds = max((r for r, *_ in rows), default=0)
     out = ["## zramfuse benchmark suite", ""]
-    for k in ("date", "kernel", "cpu", "memory", "command", "tree", "transport",
+    for k in ("date", "kernel", "cpu", "cpu flags", "memory", "command", "tree", "transport",
               "zramfuse options", "lz4-wb"):
         if k in meta:
             out.append(f"- {k}: `{meta[k]}`" if k == "command" else f"- {k}: {meta[k]}")
