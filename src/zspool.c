@@ -1759,9 +1759,15 @@ uint64_t zspool_demand(struct zspool *pool)
 	struct timespec ts;
 	uint64_t now, el, n, total;
 
+	/*
+	 * The clock is read under the lock: a caller that read it before
+	 * waiting could find dem_start or dem_seen_at set by a later reading,
+	 * and the unsigned differences below would wrap (a window ended with
+	 * nothing in it, allocations taken for stopped).
+	 */
+	pthread_mutex_lock(&pool->page_lock);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	pthread_mutex_lock(&pool->page_lock);
 	total = LOAD_RELAXED(&pool->dem_total);
 	el = now - pool->dem_start;
 	if (el >= DEMAND_WINDOW_NS) {
