@@ -147,9 +147,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "thread.h"
 #include "zspool.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -270,7 +270,7 @@ struct zspool {
 	/*
 	 * Pages zspages took in all (dem_total, relaxed); the total when
 	 * the current DEMAND_WINDOW_NS began (dem_base, at dem_start,
-	 * CLOCK_MONOTONIC), the previous window's count, and the total as
+	 * thread_now_ns()), the previous window's count, and the total as
 	 * zspool_demand() last saw it change, and when (page_lock).
 	 * Metadata pages (zspool_page_alloc(): the
 	 * store's slot tables, the reclaim queue's nodes) do not count: a
@@ -1354,13 +1354,7 @@ int zspool_create(const struct zspool_config *cfg, struct zspool **out)
 	lock_init(&pool->handle_lock);
 	atomic_init(&pool->hnext, 1);	/* handle 0 is never valid */
 	atomic_init(&pool->self_pidfd, -1);
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		pool->dem_start = (uint64_t)ts.tv_sec * 1000000000u +
-				  (uint64_t)ts.tv_nsec;
-	}
+	pool->dem_start = thread_now_ns();
 #if HAVE_DECL_MADV_DONTNEED_LOCKED
 	atomic_init(&pool->madv_advice, MADV_DONTNEED_LOCKED);
 #else
@@ -1756,7 +1750,6 @@ uint64_t zspool_trim(struct zspool *pool)
 
 uint64_t zspool_demand(struct zspool *pool)
 {
-	struct timespec ts;
 	uint64_t now, el, n, total;
 
 	/*
@@ -1766,8 +1759,7 @@ uint64_t zspool_demand(struct zspool *pool)
 	 * nothing in it, allocations taken for stopped).
 	 */
 	pthread_mutex_lock(&pool->page_lock);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = thread_now_ns();
 	total = LOAD_RELAXED(&pool->dem_total);
 	el = now - pool->dem_start;
 	if (el >= DEMAND_WINDOW_NS) {
